@@ -1,0 +1,32 @@
+# ekconform recipes. README's quick start runs these through ./run, which installs prerequisites.
+# Each section belongs to one part of the suite; `test` runs every test in the repository.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+default:
+    @just --list
+
+# ---- everything --------------------------------------------------------------------------------
+
+# Every test in the repository (CI runs this through .ci/run).
+test: test-rust test-schemas
+
+# The main job: build images, run the default conformance matrix on local Docker, write reports/.
+conformance:
+    @echo "ekconform: the lab (docker matrix) is not built yet; nothing was run, nothing passed." >&2
+    @exit 1
+
+# Criterion benchmarks of the oracle codecs (and, as they land, the checkers and nodes).
+bench:
+    cargo bench -p ekc-oracle
+
+# ---- harness (Rust) ----------------------------------------------------------------------------
+
+# Unit, property, snapshot and golden-vector tests of every Rust crate in the workspace.
+test-rust:
+    cargo nextest run --workspace --no-fail-fast
+
+# The JSON Schemas validate under an independent draft-7 validator (Python jsonschema).
+test-schemas:
+    python3 vectors/check_schemas.py
