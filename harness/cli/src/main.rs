@@ -1,5 +1,39 @@
-//! `ekconform`: the suite's command line (check, trace, run, gc, certify, diff).
-fn main() {
-    eprintln!("ekconform: no subcommands yet");
-    std::process::exit(2);
+//! `ekconform`: the suite's command line. Each subcommand lives in `cmd/<name>.rs`; this file only
+//! dispatches. Exit codes are shared by all subcommands: 0 pass, 1 violations/failures found,
+//! 2 the input or environment could not be judged (with the reason on stderr).
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "ekconform", version, about = "Conformance suite for EK-ROJ and EK-KOR")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Judge a capture: schema conformance, threshold-commit safety, gossip causal order.
+    Check(cmd::check::Args),
+    /// Print the normalized trace of a capture (diffable across runs).
+    Trace(cmd::trace::Args),
+    /// Run conformance scenarios on local Docker and write reports.
+    Run(cmd::run::Args),
+    /// Build (or reuse, by content hash) every image the suite needs.
+    Images(cmd::images::Args),
+    /// Remove containers, networks and volumes left behind by crashed runs.
+    Gc(cmd::gc::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Trace(args) => cmd::trace::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Images(args) => cmd::images::run(args),
+        Command::Gc(args) => cmd::gc::run(args),
+    }
 }
