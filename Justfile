@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-rust test-schemas
+test: test-rust test-schemas test-dissector
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -30,3 +30,9 @@ test-rust:
 # The JSON Schemas validate under an independent draft-7 validator (Python jsonschema).
 test-schemas:
     python3 vectors/check_schemas.py
+
+# ---- tools -------------------------------------------------------------------------------------
+
+# The Wireshark dissector (tools/wireshark/ekconform.lua) decodes EK-ROJ/EK-KOR/control in tshark.
+test-dissector *pcap:
+    python3 tools/wireshark/test_dissector.py {{pcap}}
