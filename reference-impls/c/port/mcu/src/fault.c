@@ -1,0 +1,24 @@
+/* fault.c - see fault.h. */
+#include "fault.h"
+
+#include "board.h"
+#include "fmt.h"
+#include "semihost.h"
+#include "uart.h"
+
+void fault_stop(const char *why)
+{
+    cpu_irq_disable();
+    char buf[200];
+    fmt_t f;
+    fmt_init(&f, buf, sizeof buf);
+    fmt_str(&f, "{\"ts\":0,\"level\":\"error\",\"node\":\"mcu\",\"msg\":");
+    fmt_json_str(&f, why);
+    fmt_str(&f, ",\"cfsr\":");
+    fmt_u64(&f, REG32(SCB_CFSR));
+    fmt_str(&f, ",\"hfsr\":");
+    fmt_u64(&f, REG32(SCB_HFSR));
+    fmt_str(&f, "}\n");
+    uart_write(buf, f.len);
+    sh_exit(1);
+}
