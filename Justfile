@@ -36,3 +36,21 @@ test-schemas:
 # The Wireshark dissector (tools/wireshark/ekconform.lua) decodes EK-ROJ/EK-KOR/control in tshark.
 test-dissector *pcap:
     python3 tools/wireshark/test_dissector.py {{pcap}}
+
+# ---- firmware (emulated STM32G474-class MCU node) -----------------------------------------------
+
+# Build the firmware for QEMU mps2-an386; fails when the STM32G474 flash/RAM budgets are exceeded.
+build-firmware:
+    make -C reference-impls/c/port/mcu
+
+# Build, check budgets, boot in QEMU on a TAP in a netns: UART line, ICMP, control ping, mDNS, restart.
+test-firmware:
+    reference-impls/c/port/mcu/tools/test-firmware.sh
+
+# Boot time, host CPU of QEMU and emulated idle fraction at rest and during a commit burst.
+bench-firmware:
+    reference-impls/c/port/mcu/tools/bench-firmware.sh
+
+# The node image: QEMU + firmware, the MCU takes the container's IP (base image cached by hash).
+image-node-mcu:
+    docker/node-mcu/build.sh

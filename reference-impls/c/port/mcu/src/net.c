@@ -301,7 +301,13 @@ int net_init(const uint8_t mac[6], uint32_t ip, uint32_t netmask, uint32_t mcast
     udp_handler = handler;
     uint8_t group_mac[1][6];
     multicast_mac(mcast_group, group_mac[0]);
-    return eth_init(mac, group_mac, mcast_group ? 1u : 0u);
+    if (eth_init(mac, group_mac, mcast_group ? 1u : 0u) != 0) {
+        return -1;
+    }
+    /* Gratuitous ARP: neighbours that cached another MAC for this address (the container's own
+     * interface before the address moved to the MCU) update it now. */
+    arp_send(1, broadcast_mac, my_ip, (const uint8_t[6]){0});
+    return 0;
 }
 
 int net_poll(uint64_t now_ms)

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Entrypoint of the emulated-MCU node (control.md CTL-IMG-1..3). Reads the same EKC_* variables as
+# every node, hands the container's IPv4 address to the MCU (flushes it from eth0 and bridges eth0
+# with the TAP that QEMU's LAN9118 uses), writes the boot configuration blob and runs QEMU in the
+# foreground with the UART on stdout. SIGTERM is forwarded to QEMU, which stops at once (CTL-IMG-3).
+# Needs NET_ADMIN and /dev/net/tun only.
+set -euo pipefail
+
+die() { echo "ekc-mcu: $*" >&2; exit 2; }
+iface="${EKC_MCU_IFACE:-eth0}"
+[ -c /dev/net/tun ] || die "/dev/net/tun is missing (run with --device /dev/net/tun)"
+
+cidr="$(ip -4 -o addr show dev "$iface" 2>/dev/null | awk '{ print $4; exit }')"
+if [ -z "$cidr" ]; then
+  # A restarted container whose address already moved to the MCU keeps the bridge.
+  cidr="$(cat /dev/shm/ekc-mcu.addr 2>/dev/null || true)"
+fi
+[ -n "$cidr" ] || die "no IPv4 address on $iface"
+ip_addr="${cidr%/*}"; prefix="${cidr#*/}"
+if [ -n "${EKC_BIND_IP:-}" ] && [ "$EKC_BIND_IP" != "$ip_addr" ]; then
+  die "EKC_BIND_IP=$EKC_BIND_IP differs from the container address $ip_addr (the MCU takes the container's address)"
+fi
+export EKC_BIND_IP="$ip_addr" EKC_MCU_PREFIX="$prefix"
+
+cfg=/dev/shm/ekc-mcu.cfg # writable even with a read-only root file system (CTL-IMG-2)
+/opt/ekc-mcu/mkcfg "$cfg" # validates EKC_*; prints one line and exits 2 on a bad value
+
+if ! ip link show br0 >/dev/null 2>&1; then
+  ip link add br0 type bridge forward_delay 0 mcast_snooping 0 || die "cannot create a bridge (needs NET_ADMIN)"
+  ip tuntap add dev tap0 mode tap || die "cannot create tap0 (needs NET_ADMIN and /dev/net/tun)"
+  echo "$cidr" > /dev/shm/ekc-mcu.addr
+  ip addr flush dev "$iface"
+  ip link set "$iface" master br0
+  ip link set tap0 master br0
+  ip link set tap0 up
+  ip link set br0 up
+fi
+
+qemu-system-arm -M mps2-an386 -display none -monitor none -serial stdio \
+  -semihosting-config enable=on,target=native \
+  -kernel /opt/ekc-mcu/ekc-mcu.elf -device loader,file="$cfg",addr=0x7f800 \
+  -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -net nic,netdev=n0,model=lan9118 \
+  </dev/null &
+qpid=$!
+trap 'kill -TERM "$qpid" 2>/dev/null' TERM INT
+set +e
+wait "$qpid"; rc=$?
+if kill -0 "$qpid" 2>/dev/null; then wait "$qpid"; rc=$?; fi
+exit "$rc"
