@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-rust test-schemas test-dissector
+test: test-node-go test-rust test-schemas test-dissector
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -54,3 +54,41 @@ bench-firmware:
 # The node image: QEMU + firmware, the MCU takes the container's IP (base image cached by hash).
 image-node-mcu:
     docker/node-mcu/build.sh
+
+# ---- reference node: Go ------------------------------------------------------------------------
+# Offline GOPATH-mode build against Debian's golang-go and golang-github-hashicorp-mdns-dev: no module
+# proxy, nothing vendored. bin/ (git-ignored) holds a GOPATH whose src/ekcnode links to the sources.
+
+go_dir := justfile_directory() / "reference-impls/go"
+go_env := "GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=" + go_dir + "/bin/gopath:/usr/share/gocode"
+
+[private]
+go-gopath:
+    test -d /usr/share/gocode/src/github.com/hashicorp/mdns || { echo "Go node: Debian package golang-github-hashicorp-mdns-dev is missing (tools/setup.sh installs it)" >&2; exit 1; }
+    mkdir -p "{{go_dir}}/bin/gopath/src" && ln -sfn "{{go_dir}}" "{{go_dir}}/bin/gopath/src/ekcnode"
+
+# Build the static Go node binary reference-impls/go/bin/ekc-node-go.
+build-node-go: go-gopath
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "{{go_dir}}/bin/ekc-node-go" ./cmd/ekc-node-go
+
+# go vet, unit/golden/3-process tests, and the race detector over core and shell.
+test-node-go: go-gopath
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go vet ./...
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go test -count=1 ./...
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go test -count=1 -race ./core/... ./shell/... ./codec/...
+
+# Codec/core micro-benchmarks, then a 5-node local cluster: commit latency, messages/commit, RSS, reach.
+bench-node-go: build-node-go
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go test -run '^$' -bench . -benchmem ./codec/ ./core/
+    cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go run ./cmd/ekc-cluster-bench -node "{{go_dir}}/bin/ekc-node-go"
+
+# The node image ekconform/node-go:dev (FROM scratch, static binary), built offline.
+image-node-go: build-node-go
+    rm -rf "{{go_dir}}/bin/image" && mkdir -p "{{go_dir}}/bin/image"
+    cp "{{go_dir}}/bin/ekc-node-go" docker/node-go/Dockerfile "{{go_dir}}/bin/image/"
+    docker build -q -t ekconform/node-go:dev --label io.ekconform.managed=true "{{go_dir}}/bin/image"
+
+# Image checks: control ping on 9992, and two containers discovering each other by mDNS.
+test-image-node-go: image-node-go
+    reference-impls/go/tools/test-image.sh
+
