@@ -42,7 +42,8 @@ extern "C" {
 #define EKC_CTL_CACHE 8         /* CTL-WIRE-4: cached propose/emit responses */
 #define EKC_CTL_CACHE_BYTES 160
 #define EKC_OUTBOX_BYTES 8192   /* bounded outbox, see ekc_next_output() */
-#define EKC_OUTBOX_ENTRIES 64
+#define EKC_OUTBOX_ENTRIES 128
+#define EKC_JSON_TOKEN_SLOTS 160 /* jsmn tokens per datagram (scratch kept in the node) */
 
 #define EKC_ROJ_MAX_DATAGRAM 1400 /* ROJ-WIRE-2, CTL-WIRE-1 */
 #define EKC_KOR_MAX_FRAME 64      /* KOR-WIRE-2 */
@@ -332,6 +333,8 @@ typedef struct {
     uint8_t out_cursor;  /* next member bit to emit within the head entry */
 
     ekc_stats_t stats;
+    uint8_t ctl_scratch[EKC_ROJ_MAX_DATAGRAM]; /* control response under construction */
+    int32_t json_scratch[EKC_JSON_TOKEN_SLOTS * 4]; /* jsmn token array, kept off the MCU stack */
 } ekc_node_t;
 
 /* ---- API ------------------------------------------------------------------------------------ */
