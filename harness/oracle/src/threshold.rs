@@ -1,0 +1,20 @@
+//! The EK-ROJ commit threshold t(n) (ROJ-THR-1) and, for comparison only, the seed's
+//! floating-point formula that the spec departs from (departure D2).
+
+/// ROJ-THR-1: `t(n) = ceil(67 n / 100)` in integer arithmetic, `(67 n + 99) / 100`.
+///
+/// Computed in 64 bits so every `u32` input is exact; the result always fits a `u32`.
+pub const fn t(n: u32) -> u32 {
+    ((67 * n as u64 + 99) / 100) as u32
+}
+
+/// The seed sketch's `ceil(n * 0.67)` evaluated in IEEE-754 double precision. Not conforming:
+/// kept so the golden table can show where it disagrees with [`t`].
+pub fn t_seed_f64(n: u32) -> u32 {
+    (n as f64 * 0.67).ceil() as u32
+}
+
+/// Every `n` in `range` where the seed's double formula disagrees with the integer formula.
+pub fn seed_disagreements(range: std::ops::RangeInclusive<u32>) -> impl Iterator<Item = u32> {
+    range.filter(|&n| t(n) != t_seed_f64(n))
+}
