@@ -24,7 +24,7 @@ heap=$("$NM" "$elf" | awk '$3 ~ /^(_?malloc|_malloc_r|_?free|_free_r|calloc|_cal
 if [ -n "$heap" ]; then echo "budget: heap symbols linked: $heap" >&2; fail=1; fi
 
 echo "budget: worst static stack frames (-fstack-usage, bytes):"
-cat "$build"/port/*.su "$build"/core/*.su 2>/dev/null | sort -t$'\t' -k2,2nr | head -8 | \
+cat "$build"/port/*.su "$build"/core/*.su 2>/dev/null | sort -t$'\t' -k2,2nr | awk 'NR <= 8' | \
   awk -F'\t' '{ printf "  %6d  %-8s %s\n", $2, $3, $1 }'
 if grep -qh 'dynamic' "$build"/port/*.su "$build"/core/*.su 2>/dev/null; then
   echo "budget: functions with dynamic stack use:"; grep -h 'dynamic' "$build"/port/*.su "$build"/core/*.su | sed 's/^/  /'
