@@ -19,7 +19,7 @@
 #include "semihost.h"
 #include "uart.h"
 
-#define LOAD_REPORT_MS 10000u
+#define LOAD_REPORT_MS 5000u
 
 static ekc_node_t node;
 static ekc_mdns_t mdns;

@@ -17,20 +17,42 @@ ns="ekcfw-$$"
 work="$(mktemp -d)"
 qpid=""
 mcu_ip=10.213.0.2
+extra_ns=()
+extra_pids=()
 cleanup() {
   if [ -n "$qpid" ]; then kill "$qpid" 2>/dev/null || true; wait "$qpid" 2>/dev/null || true; fi
+  for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for n in "${extra_ns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+# The link: a bridge in namespace $ns (the prober's address 10.213.0.1) with QEMU's TAP on it;
+# add_host puts further nodes on the same bridge, each in a namespace of its own.
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
+ip netns exec "$ns" ip link add br0 type bridge forward_delay 0 mcast_snooping 0
 ip netns exec "$ns" ip tuntap add dev tap0 mode tap
-ip netns exec "$ns" ip addr add 10.213.0.1/24 dev tap0
+ip netns exec "$ns" ip link set tap0 master br0
+ip netns exec "$ns" ip addr add 10.213.0.1/24 dev br0
 ip netns exec "$ns" ip link set tap0 up
-ip netns exec "$ns" ip route add 224.0.0.0/4 dev tap0
+ip netns exec "$ns" ip link set br0 up
+ip netns exec "$ns" ip route add 224.0.0.0/4 dev br0
 mkdir -p "$work/state"
+
+# add_host NAME IP: a namespace NAME on the bridge with address IP/24.
+add_host() {
+  local n="$1-$$" i="${#extra_ns[@]}"
+  ip netns add "$n"; extra_ns+=("$n")
+  ip link add "ekv$i-$$" type veth peer name eth0 netns "$n"
+  ip link set "ekv$i-$$" netns "$ns"
+  ip netns exec "$ns" ip link set "ekv$i-$$" master br0 up
+  ip netns exec "$n" ip link set lo up
+  ip netns exec "$n" ip addr add "$2/24" dev eth0
+  ip netns exec "$n" ip link set eth0 up
+  ip netns exec "$n" ip route add 224.0.0.0/4 dev eth0
+}
 
 # boot LOGFILE [VAR=value ...]: writes a configuration blob and starts QEMU in the background.
 boot() {

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Mixed cluster on one link: the emulated MCU (QEMU, its own IPv4 stack), the Go node and the POSIX
+# C node, each at its own address, discovering each other by mDNS only (no EKC_PEERS). Asserts
+#   1. every node lists every other as a live member (control `peers`, CTL-READY-1) and reports the
+#      time from start to discovered-by-all,
+#   2. a proposal on the MCU commits and reaches the other two (equal `state` kv_digest), and one
+#      proposed on the Go node reaches the MCU,
+#   3. a commit burst proposed on the MCU (BURST proposals, default 20) all commit, with the MCU's
+#      emulated busy fraction and QEMU's host CPU reported.
+# Needs the same prerequisites as test-firmware.sh plus the Go and C node binaries (built here).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+root="$(cd "$here/../../../.." && pwd)"
+burst="${BURST:-20}"
+[ "$burst" -le 40 ] || fail "BURST must be <= 40 (distinct keys within the 64-key store, ROJ-KV-2)"
+
+make -s -C "$root/reference-impls/c" node >/dev/null || fail "C node build failed"
+c_node="$root/reference-impls/c/build/ekc-node"
+go_node="$root/reference-impls/go/bin/ekc-node-go"
+if [ ! -x "$go_node" ]; then
+  command -v just >/dev/null || fail "Go node binary missing and just is not installed"
+  (cd "$root" && just build-node-go >/dev/null) || fail "Go node build failed"
+fi
+
+add_host go 10.213.0.11
+add_host c 10.213.0.12
+start_node() { # NS BIN NODE_ID MODULE IP LOG
+  ip netns exec "$1-$$" env -i EKC_NODE_ID="$3" EKC_MODULE_ID="$4" EKC_BIND_IP="$5" EKC_CTL_PORT=9992 \
+    EKC_ANNOUNCE_MS=500 "$2" >"$6" 2>&1 &
+  extra_pids+=($!)
+}
+t0=$(date +%s.%N)
+boot "$work/mcu.log" EKC_ANNOUNCE_MS=500
+start_node go "$go_node" go-1 1 10.213.0.11 "$work/go.log"
+start_node c "$c_node" c-1 2 10.213.0.12 "$work/c.log"
+
+ctl() { ip netns exec "$ns" python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import probe
+args = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+r = probe.ctl(sys.argv[2], 9992, sys.argv[3], args)
+print(json.dumps(r)); sys.exit(0 if r and r.get("ok") else 1)' "$here/tools" "$@"; }
+
+ips=(10.213.0.2 10.213.0.11 10.213.0.12)
+ids=(mcu-t1 go-1 c-1)
+all_live() {
+  for ip in "${ips[@]}"; do
+    r=$(ctl "$ip" peers 2>/dev/null) || return 1
+    python3 -c 'import json,sys; l=set(json.loads(sys.argv[1])["result"]["live"]); sys.exit(0 if set(sys.argv[2:]) <= l else 1)' "$r" "${ids[@]}" || return 1
+  done
+}
+ok=0
+for _ in $(seq 300); do if all_live; then ok=1; break; fi; sleep 0.1; done
+t_all=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t0" "$(date +%s.%N)")
+if [ $ok != 1 ]; then
+  for ip in "${ips[@]}"; do echo "$ip: $(ctl "$ip" peers || true)" >&2; done
+  tail -5 "$work/mcu.log" >&2
+  fail "not every node lists every other as live within 30 s"
+fi
+echo "interop: discovered-by-all (3 nodes: mcu, go, c) ${t_all} s after start"
+
+digest() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["kv_digest"])' "$(ctl "$1" state)"; }
+converged() {
+  local want; want=$(digest "${ips[0]}")
+  for _ in $(seq 50); do
+    local same=1
+    for ip in "${ips[@]:1}"; do [ "$(digest "$ip")" = "$want" ] || same=0; done
+    [ $same = 1 ] && { echo "$want"; return 0; }
+    sleep 0.1; want=$(digest "${ips[0]}")
+  done
+  return 1
+}
+ctl 10.213.0.2 propose '{"key":"bay3","value":"11000"}' >/dev/null || fail "propose on the MCU refused"
+d=$(converged) || fail "the MCU's commit did not reach every node (kv_digest differs)"
+[ "$d" != cbf29ce484222325 ] || fail "kv store still empty after the MCU's commit"
+ctl 10.213.0.11 propose '{"key":"bay4","value":"7400"}' >/dev/null || fail "propose on the Go node refused"
+d2=$(converged) || fail "the Go node's commit did not reach the MCU"
+[ "$d2" != "$d" ] || fail "kv digest unchanged after the Go node's commit"
+echo "interop: commits from the MCU and from the Go node converged on all 3 (kv_digest $d2)"
+
+# ---- commit burst on the MCU ----
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+qemu_pid=$(pgrep -P "$qpid" -f qemu-system-arm || echo "$qpid")
+hz=$(getconf CLK_TCK)
+c0=$(cpu_ticks "$qemu_pid"); b0=$(date +%s.%N)
+ip netns exec "$ns" python3 - "$here/tools" "$burst" <<'PY' || { tail -20 "$work/mcu.log" >&2; fail "commit burst"; }
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import probe
+n = int(sys.argv[2])
+t0 = time.monotonic()
+for i in range(n):
+    r = probe.ctl("10.213.0.2", 9992, "propose", {"key": f"b{i}", "value": str(i)}, timeout=3)
+    if not r:
+        sys.exit(f"propose {i}: no answer")
+    if not r.get("ok"):
+        if r.get("error") in ("locked", "capacity"):
+            time.sleep(0.05)
+            continue
+        sys.exit(f"propose {i}: {r}")
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    st = probe.ctl("10.213.0.2", 9992, "state")["result"]
+    if st["pending"] == 0:
+        break
+    time.sleep(0.1)
+print(f"interop: burst of {n} proposals on the MCU settled in {time.monotonic() - t0:.2f} s")
+PY
+c1=$(cpu_ticks "$qemu_pid"); b1=$(date +%s.%N)
+python3 -c "import sys; c=(float(sys.argv[2])-float(sys.argv[1]))/float(sys.argv[5]); w=float(sys.argv[4])-float(sys.argv[3]); print(f'interop: qemu host CPU during the burst {100*c/w:.1f}% of one core over {w:.2f} s')" "$c0" "$c1" "$b0" "$b1" "$hz"
+d3=$(converged) || fail "nodes diverged after the burst"
+for ip in "${ips[@]}"; do
+  kv=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["kv_count"])' "$(ctl "$ip" state)")
+  [ "$kv" = $((2 + burst)) ] || fail "$ip holds $kv keys after the burst, expected $((2 + burst))"
+done
+echo "interop: converged after the burst: $((2 + burst)) keys on every node (kv_digest $d3)"
+grep '"mcu load"' "$work/mcu.log" | tail -2 | sed 's/^/interop: mcu: /'
+echo "interop: PASS"
