@@ -374,16 +374,13 @@ impl KorRepr {
                     return Err(fe("kor_bad_field", "KOR-GOS-1"));
                 }
                 let event = EventRepr::parse(&f.event())?;
-                // KOR-GOS-3. A REPAIR frame may carry a stored hop_count of 0 from a node other
-                // than the origin (KOR-REQ-2 asks for the stored hop_count), so REPAIR exempts both
-                // halves of the rule on receive.
-                if !event.is_repair() {
-                    if event.hop_count == 0 && source_module != event.origin_id {
-                        return Err(fe("kor_bad_hop", "KOR-GOS-3"));
-                    }
-                    if event.hop_count > 0 && source_module == event.origin_id {
-                        return Err(fe("kor_bad_hop", "KOR-GOS-3"));
-                    }
+                // KOR-GOS-3: only the emitter sends hop 0, REPAIR or not; a relay sends hop >= 1
+                // unless it repairs.
+                if event.hop_count == 0 && source_module != event.origin_id {
+                    return Err(fe("kor_bad_hop", "KOR-GOS-3"));
+                }
+                if event.hop_count > 0 && source_module == event.origin_id && !event.is_repair() {
+                    return Err(fe("kor_bad_hop", "KOR-GOS-3"));
                 }
                 Ok(KorRepr::Gossip { source_module, summary: f.vv_summary(), event })
             }

@@ -1,4 +1,5 @@
 //! The protocol core: pure state machines with time passed in and datagrams out (no sockets).
+pub mod digest;
 pub mod kor;
 pub mod node;
 pub mod roj;

@@ -5,13 +5,13 @@
 //! carries the time explicitly; outputs are queued datagrams drained by the I/O shell.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::Hasher;
 use std::net::SocketAddrV4;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use super::digest;
 use super::kor::{choose_neighbours, Kor, KorEffect, Neighbour};
 use super::roj::{Member, ProposeError, Roj, RojConfig, RojEffect, MAX_KEYS, MAX_PENDING};
 use crate::codec::control::{self, Command, ErrorCode};
@@ -97,12 +97,6 @@ pub struct Node {
     response_cache: VecDeque<(u32, Vec<u8>)>,
     persist_urgent: bool,
     persist_dirty: bool,
-}
-
-fn fnv_hex(feed: impl FnOnce(&mut fnv::FnvHasher)) -> String {
-    let mut h = fnv::FnvHasher::default();
-    feed(&mut h);
-    format!("{:016x}", h.finish())
 }
 
 impl Node {
@@ -436,24 +430,11 @@ impl Node {
     /// CTL-CMD-6 with the digests of CTL-DIGEST-1..3.
     pub fn state_json(&self) -> Value {
         let kv = self.roj.kv();
-        let kv_digest = fnv_hex(|h| {
-            for (k, (v, ver)) in kv {
-                h.write(format!("{k}={v}@{ver}\n").as_bytes());
-            }
-        });
+        let kv_digest = digest::kv_digest(kv.iter().map(|(k, (v, ver))| (k.as_str(), v.as_str(), *ver)));
         let store = self.kor.store();
-        let log_digest = fnv_hex(|h| {
-            for e in store.values() {
-                h.write(&e.canonical_bytes());
-            }
-        });
+        let log_digest = digest::log_digest(store.values());
         let fields = self.kor.fields();
-        let fields_digest = fnv_hex(|h| {
-            for (id, e) in fields {
-                h.write(&[*id]);
-                h.write(&e.canonical_bytes());
-            }
-        });
+        let fields_digest = digest::fields_digest(fields.iter().map(|(id, e)| (*id, e)));
         let vv: BTreeMap<String, u32> = self.kor.vv().iter().filter(|(_, &s)| s > 0).map(|(o, s)| (o.to_string(), *s)).collect();
         json!({
             "kv_count": kv.len(), "kv_digest": kv_digest, "vv": vv,
