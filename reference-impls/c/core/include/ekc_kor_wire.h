@@ -114,6 +114,8 @@ size_t ekc_kor_emit_request(uint8_t *buf, size_t cap, uint8_t source, uint8_t ta
 size_t ekc_kor_emit_sync(uint8_t *buf, size_t cap, uint8_t source, uint8_t lo, uint8_t hi,
                          unsigned count, const uint8_t *origins, const uint32_t *seqs);
 
+/* KOR-GOS-2: the 7-byte vv_summary of the non-zero entries (origins ascending). */
+void ekc_vv_summary(const uint8_t *origins, const uint32_t *seqs, size_t count, uint8_t out[7]);
 /* KOR-GOS-2: CRC-16/CCITT-FALSE. */
 uint16_t ekc_crc16_ccitt_false(const uint8_t *data, size_t len, uint16_t crc);
 /* KOR-LWW-1: true if event a is newer than b. */

@@ -8,9 +8,17 @@
 #include "ekc_core.h"
 #include "ekc_kor_wire.h"
 
+/* jsmn is header-only; every translation unit gets static copies, only util.c calls them. */
 #define JSMN_STATIC
 #define JSMN_STRICT
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 #include <jsmn.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <string.h>
 

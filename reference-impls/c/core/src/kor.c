@@ -27,22 +27,15 @@ uint32_t ekc_vv_get(const ekc_node_t *n, uint8_t origin) {
     return 0;
 }
 
-/* KOR-GOS-2 summary: count, sum, CRC-16 over (origin, seq LE) of non-zero entries. */
+/* KOR-GOS-2 summary of the node's own vector. */
 static void vv_summary(const ekc_node_t *n, uint8_t out[7]) {
-    uint32_t count = 0, sum = 0;
-    uint16_t crc = 0xffff;
+    uint8_t origins[EKC_MAX_ORIGINS];
+    uint32_t seqs[EKC_MAX_ORIGINS];
     for (int i = 0; i < n->vv_count; i++) {
-        if (!n->vv[i].seq) continue;
-        count++;
-        sum += n->vv[i].seq;
-        uint8_t b[5];
-        b[0] = n->vv[i].origin;
-        put32(b + 1, n->vv[i].seq);
-        crc = ekc_crc16_ccitt_false(b, 5, crc);
+        origins[i] = n->vv[i].origin;
+        seqs[i] = n->vv[i].seq;
     }
-    out[0] = (uint8_t)(count > 255 ? 255 : count);
-    put32(out + 1, sum);
-    put16(out + 5, crc);
+    ekc_vv_summary(origins, seqs, n->vv_count, out);
 }
 
 /* ---- store ---- */

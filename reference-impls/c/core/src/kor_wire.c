@@ -218,3 +218,20 @@ bool ekc_lww_newer(uint32_t ts_a, uint8_t origin_a, uint32_t seq_a, uint32_t ts_
     if (origin_a != origin_b) return origin_a > origin_b;
     return seq_a > seq_b;
 }
+
+void ekc_vv_summary(const uint8_t *origins, const uint32_t *seqs, size_t count, uint8_t out[7]) {
+    uint32_t nonzero = 0, sum = 0;
+    uint16_t crc = 0xffff;
+    for (size_t i = 0; i < count; i++) {
+        if (!seqs[i]) continue;
+        nonzero++;
+        sum += seqs[i];
+        uint8_t b[5];
+        b[0] = origins[i];
+        put32(b + 1, seqs[i]);
+        crc = ekc_crc16_ccitt_false(b, 5, crc);
+    }
+    out[0] = (uint8_t)(nonzero > 255 ? 255 : nonzero);
+    put32(out + 1, sum);
+    put16(out + 5, crc);
+}

@@ -113,7 +113,7 @@ static bool parse_u32(const ekc_json_t *j, int obj, const char *k, int64_t lo, i
     return true;
 }
 
-/* Returns 0 on success, else the invalid kind. */
+/* Returns -1 on success, else the invalid kind (ekc_invalid_kind_t, which starts at 0). */
 static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *m) {
     ekc_json_t j;
     if (len > EKC_ROJ_MAX_DATAGRAM) return INV_ROJ_SIZE;
@@ -174,7 +174,7 @@ static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *
         m->kor_port = (uint16_t)v;
         if (!parse_u32(&j, p, "ctl_port", 1, 65535, &v)) return INV_ROJ_PAYLOAD;
         m->ctl_port = (uint16_t)v;
-        return 0;
+        return -1;
     }
     case MSG_PROPOSE: {
         static const char *const k[] = {"pid", "key", "value", "version", "members", "n",
@@ -193,7 +193,7 @@ static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *
             return INV_ROJ_PAYLOAD;
         if (!parse_u32(&j, p, "n", 1, 32, &m->n) || m->n != m->list_n) return INV_ROJ_PAYLOAD;
         if (!parse_u32(&j, p, "timeout_ms", 100, 60000, &m->timeout_ms)) return INV_ROJ_PAYLOAD;
-        return 0;
+        return -1;
     }
     case MSG_VOTE: {
         static const char *const k[] = {"pid", "accept", "reason", NULL};
@@ -212,7 +212,7 @@ static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *
             if (json_str_eq(&j, r, reason_names[q])) m->reason = q;
         if (m->reason == 0xff) return INV_ROJ_PAYLOAD;
         if (m->accept != (m->reason == R_OK)) return INV_ROJ_PAYLOAD; /* ROJ-VOTE-7 */
-        return 0;
+        return -1;
     }
     case MSG_COMMIT: {
         static const char *const k[] = {"pid", "key", "value", "version", "n", "voters", NULL};
@@ -228,8 +228,9 @@ static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *
         if (!parse_u32(&j, p, "version", 1, 0xffffffffll, &m->version)) return INV_ROJ_PAYLOAD;
         if (!parse_u32(&j, p, "n", 1, 32, &m->n)) return INV_ROJ_PAYLOAD;
         if (!parse_id_list(&j, json_get(&j, p, "voters"), m)) return INV_ROJ_PAYLOAD;
-        if (m->list_n < ekc_threshold(m->n) || m->list_n > m->n) return INV_ROJ_COMMIT_VOTERS;
-        return 0;
+        if (m->list_n < ekc_threshold(m->n) || m->list_n > m->n || !list_has(m, m->node_id))
+            return INV_ROJ_COMMIT_VOTERS; /* voters include the proposer itself */
+        return -1;
     }
     case MSG_ABORT: {
         static const char *const k[] = {"pid", "reason", NULL};
@@ -239,7 +240,7 @@ static int roj_parse(ekc_node_t *n, const uint8_t *data, size_t len, roj_msg_t *
             return INV_ROJ_PAYLOAD;
         int r = json_get(&j, p, "reason");
         if (!json_str_eq(&j, r, "rejected") && !json_str_eq(&j, r, "timeout")) return INV_ROJ_PAYLOAD;
-        return 0;
+        return -1;
     }
     }
     return INV_ROJ_ENVELOPE;
@@ -660,7 +661,7 @@ void roj_on_datagram(ekc_node_t *n, ekc_addr_t src, const uint8_t *data, size_t 
     roj_msg_t m;
     memset(&m, 0, sizeof m);
     int bad = roj_parse(n, data, len, &m);
-    if (bad) {
+    if (bad >= 0) {
         note_invalid(n, (ekc_invalid_kind_t)bad, NULL);
         return;
     }

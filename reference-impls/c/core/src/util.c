@@ -81,7 +81,52 @@ const char *wr_cstr(ekc_wr_t *w) {
 }
 
 /* ---- JSON reader ---- */
+/* ROJ-WIRE-1: well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+static bool utf8_ok(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        size_t need;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        else if ((c & 0xe0) == 0xc0) { need = 1; cp = c & 0x1f; }
+        else if ((c & 0xf0) == 0xe0) { need = 2; cp = c & 0x0f; }
+        else if ((c & 0xf8) == 0xf0) { need = 3; cp = c & 0x07; }
+        else return false;
+        if (i + need >= n) return false;
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= n || (p[i + k] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* jsmn is lenient about a few forms JSON forbids: a comma before '}' or ']' and a leading comma. */
+static bool commas_ok(const char *js, size_t len) {
+    bool in_str = false;
+    char prev = 0; /* last non-space structural character outside strings */
+    for (size_t i = 0; i < len; i++) {
+        char c = js[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') { in_str = false; prev = '"'; }
+            continue;
+        }
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '"') { in_str = true; continue; }
+        if ((c == '}' || c == ']' || c == ',') && (prev == ',' || ((prev == '{' || prev == '[') && c == ',')))
+            return false;
+        prev = c;
+    }
+    return true;
+}
+
 bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int cap) {
+    if (!utf8_ok((const uint8_t *)js, len) || !commas_ok(js, len)) return false;
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, js, len, tok, (unsigned)cap);
@@ -142,17 +187,55 @@ bool json_keys_ok(const ekc_json_t *j, int obj, const char *const *allowed) {
 }
 bool json_is_str(const ekc_json_t *j, int i) { return i >= 0 && j->tok[i].type == JSMN_STRING; }
 bool json_str_eq(const ekc_json_t *j, int i, const char *s) { return i >= 0 && tok_eq(j, i, s); }
+static int hex4(const char *s) {
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = s[k];
+        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Decodes a string token (escapes included) into out; only ASCII results are accepted, which is
+ * all any EK-ROJ or control string may hold (patterns of ROJ-ENV-4, ROJ-PROP-2, ...). */
 bool json_str(const ekc_json_t *j, int i, char *out, size_t max) {
     if (!json_is_str(j, i)) return false;
-    size_t n = (size_t)(j->tok[i].end - j->tok[i].start);
-    if (n > max) return false;
+    size_t n = (size_t)(j->tok[i].end - j->tok[i].start), w = 0;
     const char *s = j->js + j->tok[i].start;
-    for (size_t k = 0; k < n; k++)
-        if (s[k] == '\\' || (unsigned char)s[k] < 0x20) return false;
-    memcpy(out, s, n);
-    out[n] = 0;
-    return true;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x20 || c >= 0x80) return false;
+        if (c == '\\') {
+            if (k + 1 >= n) return false;
+            char e = s[++k];
+            switch (e) {
+            case '"': case '\\': case '/': c = (unsigned char)e; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                if (k + 4 >= n) return false;
+                int v = hex4(s + k + 1);
+                if (v < 0 || v >= 0x80) return false;
+                c = (unsigned char)v;
+                k += 4;
+                break;
+            }
+            default: return false;
+            }
+        }
+        if (w >= max) return false;
+        out[w++] = (char)c;
+    }
+    out[w] = 0;
+    return strlen(out) == w; /* no embedded NUL */
 }
+
 bool json_int(const ekc_json_t *j, int i, int64_t lo, int64_t hi, int64_t *out) {
     if (i < 0 || j->tok[i].type != JSMN_PRIMITIVE) return false;
     const char *s = j->js + j->tok[i].start;
