@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-go test-image-node-go test-rust test-schemas test-dissector
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-rust test-schemas test-dissector
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -92,3 +92,32 @@ image-node-go: build-node-go
 test-image-node-go: image-node-go
     reference-impls/go/tools/test-image.sh
 
+# ---- reference node: C -------------------------------------------------------------------------
+# Make-based build in reference-impls/c: the sans-IO core (no malloc, no OS calls), the POSIX
+# select() node, cmocka tests under ASan/UBSan, the no-allocation proof and the Cortex-M4 size check.
+
+# Build the POSIX node and its static variant (reference-impls/c/build/ekc-node{,-static}).
+build-node-c:
+    make -C reference-impls/c node static
+
+# Unit tests, golden vectors, nomalloc proof, arm-none-eabi size build, 3-process local cluster.
+test-node-c:
+    make -C reference-impls/c test
+
+# Commit latency p50/p99 over 1000 proposals on a 5-node local cluster, messages/commit, idle RSS,
+# and the core's static memory and code size on Cortex-M4.
+bench-node-c:
+    make -C reference-impls/c node cortex-m4
+    python3 reference-impls/c/tools/bench.py reference-impls/c/build/ekc-node
+
+# The node image ekconform/node-c:dev (FROM scratch, static binary), built offline.
+image-node-c:
+    make -C reference-impls/c static
+    rm -rf reference-impls/c/build/image && mkdir -p reference-impls/c/build/image
+    cp reference-impls/c/build/ekc-node-static reference-impls/c/build/image/ekc-node-c
+    cp docker/node-c/Dockerfile reference-impls/c/build/image/
+    docker build -q -t ekconform/node-c:dev --label io.ekconform.managed=true reference-impls/c/build/image
+
+# Image checks: control ping on 9992, two containers discovering each other by mDNS, a joint commit.
+test-image-node-c: image-node-c
+    reference-impls/c/tools/test-image.sh

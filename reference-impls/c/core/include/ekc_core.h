@@ -371,6 +371,9 @@ void ekc_tick(ekc_node_t *node, uint64_t now_ms);
 /* Milliseconds until the core next needs ekc_tick (for select() timeouts); never above 1000. */
 uint32_t ekc_next_deadline_ms(const ekc_node_t *node, uint64_t now_ms);
 
+/* Makes pending state durable now (capability `persist`), e.g. before a clean shutdown. */
+void ekc_persist_flush(ekc_node_t *node);
+
 /* Pops the next datagram to send into *out. Returns false when the outbox is empty. */
 bool ekc_next_output(ekc_node_t *node, ekc_output_t *out);
 

@@ -150,6 +150,10 @@ void ekc_tick(ekc_node_t *n, uint64_t now_ms) {
     }
 }
 
+void ekc_persist_flush(ekc_node_t *n) {
+    if (n->persist_dirty) persist_save(n);
+}
+
 uint32_t ekc_next_deadline_ms(const ekc_node_t *n, uint64_t now_ms) {
     uint64_t next = now_ms + 1000;
     if (!n->started) return 0;

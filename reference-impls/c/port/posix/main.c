@@ -426,6 +426,7 @@ int main(void) {
             }
         }
     }
+    ekc_persist_flush(&node);
     log_line(EKC_LOG_INFO, "stopping on signal", "CTL-IMG-3", "");
     return 0;
 }

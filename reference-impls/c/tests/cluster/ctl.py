@@ -6,7 +6,7 @@ import time
 _next_id = [1]
 
 
-def request(addr, cmd, args=None, timeout=1.0, retries=5, src_ip="127.0.0.1"):
+def request(addr, cmd, args=None, timeout=1.0, retries=5, src_ip=""):
     """Sends one request and returns the decoded response; retries the same id (CTL-WIRE-4)."""
     req_id = _next_id[0]
     _next_id[0] += 1
