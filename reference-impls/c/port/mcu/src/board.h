@@ -19,6 +19,12 @@
 #define UART_CTRL 0x08u  /* bit0 TX enable */
 #define UART_BAUDDIV 0x10u
 
+/* CMSDK APB TIMER0: 32-bit down counter at PCLK (= SYSCLK) */
+#define TIMER0_BASE 0x40000000u
+#define TIMER_CTRL 0x00u
+#define TIMER_VALUE 0x04u
+#define TIMER_RELOAD 0x08u
+
 /* SMSC LAN9118 on the static memory bus, interrupt line 13 */
 #define LAN9118_BASE 0x40200000u
 #define LAN9118_IRQN 13u

@@ -1,25 +1,26 @@
-/* clock.c - SysTick time base and WFI idle accounting. */
+/* clock.c - see clock.h. */
 #include "clock.h"
 
 #include "board.h"
 
-#define TICKS_PER_MS (BOARD_SYSCLK_HZ / 1000u)
+#define TICKS_PER_US (BOARD_SYSCLK_HZ / 1000000u)
 
-static volatile uint32_t ms_lo, ms_hi;
+static uint64_t ticks_total; /* counter ticks since clock_init, extended from 32 bits */
+static uint32_t last_value;
 static uint64_t idle_us;
 
-void systick_handler(void)
-{
-    uint32_t lo = ms_lo + 1u;
-    if (lo == 0) {
-        ms_hi++;
-    }
-    ms_lo = lo;
-}
+/* The wake-up source of the idle loop; time is read from the counter, not from this. */
+void systick_handler(void) {}
 
 void clock_init(void)
 {
-    REG32(SYST_RVR) = TICKS_PER_MS - 1u;
+    REG32(TIMER0_BASE + TIMER_CTRL) = 0;
+    REG32(TIMER0_BASE + TIMER_RELOAD) = 0xFFFFFFFFu;
+    REG32(TIMER0_BASE + TIMER_VALUE) = 0xFFFFFFFFu;
+    REG32(TIMER0_BASE + TIMER_CTRL) = 1u; /* enable, no interrupt */
+    last_value = REG32(TIMER0_BASE + TIMER_VALUE);
+
+    REG32(SYST_RVR) = BOARD_SYSCLK_HZ / 1000u - 1u;
     REG32(SYST_CVR) = 0;
     REG32(SYST_CSR) = 0x7u; /* processor clock, interrupt, enable */
 }
@@ -27,19 +28,14 @@ void clock_init(void)
 uint64_t clock_us(void)
 {
     uint32_t saved = cpu_irq_save();
-    uint32_t lo = ms_lo, hi = ms_hi;
-    uint32_t cvr = REG32(SYST_CVR);
-    /* A wrap that happened after the disable has not been counted yet. */
-    if (REG32(SCB_ICSR) & ICSR_PENDSTSET) {
-        cvr = REG32(SYST_CVR);
-        if (++lo == 0) {
-            hi++;
-        }
-    }
+    uint32_t v = REG32(TIMER0_BASE + TIMER_VALUE);
+    /* Down counter: elapsed = last - now modulo 2^32. Correct while reads are < 171 s apart; the
+     * main loop reads at least every millisecond. */
+    ticks_total += (uint32_t)(last_value - v);
+    last_value = v;
+    uint64_t t = ticks_total;
     cpu_irq_restore(saved);
-    uint64_t ms = ((uint64_t)hi << 32) | lo;
-    uint32_t sub = (TICKS_PER_MS - 1u - cvr) / (BOARD_SYSCLK_HZ / 1000000u);
-    return ms * 1000u + sub;
+    return t / TICKS_PER_US;
 }
 
 uint64_t clock_ms(void) { return clock_us() / 1000u; }

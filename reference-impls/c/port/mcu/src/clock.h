@@ -1,6 +1,8 @@
 /*
- * clock.h - monotonic time from SysTick (1 ms interrupt at SYSCLK, sub-millisecond from the counter)
- * plus the idle accounting used to report emulated CPU load.
+ * clock.h - monotonic time and idle accounting. Time comes from a free-running 32-bit hardware
+ * counter (CMSDK TIMER0 at SYSCLK), extended to 64 bits on every read, so it stays right even when
+ * timer interrupts are late or coalesced (under QEMU, when the host deschedules the emulator,
+ * counting SysTick interrupts lost about 30 % of wall time). SysTick only wakes the CPU every 1 ms.
  */
 #ifndef MCU_CLOCK_H
 #define MCU_CLOCK_H
@@ -10,7 +12,8 @@
 void clock_init(void);
 uint64_t clock_us(void); /* microseconds since boot */
 uint64_t clock_ms(void);
-/* Sleeps (WFI) until the next interrupt; the time spent asleep is added to the idle total. */
+/* Sleeps (WFI) until the next interrupt; the time spent asleep is added to the idle total. Call
+ * with interrupts masked (see clock.c). */
 void clock_idle_until_irq(void);
 uint64_t clock_idle_us(void);
 
