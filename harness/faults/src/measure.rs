@@ -1,0 +1,465 @@
+//! Verification from captures: reads pcap/pcapng, extracts a probe flow, and measures what was
+//! injected (loss, duplicates, reordering, corruption, one-way delay, throughput, partition leaks)
+//! beside what the fault spec configured, with the tolerance each check used.
+//!
+//! Probe datagrams carry `EKCP | run u32 | seq u32 | tx_unix_ns u64 | filler`, where the filler is a
+//! function of `seq`, so a capture alone shows which packet this is, when it was sent, and whether
+//! its bytes were damaged. The `tx_unix_ns` timestamp is why one receive-side capture is enough for
+//! delay: an egress fault delays packets before any capture point on the sender's side.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use pcap_file::DataLink;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Distribution, Fault, LossModel};
+use crate::FaultError;
+
+pub const PROBE_MAGIC: &[u8; 4] = b"EKCP";
+pub const PROBE_HEADER_LEN: usize = 20;
+
+/// Builds one probe payload of `size` bytes (at least [`PROBE_HEADER_LEN`]).
+pub fn encode_probe(run: u32, seq: u32, tx_unix_ns: u64, size: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(size.max(PROBE_HEADER_LEN));
+    p.extend_from_slice(PROBE_MAGIC);
+    p.extend_from_slice(&run.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&tx_unix_ns.to_be_bytes());
+    for i in PROBE_HEADER_LEN..size {
+        p.push(filler(seq, tx_unix_ns, i));
+    }
+    p
+}
+
+/// Filler bytes depend on every header field (run excepted), so damage anywhere but the magic and
+/// run shows as `intact: false`; damage to those two makes the packet unrecognisable.
+fn filler(seq: u32, tx_unix_ns: u64, i: usize) -> u8 {
+    let mut h = (u64::from(seq) << 32) ^ tx_unix_ns ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (h >> 56) as u8
+}
+
+/// A decoded probe: `intact` is false when any byte differs from what the sender wrote (the
+/// header fields cannot be checked individually, so a damaged seq shows up as an unknown packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub run: u32,
+    pub seq: u32,
+    pub tx_unix_ns: u64,
+    pub intact: bool,
+}
+
+pub fn decode_probe(payload: &[u8]) -> Option<Probe> {
+    if payload.len() < PROBE_HEADER_LEN || &payload[..4] != PROBE_MAGIC {
+        return None;
+    }
+    let run = u32::from_be_bytes(payload[4..8].try_into().ok()?);
+    let seq = u32::from_be_bytes(payload[8..12].try_into().ok()?);
+    let tx_unix_ns = u64::from_be_bytes(payload[12..20].try_into().ok()?);
+    let intact = payload[PROBE_HEADER_LEN..].iter().enumerate().all(|(k, b)| *b == filler(seq, tx_unix_ns, PROBE_HEADER_LEN + k));
+    Some(Probe { run, seq, tx_unix_ns, intact })
+}
+
+/// One captured IPv4/UDP packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedPacket {
+    pub ts_unix_ns: u64,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    /// IPv4 total length.
+    pub ip_len: u16,
+    pub payload: Vec<u8>,
+}
+
+/// Reads every IPv4/UDP packet of a pcap or pcapng file (Ethernet, Linux SLL/SLL2 or raw IP).
+pub fn read_capture(path: &Path) -> Result<Vec<CapturedPacket>, FaultError> {
+    let bytes = std::fs::read(path).map_err(|e| FaultError::Capture(format!("{}: {e}", path.display())))?;
+    let bad = |e: pcap_file::PcapError| FaultError::Capture(format!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    if bytes.len() >= 4 && bytes[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).map_err(bad)?;
+        let mut links: Vec<DataLink> = Vec::new();
+        while let Some(block) = r.next_block() {
+            match block.map_err(bad)? {
+                pcap_file::pcapng::Block::InterfaceDescription(idb) => links.push(idb.linktype),
+                pcap_file::pcapng::Block::EnhancedPacket(epb) => {
+                    let link = links.get(epb.interface_id as usize).copied().unwrap_or(DataLink::ETHERNET);
+                    if let Some(p) = parse_frame(link, &epb.data, epb.timestamp.as_nanos() as u64) {
+                        out.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).map_err(bad)?;
+        let link = r.header().datalink;
+        while let Some(pkt) = r.next_packet() {
+            let pkt = pkt.map_err(bad)?;
+            if let Some(p) = parse_frame(link, &pkt.data, pkt.timestamp.as_nanos() as u64) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_frame(link: DataLink, data: &[u8], ts: u64) -> Option<CapturedPacket> {
+    let sliced = match link {
+        DataLink::ETHERNET => SlicedPacket::from_ethernet(data).ok()?,
+        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(data).ok()?,
+        // SLL2 is not parsed by etherparse: protocol at bytes 0..2, payload from byte 20.
+        DataLink::LINUX_SLL2 if data.len() > 20 && data[..2] == [0x08, 0x00] => SlicedPacket::from_ip(&data[20..]).ok()?,
+        DataLink::RAW | DataLink::IPV4 => SlicedPacket::from_ip(data).ok()?,
+        _ => return None,
+    };
+    let Some(NetSlice::Ipv4(ip)) = &sliced.net else { return None };
+    let Some(TransportSlice::Udp(udp)) = &sliced.transport else { return None };
+    Some(CapturedPacket {
+        ts_unix_ns: ts,
+        src: ip.header().source_addr(),
+        dst: ip.header().destination_addr(),
+        sport: udp.source_port(),
+        dport: udp.destination_port(),
+        ip_len: ip.header().total_len(),
+        payload: udp.payload().to_vec(),
+    })
+}
+
+/// The probe flow a measurement is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeFlow {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub dport: u16,
+    pub run: u32,
+    /// Datagrams the sender sent (seq 0..count).
+    pub count: u32,
+}
+
+/// Order statistics of a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub n: usize,
+    pub min: f64,
+    pub p10: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Summary {
+    pub fn of(mut v: Vec<f64>) -> Option<Summary> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let q = |f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
+        Some(Summary { n: v.len(), min: v[0], p10: q(0.1), median: q(0.5), p90: q(0.9), max: v[v.len() - 1], mean: v.iter().sum::<f64>() / v.len() as f64 })
+    }
+}
+
+/// What a capture shows about one probe flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowFigures {
+    pub sent: u32,
+    /// `"probe_count"` (the sender's count) or `"tx_capture"` (a capture before the fault point).
+    pub sent_from: String,
+    /// Packets of the flow seen at the receiver, duplicates included.
+    pub received_total: usize,
+    pub received_unique: usize,
+    pub loss_ratio: f64,
+    /// Extra copies / sent.
+    pub duplicate_ratio: f64,
+    /// Packets that arrived after a higher sequence number had arrived / unique received.
+    pub reordered_ratio: f64,
+    /// Damaged packets (bad filler or unrecognisable probe on the flow) / received.
+    pub corrupted_ratio: f64,
+    /// One-way delay (rx capture time - tx timestamp), ms, intact packets.
+    pub delay_ms: Option<Summary>,
+    /// L2 throughput at the receiver over the receive window (IP length + 14 bytes, as tc counts).
+    pub throughput_kbit: f64,
+    /// Longest run of consecutive lost sequence numbers.
+    pub longest_loss_burst: u32,
+    /// Mean length of runs of consecutive lost sequence numbers.
+    pub mean_loss_burst: f64,
+}
+
+/// Measures a probe flow from the receive-side capture (or a bridge capture: packets are selected
+/// by the flow's addresses and port). `tx` is an optional capture taken before the fault point.
+pub fn flow_figures(flow: &ProbeFlow, rx: &[CapturedPacket], tx: Option<&[CapturedPacket]>) -> FlowFigures {
+    let on_flow = |p: &&CapturedPacket| p.src == flow.src && p.dst == flow.dst && p.dport == flow.dport;
+    let (sent, sent_from) = match tx {
+        Some(tx) => {
+            let seqs: std::collections::HashSet<u32> =
+                tx.iter().filter(on_flow).filter_map(|p| decode_probe(&p.payload)).filter(|p| p.run == flow.run).map(|p| p.seq).collect();
+            (seqs.len() as u32, "tx_capture".to_string())
+        }
+        None => (flow.count, "probe_count".to_string()),
+    };
+    let mut copies: HashMap<u32, usize> = HashMap::new();
+    let mut delays = Vec::new();
+    let mut total = 0usize;
+    let mut corrupted = 0usize;
+    let mut reordered = 0usize;
+    let mut highest: Option<u32> = None;
+    let (mut first, mut last, mut bytes) = (u64::MAX, 0u64, 0u64);
+    for p in rx.iter().filter(on_flow) {
+        let probe = decode_probe(&p.payload);
+        match probe {
+            Some(pr) if pr.run == flow.run && pr.seq < flow.count => {
+                total += 1;
+                first = first.min(p.ts_unix_ns);
+                last = last.max(p.ts_unix_ns);
+                bytes += u64::from(p.ip_len) + 14;
+                let c = copies.entry(pr.seq).or_default();
+                *c += 1;
+                if !pr.intact {
+                    corrupted += 1;
+                    continue;
+                }
+                if *c == 1 {
+                    if highest.is_some_and(|h| pr.seq < h) {
+                        reordered += 1;
+                    }
+                    highest = Some(highest.map_or(pr.seq, |h| h.max(pr.seq)));
+                    delays.push((p.ts_unix_ns as f64 - pr.tx_unix_ns as f64) / 1e6);
+                }
+            }
+            // Same addresses and port but not a probe of this run: a probe whose header bits were
+            // flipped (each capture holds one run per flow).
+            _ => {
+                total += 1;
+                corrupted += 1;
+            }
+        }
+    }
+    let unique = copies.len();
+    let dups: usize = copies.values().map(|c| c - 1).sum();
+    let (mut longest, mut runs, mut lost_seqs, mut cur) = (0u32, 0u32, 0u32, 0u32);
+    for s in 0..flow.count {
+        if copies.contains_key(&s) {
+            if cur > 0 {
+                runs += 1;
+            }
+            cur = 0;
+        } else {
+            cur += 1;
+            lost_seqs += 1;
+            longest = longest.max(cur);
+        }
+    }
+    if cur > 0 {
+        runs += 1;
+    }
+    let window_s = (last.saturating_sub(first)) as f64 / 1e9;
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    FlowFigures {
+        sent,
+        sent_from,
+        received_total: total,
+        received_unique: unique,
+        loss_ratio: ratio(sent as f64 - unique as f64, sent as f64).max(0.0),
+        duplicate_ratio: ratio(dups as f64, sent as f64),
+        reordered_ratio: ratio(reordered as f64, unique as f64),
+        corrupted_ratio: ratio(corrupted as f64, total as f64),
+        delay_ms: Summary::of(delays),
+        throughput_kbit: if window_s > 0.0 { bytes as f64 * 8.0 / 1000.0 / window_s } else { 0.0 },
+        longest_loss_burst: longest,
+        mean_loss_burst: ratio(lost_seqs as f64, runs as f64),
+    }
+}
+
+/// One configured-vs-measured comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub metric: String,
+    pub configured: f64,
+    pub measured: f64,
+    /// Allowed absolute difference.
+    pub tolerance: f64,
+    pub within: bool,
+}
+
+fn check(metric: &str, configured: f64, measured: f64, tolerance: f64) -> Check {
+    Check { metric: metric.into(), configured, measured, tolerance, within: (measured - configured).abs() <= tolerance }
+}
+
+/// Figures plus the checks implied by the fault spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub fault_kind: String,
+    pub figures: FlowFigures,
+    pub checks: Vec<Check>,
+}
+
+impl Verification {
+    pub fn all_within(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.within)
+    }
+}
+
+/// Context a verification needs beyond the flow: node addresses (for partitions) and the delay the
+/// path has without faults (subtracted before comparing delays).
+#[derive(Debug, Clone, Default)]
+pub struct VerifyContext {
+    pub addrs: BTreeMap<String, Ipv4Addr>,
+    pub baseline_delay_ms: f64,
+}
+
+/// Compares the flow's figures with `fault`. Percentages are compared within 2 percentage points,
+/// delays within max(10 %, 1 ms), rates within 10 %; a partition checks that a cut flow leaked
+/// nothing and an uncut one lost nothing.
+pub fn verify(fault: &Fault, flow: &ProbeFlow, rx: &[CapturedPacket], tx: Option<&[CapturedPacket]>, ctx: &VerifyContext) -> Verification {
+    let fig = flow_figures(flow, rx, tx);
+    let pp = 0.02;
+    let delay_tol = |d: f64| (d * 0.10).max(1.0);
+    let median = fig.delay_ms.map_or(f64::NAN, |s| s.median - ctx.baseline_delay_ms);
+    let mut checks = Vec::new();
+    match fault {
+        Fault::Loss { model, .. } => {
+            checks.push(check("loss_ratio", model.stationary_loss(), fig.loss_ratio, pp));
+            if let LossModel::GilbertElliott { r, one_minus_h, .. } = *model {
+                if one_minus_h >= 100.0 && r > 0.0 {
+                    // Bad-state bursts last 1/r packets on average (all lost when h = 0).
+                    let expected = 100.0 / r;
+                    checks.push(check("mean_loss_burst", expected, fig.mean_loss_burst, expected * 0.25));
+                }
+            }
+        }
+        Fault::Delay { delay_ms, jitter_ms, distribution, .. } => {
+            checks.push(check("delay_median_ms", *delay_ms, median, delay_tol(*delay_ms)));
+            if *jitter_ms > 0.0 {
+                let spread = fig.delay_ms.map_or(f64::NAN, |s| s.p90 - s.p10);
+                let expected = match distribution {
+                    Distribution::Uniform => 1.6 * jitter_ms,
+                    Distribution::Normal => 2.563 * jitter_ms,
+                };
+                checks.push(check("delay_p90_minus_p10_ms", expected, spread, (expected * 0.2).max(1.0)));
+            }
+        }
+        Fault::Duplicate { percent, .. } => checks.push(check("duplicate_ratio", percent / 100.0, fig.duplicate_ratio, pp)),
+        Fault::Corrupt { percent, .. } => checks.push(check("corrupted_ratio", percent / 100.0, fig.corrupted_ratio, pp)),
+        Fault::Reorder { percent, delay_ms, .. } => {
+            let delays: Vec<f64> = undelayed_share(flow, rx, *delay_ms / 2.0 + ctx.baseline_delay_ms);
+            checks.push(check("undelayed_ratio", percent / 100.0, delays[0], pp));
+            checks.push(check("delayed_median_ms", *delay_ms, delays[1] - ctx.baseline_delay_ms, delay_tol(*delay_ms)));
+        }
+        Fault::Rate { kbit, .. } => checks.push(check("throughput_kbit", f64::from(*kbit), fig.throughput_kbit, f64::from(*kbit) * 0.10)),
+        Fault::Partition { groups } => {
+            let group_of = |ip: Ipv4Addr| groups.iter().position(|g| g.iter().any(|n| ctx.addrs.get(n) == Some(&ip)));
+            let cut = matches!((group_of(flow.src), group_of(flow.dst)), (Some(a), Some(b)) if a != b);
+            partition_checks(&mut checks, cut, &fig);
+        }
+        Fault::PartitionOneWay { from, to } => {
+            let is_in = |set: &[String], ip: Ipv4Addr| set.iter().any(|n| ctx.addrs.get(n) == Some(&ip));
+            let cut = is_in(from, flow.src) && is_in(to, flow.dst);
+            partition_checks(&mut checks, cut, &fig);
+        }
+        _ => {}
+    }
+    Verification { fault_kind: fault.kind().into(), figures: fig, checks }
+}
+
+fn partition_checks(checks: &mut Vec<Check>, cut: bool, fig: &FlowFigures) {
+    if cut {
+        checks.push(check("leaked_packets", 0.0, fig.received_total as f64, 0.0));
+    } else {
+        checks.push(check("loss_ratio", 0.0, fig.loss_ratio, 0.0));
+    }
+}
+
+/// [share of unique intact probes delayed less than `threshold_ms`, median delay of the others].
+fn undelayed_share(flow: &ProbeFlow, rx: &[CapturedPacket], threshold_ms: f64) -> Vec<f64> {
+    let mut seen = std::collections::HashSet::new();
+    let (mut fast, mut slow) = (0usize, Vec::new());
+    for p in rx.iter().filter(|p| p.src == flow.src && p.dst == flow.dst && p.dport == flow.dport) {
+        if let Some(pr) = decode_probe(&p.payload).filter(|pr| pr.run == flow.run && pr.intact) {
+            if seen.insert(pr.seq) {
+                let d = (p.ts_unix_ns as f64 - pr.tx_unix_ns as f64) / 1e6;
+                if d < threshold_ms { fast += 1 } else { slow.push(d) }
+            }
+        }
+    }
+    let n = (fast + slow.len()).max(1) as f64;
+    vec![fast as f64 / n, Summary::of(slow).map_or(f64::NAN, |s| s.median)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Direction, Target};
+
+    fn pkt(seq: u32, tx_ms: u64, rx_ms: u64) -> CapturedPacket {
+        CapturedPacket {
+            ts_unix_ns: rx_ms * 1_000_000,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            sport: 5000,
+            dport: 40000,
+            ip_len: 64 + 28,
+            payload: encode_probe(9, seq, tx_ms * 1_000_000, 64),
+        }
+    }
+
+    fn flow(count: u32) -> ProbeFlow {
+        ProbeFlow { src: "10.0.0.1".parse().unwrap(), dst: "10.0.0.2".parse().unwrap(), dport: 40000, run: 9, count }
+    }
+
+    #[test]
+    fn probe_round_trip_detects_damage() {
+        let mut p = encode_probe(1, 77, 123, 64);
+        assert_eq!(decode_probe(&p), Some(Probe { run: 1, seq: 77, tx_unix_ns: 123, intact: true }));
+        p[40] ^= 0x10;
+        assert!(!decode_probe(&p).unwrap().intact);
+        p[0] = b'X';
+        assert_eq!(decode_probe(&p), None);
+    }
+
+    #[test]
+    fn figures_count_loss_duplicates_reordering_delay_and_corruption() {
+        // seq 2 lost, seq 3 duplicated, seq 5 overtaken by 6, seq 7 damaged.
+        let mut rx = vec![pkt(0, 0, 10), pkt(1, 1, 11), pkt(3, 3, 13), pkt(3, 3, 13), pkt(4, 4, 14), pkt(6, 6, 16), pkt(5, 5, 17)];
+        let mut bad = pkt(7, 7, 17);
+        bad.payload[30] ^= 1;
+        rx.push(bad);
+        let f = flow_figures(&flow(8), &rx, None);
+        assert_eq!((f.received_total, f.received_unique), (8, 7));
+        assert!((f.loss_ratio - 1.0 / 8.0).abs() < 1e-9);
+        assert!((f.duplicate_ratio - 1.0 / 8.0).abs() < 1e-9);
+        assert!((f.reordered_ratio - 1.0 / 7.0).abs() < 1e-9);
+        assert!((f.corrupted_ratio - 1.0 / 8.0).abs() < 1e-9);
+        let d = f.delay_ms.unwrap();
+        assert_eq!((d.min, d.median, d.max), (10.0, 10.0, 12.0));
+        assert_eq!(f.longest_loss_burst, 1);
+    }
+
+    #[test]
+    fn verification_flags_a_loss_outside_tolerance() {
+        let rx: Vec<_> = (0..100).filter(|s| s % 2 == 0).map(|s| pkt(s, 0, 1)).collect();
+        let t = Target::Node { node: "a".into(), direction: Direction::Egress };
+        let ok = verify(&Fault::Loss { target: t.clone(), model: LossModel::Random { percent: 50.0 } }, &flow(100), &rx, None, &VerifyContext::default());
+        assert!(ok.all_within(), "{ok:?}");
+        let bad = verify(&Fault::Loss { target: t, model: LossModel::Random { percent: 10.0 } }, &flow(100), &rx, None, &VerifyContext::default());
+        assert!(!bad.all_within());
+    }
+
+    #[test]
+    fn partition_leak_check_uses_the_groups() {
+        let rx = vec![pkt(0, 0, 1)];
+        let mut ctx = VerifyContext::default();
+        ctx.addrs.insert("a".into(), "10.0.0.1".parse().unwrap());
+        ctx.addrs.insert("b".into(), "10.0.0.2".parse().unwrap());
+        let p = Fault::Partition { groups: vec![vec!["a".into()], vec!["b".into()]] };
+        let v = verify(&p, &flow(1), &rx, None, &ctx);
+        assert_eq!(v.checks[0].metric, "leaked_packets");
+        assert!(!v.all_within(), "one packet crossed the partition");
+    }
+}
