@@ -279,6 +279,7 @@ typedef struct {
 typedef struct {
     uint64_t rx_roj, rx_kor, rx_ctl;
     uint64_t tx_roj, tx_kor, tx_ctl;
+    uint64_t tx_roj_announce; /* of tx_roj: ANNOUNCEs (for messages-per-commit figures) */
     uint64_t commits_sent, commits_applied, outbox_dropped, persist_errors;
     ekc_invalid_counter_t invalid[EKC_INVALID_KINDS];
 } ekc_stats_t;

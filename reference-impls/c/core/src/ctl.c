@@ -153,6 +153,8 @@ static void cmd_stats(ekc_wr_t *w, const ekc_node_t *n) {
     wr_u64(w, n->stats.tx_kor);
     wr_str(w, ",\"ctl\":");
     wr_u64(w, n->stats.tx_ctl);
+    wr_str(w, ",\"roj_announce\":");
+    wr_u64(w, n->stats.tx_roj_announce);
     wr_str(w, ",\"dropped_outbox\":");
     wr_u64(w, n->stats.outbox_dropped);
     wr_str(w, "},\"invalid\":{");

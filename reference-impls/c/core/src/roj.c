@@ -705,7 +705,10 @@ static void send_announces(ekc_node_t *n) {
     ekc_member_mask_t mask = 0;
     for (int i = 1; i < n->member_count; i++)
         if (n->members[i].addr_known) mask |= 1u << i;
-    if (mask) roj_send(n, mask, NULL, body_announce, NULL);
+    if (mask) {
+        roj_send(n, mask, NULL, body_announce, NULL);
+        n->stats.tx_roj_announce += (uint64_t)popcount32(mask);
+    }
     /* ROJ-DISC-4 / ROJ-ANN-3: static peers that have not announced yet. */
     for (int s = 0; s < n->cfg.static_peer_count; s++) {
         ekc_addr_t a = n->cfg.static_peers[s];
@@ -714,7 +717,10 @@ static void send_announces(ekc_node_t *n) {
             if (n->members[i].addr_known && n->members[i].ipv4 == a.ipv4 &&
                 n->members[i].roj_port == a.port)
                 known = true;
-        if (!known) roj_send(n, 0, &a, body_announce, NULL);
+        if (!known) {
+            roj_send(n, 0, &a, body_announce, NULL);
+            n->stats.tx_roj_announce++;
+        }
     }
     n->announce_seq++;
 }

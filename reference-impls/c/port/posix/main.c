@@ -67,10 +67,18 @@ static const char *level_name(ekc_log_level_t l) {
     return names[l];
 }
 
+static uint64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void log_line(ekc_log_level_t lvl, const char *msg, const char *clause, const char *fields) {
     uint64_t ts = mono_ms() - start_mono_ms;
     if (log_json) {
-        printf("{\"ts\":%llu,\"level\":\"%s\",\"node\":", (unsigned long long)ts, level_name(lvl));
+        /* mono_us: the host's monotonic clock, comparable across the nodes of one machine. */
+        printf("{\"ts\":%llu,\"mono_us\":%llu,\"level\":\"%s\",\"node\":", (unsigned long long)ts,
+               (unsigned long long)mono_us(), level_name(lvl));
         json_escape(stdout, node.cfg.node_id[0] ? node.cfg.node_id : "?");
         printf(",\"msg\":");
         json_escape(stdout, msg);
