@@ -121,3 +121,11 @@ image-node-c:
 # Image checks: control ping on 9992, two containers discovering each other by mDNS, a joint commit.
 test-image-node-c: image-node-c
     reference-impls/c/tools/test-image.sh
+
+# Image checks: only NET_ADMIN + /dev/net/tun, control ping at the container IP, mDNS with the Go node, SIGTERM < 2 s.
+test-image-node-mcu:
+    docker/node-mcu/test-image.sh
+
+# MCU + Go + C nodes on one bridge (mDNS only): discovered-by-all time, cross-node commits, a burst.
+test-firmware-interop:
+    reference-impls/c/port/mcu/tools/interop-firmware.sh

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Image test of ekconform/node-mcu:dev on a private internal Docker network, next to the Go node
+# image when it exists: the container gets only NET_ADMIN and /dev/net/tun (all other capabilities
+# dropped, read-only root, CPU/memory/pids limits), the MCU takes the container's IP, answers the
+# control `ping` there (CTL-READY-1), and both nodes list each other as live (mDNS discovery);
+# `docker stop` ends it within 2 s (CTL-IMG-3); a malformed EKC_* value exits non-zero with one line
+# (CTL-IMG-1). Prints boot-to-ping and discovered-by-all times. Fails loudly without Docker.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+fail() { echo "test-image-node-mcu: FAIL: $*" >&2; exit 1; }
+command -v docker >/dev/null && docker info >/dev/null 2>&1 || fail "Docker is not available"
+[ -c /dev/net/tun ] || fail "/dev/net/tun is missing"
+"$root/docker/node-mcu/build.sh" >/dev/null
+
+tag="ekc-mcu-img-$$"
+net="$tag-net"
+bridge="ekcmcu$$"
+# Docker's isolation rule for internal networks (`-i br ! -d <subnet> -j DROP`) also drops bridged
+# multicast when br_netfilter is loaded, which silences mDNS between containers. Accept mDNS on this
+# test's own bridge only (DOCKER-USER is evaluated first), and remove the rule afterwards.
+mdns_rule=(DOCKER-USER -i "$bridge" -o "$bridge" -d 224.0.0.251/32 -j ACCEPT)
+cleanup() {
+  docker rm -f "$tag-mcu" "$tag-go" >/dev/null 2>&1 || true
+  docker network rm "$net" >/dev/null 2>&1 || true
+  iptables -w -D "${mdns_rule[@]}" 2>/dev/null || true
+}
+trap cleanup EXIT
+limits=(--label io.ekconform.managed=true --cpus 1 --memory 256m --pids-limit 64 --read-only --cap-drop ALL)
+
+# CTL-IMG-1: a malformed value is one clear line and a non-zero exit.
+set +e
+out=$(docker run --rm "${limits[@]}" --cap-add NET_ADMIN --device /dev/net/tun \
+  -e EKC_NODE_ID=Bad_Id -e EKC_MODULE_ID=1 ekconform/node-mcu:dev 2>&1); rc=$?
+set -e
+[ $rc != 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q EKC_NODE_ID \
+  || fail "bad EKC_NODE_ID: want one line and a non-zero exit, got rc=$rc: $out"
+
+docker network create --internal --label io.ekconform.managed=true \
+  -o com.docker.network.bridge.name="$bridge" "$net" >/dev/null
+if [ "$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 0)" = 1 ]; then
+  iptables -w -I "${mdns_rule[@]}" || fail "cannot add the mDNS accept rule for $bridge"
+fi
+t0=$(date +%s.%N)
+docker run -d --name "$tag-mcu" "${limits[@]}" --cap-add NET_ADMIN --device /dev/net/tun \
+  --network "$net" -e EKC_NODE_ID=mcu-1 -e EKC_MODULE_ID=42 -e EKC_CTL_PORT=9992 \
+  ekconform/node-mcu:dev >/dev/null
+mcu_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$tag-mcu")
+ids=(mcu-1); ips=("$mcu_ip")
+if docker image inspect ekconform/node-go:dev >/dev/null 2>&1; then
+  docker run -d --name "$tag-go" "${limits[@]}" --network "$net" \
+    -e EKC_NODE_ID=go-1 -e EKC_MODULE_ID=1 -e EKC_CTL_PORT=9992 ekconform/node-go:dev >/dev/null
+  ids+=(go-1); ips+=("$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$tag-go")")
+else
+  echo "test-image-node-mcu: ekconform/node-go:dev not built; checking the MCU alone" >&2
+fi
+probe="$root/reference-impls/c/port/mcu/tools/probe.py"
+t_ping=$(python3 "$probe" wait-ctl "$mcu_ip" 9992 15) || { docker logs "$tag-mcu" >&2; fail "MCU container never answered control ping at $mcu_ip"; }
+el() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t0" "$(date +%s.%N)"; }
+echo "test-image-node-mcu: MCU answers control ping at $mcu_ip $(el) s after docker run"
+resp=$(python3 "$probe" ctl "$mcu_ip" 9992 ping)
+echo "$resp" | grep -q '"node_id": "mcu-1"' || fail "ping result: $resp"
+
+if [ ${#ids[@]} -gt 1 ]; then
+  ok=0
+  for _ in $(seq 60); do
+    ok=1
+    for ip in "${ips[@]}"; do
+      r=$(timeout 3 python3 "$probe" ctl "$ip" 9992 peers 2>/dev/null) || { ok=0; break; }
+      python3 -c 'import json,sys; l=set(json.loads(sys.argv[1])["result"]["live"]); sys.exit(0 if set(sys.argv[2:]) <= l else 1)' "$r" "${ids[@]}" || { ok=0; break; }
+    done
+    [ $ok = 1 ] && break; sleep 0.2
+  done
+  [ $ok = 1 ] || { docker logs "$tag-mcu" 2>&1 | tail -5 >&2; fail "MCU and Go containers did not discover each other"; }
+  echo "test-image-node-mcu: discovered-by-all (mcu + go containers) $(el) s after docker run"
+fi
+
+# The UART log is the container's stdout, one CTL-LOG-1 JSON object per line.
+docker logs "$tag-mcu" 2>/dev/null | head -5 | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' \
+  || fail "container stdout is not JSON lines"
+s0=$(date +%s.%N)
+docker stop -t 5 "$tag-mcu" >/dev/null
+stop_s=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$s0" "$(date +%s.%N)")
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.0 else 1)" "$stop_s" || fail "docker stop took $stop_s s (CTL-IMG-3: 2 s)"
+echo "test-image-node-mcu: stopped by SIGTERM in $stop_s s, exit code $(docker inspect -f '{{.State.ExitCode}}' "$tag-mcu")"
+echo "test-image-node-mcu: PASS"
