@@ -242,9 +242,7 @@ func ParseKor(b []byte) (KorFrame, *KorError) {
 		}
 		g := &Gossip{Source: src, Event: ev}
 		copy(g.Summary[:], b[3:10])
-		// KOR-REQ-2 makes a non-origin repair an event it stored at hop 0 with hop_count 0, so the
-		// REPAIR exception is read as covering both halves of KOR-GOS-3 (logged as a spec question).
-		if ev.HopCount == 0 && src != ev.OriginID && ev.Flags&FlagRepair == 0 {
+		if ev.HopCount == 0 && src != ev.OriginID {
 			return nil, kerr("hop_source", "KOR-GOS-3", "hop 0 from module %d for origin %d", src, ev.OriginID)
 		}
 		if ev.HopCount > 0 && src == ev.OriginID && ev.Flags&FlagRepair == 0 {

@@ -5,8 +5,8 @@ package core
 
 import (
 	"encoding/hex"
-	"regexp"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strconv"
 
@@ -208,7 +208,6 @@ func (n *Node) runCommand(now int64, req *codec.CtlRequest) (any, *codec.CtlErro
 
 var hex40 = mustPattern(`^[0-9a-f]{40}$`)
 
-
 func offsetArg(a codec.Object, max int64) (int, *codec.CtlError) {
 	if e := codec.ArgsExactly(a, nil, "offset"); e != nil {
 		return 0, e
@@ -293,7 +292,5 @@ func (n *Node) StateResult() StateSummary {
 	return StateSummary{KVCount: len(n.roj.store), KVDigest: kvh.hex(), VV: vv, LogCount: len(ids), LogDigest: lh.hex(),
 		FieldsCount: len(fids), FieldsDigest: fh.hex(), Locks: len(n.roj.locks), Pending: len(n.roj.pending)}
 }
-
-
 
 func mustPattern(p string) *regexp.Regexp { return regexp.MustCompile(p) }

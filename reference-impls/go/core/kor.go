@@ -325,9 +325,15 @@ func lwwNewer(a, b codec.Event) bool {
 	return a.OriginSeq > b.OriginSeq
 }
 
+// sendRepair sends a stored event with REPAIR (KOR-REQ-2, KOR-AE-2). An event this node stored at
+// hop 0 from another origin goes out at hop 1: a hop-0 frame from a non-origin is invalid under
+// KOR-GOS-3 even with REPAIR (see the spec question on KOR-GOS-3 vs KOR-REQ-2).
 func (n *Node) sendRepair(to netip.AddrPort, e codec.Event) {
 	e.Flags |= codec.FlagRepair
 	src := n.cfg.ModuleID
+	if e.HopCount == 0 && e.OriginID != src {
+		e.HopCount = 1
+	}
 	n.send(ChanKor, to, codec.EmitKor(&codec.Gossip{Source: src, Summary: codec.VVSummary(&n.kor.vv), Event: e}), "kor_repair")
 }
 
@@ -517,3 +523,36 @@ func (n *Node) bridgeEmit(now int64, key, value string, version uint32) {
 
 // SetClockSkew is CTL-CMD-11.
 func (n *Node) SetClockSkew(us int64) { n.kor.skewUs = us }
+
+// CompareVV is the partial order of KOR-VV-1: "before", "after", "equal" or "concurrent".
+func CompareVV(a, b map[uint8]uint32) string {
+	less, greater := false, false
+	for o := 1; o < 256; o++ {
+		x, y := a[uint8(o)], b[uint8(o)]
+		less = less || x < y
+		greater = greater || x > y
+	}
+	switch {
+	case less && greater:
+		return "concurrent"
+	case less:
+		return "before"
+	case greater:
+		return "after"
+	}
+	return "equal"
+}
+
+// MergeVV is the element-wise maximum of KOR-VV-1.
+func MergeVV(a, b map[uint8]uint32) map[uint8]uint32 {
+	out := map[uint8]uint32{}
+	for o, x := range a {
+		out[o] = x
+	}
+	for o, y := range b {
+		if y > out[o] {
+			out[o] = y
+		}
+	}
+	return out
+}

@@ -2,9 +2,9 @@ package core
 
 import (
 	"encoding/hex"
-	"reflect"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 

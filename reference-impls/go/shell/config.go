@@ -27,7 +27,9 @@ type Settings struct {
 // ConfigError is a configuration error (CTL-IMG-1): one clear line, non-zero exit.
 type ConfigError struct{ Var, Problem string }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("configuration error: %s: %s", e.Var, e.Problem) }
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("configuration error: %s: %s", e.Var, e.Problem)
+}
 
 // LoadSettings reads EKC_* through getenv (os.Getenv in production, a map in tests).
 // A malformed value is an error, never replaced by the default (CTL-ENV-16).
