@@ -713,6 +713,53 @@ static void test_persistence_round_trip(void **s) {
     assert_int_equal(ekc_emit(&again, 10, 0x80, pl, NULL, &seq), EKC_ERR_BUSY);
 }
 
+static void test_restart_without_persistence_defers_bridge_event(void **s) {
+    (void)s;
+    ekc_config_t cfg;
+    ekc_config_defaults(&cfg);
+    strcpy(cfg.node_id, "c-1");
+    cfg.module_id = 1;
+    cfg.seed = 1;
+    ekc_node_t *n = &nodes[2];
+    assert_int_equal(ekc_init(n, &cfg), EKC_OK); /* no persistence hooks: CTL-PERSIST-2 applies */
+    ekc_tick(n, 1000);
+    announce_from(n, 1000, 2, "[\"c-1\",\"c-2\"]");
+    ekc_tick(n, 1001);
+    drain(n);
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 1); /* start-up VV_SYNC to every live neighbour */
+    uint8_t pl[20] = {0};
+    assert_int_equal(ekc_emit(n, 1002, 0x80, pl, NULL, NULL), EKC_ERR_BUSY);
+    char pid[EKC_PID_MAX];
+    assert_int_equal(ekc_propose(n, 1002, "bay", "v", pid, NULL), EKC_OK);
+    vote_from(n, 1003, 2, pid, true, "ok");
+    drain(n);
+    assert_int_equal(count_type("\"COMMIT\""), 1);
+    assert_int_equal(count_kor(EKC_KOR_EVENT_GOSSIP), 0); /* BRIDGE-1 event deferred */
+    /* a peer shows it holds our events up to 2: we must catch up before emitting */
+    uint8_t origins[1] = {1};
+    uint32_t seqs[1] = {2};
+    uint8_t f[16];
+    size_t len = ekc_kor_emit_sync(f, sizeof f, 2, 1, 255, 1, origins, seqs);
+    ekc_on_datagram(n, 1100, EKC_CH_KOR, ip(2, 9991), f, len);
+    ekc_tick(n, 1400);
+    drain(n);
+    assert_int_equal(count_kor(EKC_KOR_EVENT_GOSSIP), 0); /* still behind own history */
+    uint8_t ev[36];
+    make_event(ev, 1, 1, 0x80, 0, EKC_EVT_FLAG_REPAIR, 5);
+    rx_gossip(n, 1500, 2, ev); /* a repaired hop-0 frame from a non-origin is valid (KOR-GOS-3) */
+    make_event(ev, 1, 2, 0x80, 0, EKC_EVT_FLAG_REPAIR, 6);
+    rx_gossip(n, 1500, 2, ev);
+    assert_int_equal(ekc_vv_get(n, 1), 2);
+    ekc_tick(n, 1501);
+    drain(n);
+    assert_int_equal(count_kor(EKC_KOR_EVENT_GOSSIP), 1);
+    for (int i = 0; i < ncap; i++)
+        if (caps[i].data[0] == EKC_KOR_EVENT_GOSSIP) {
+            assert_int_equal(caps[i].data[10 + 8], EKC_EVT_CONSENSUS_RESULT);
+            assert_int_equal(ekc_evt_origin_seq(caps[i].data + 10), 3); /* continues after 2 */
+        }
+}
+
 /* ---- mDNS ---- */
 
 static void test_mdns_responder_and_browser_resolve(void **s) {
@@ -794,6 +841,7 @@ int main(void) {
         cmocka_unit_test(test_control_commands),
         cmocka_unit_test(test_kv_digest_matches_spec_example),
         cmocka_unit_test(test_persistence_round_trip),
+        cmocka_unit_test(test_restart_without_persistence_defers_bridge_event),
         cmocka_unit_test(test_mdns_responder_and_browser_resolve),
     };
     return cmocka_run_group_tests_name("ekc_core", tests, NULL, NULL);

@@ -318,6 +318,11 @@ typedef struct {
     uint64_t next_ae_ms;
     bool ae_initial_done; /* KOR-AE-1 "once, at once" */
     bool emit_allowed;    /* CTL-PERSIST-2 */
+    bool startup_sync_sent;
+    bool own_sync_seen;   /* a VV_SYNC covering our module arrived */
+    uint64_t startup_sync_ms;
+    ekc_kv_entry_t deferred_bridge[EKC_MAX_PENDING]; /* BRIDGE-1 events held while blocked */
+    uint8_t deferred_count;
     uint32_t self_seq_seen; /* highest own origin_seq seen from others (CTL-PERSIST-2) */
     bool persist_dirty;
     uint64_t next_persist_ms;

@@ -323,7 +323,7 @@ static void on_sync(ekc_node_t *n, ekc_addr_t src, ekc_kor_frame_t f) {
         uint32_t local = ekc_vv_get(n, (uint8_t)o);
         if (o == self) {
             if (remote > n->self_seq_seen) n->self_seq_seen = remote;
-            n->emit_allowed = n->emit_allowed || (local >= n->self_seq_seen);
+            n->own_sync_seen = true;
         }
         if (local > remote) {
             for (uint32_t s = remote + 1; s <= local && budget; s++) {
@@ -402,6 +402,18 @@ ekc_status_t ekc_emit(ekc_node_t *n, uint64_t now_ms, uint8_t event_type,
 }
 
 void kor_emit_consensus_result(ekc_node_t *n, const char *key, const char *value, uint32_t version) {
+    if (!n->emit_allowed) { /* CTL-PERSIST-2: deferred until emission is allowed */
+        if (n->deferred_count >= EKC_MAX_PENDING) {
+            node_log(n, EKC_LOG_ERROR, "bridge event lost: deferral queue full", "BRIDGE-1", "");
+            return;
+        }
+        ekc_kv_entry_t *d = &n->deferred_bridge[n->deferred_count++];
+        strcpy(d->key, key);
+        strcpy(d->value, value);
+        d->version = version;
+        node_log(n, EKC_LOG_INFO, "bridge event deferred until emission is allowed", "BRIDGE-1", "");
+        return;
+    }
     uint8_t p[EKC_EVENT_PAYLOAD_LEN];
     memset(p, 0, sizeof p);
     memcpy(p, key, strlen(key));       /* BRIDGE-2 */
@@ -447,8 +459,20 @@ void kor_tick(ekc_node_t *n) {
         if (dst.port) send_request(n, dst, vv->origin, from, to);
         vv->gap_req_ms = n->now_ms;
     }
-    /* KOR-AE-1 */
+    /* KOR-AE-1; while emission is blocked (CTL-PERSIST-2) every live neighbour gets our VV. */
     if (nb) {
+        if (!n->emit_allowed) {
+            for (int m = 1; m < n->member_count; m++)
+                if (((nb >> m) & 1u) && !n->members[m].ae_sent) {
+                    send_vv_sync(n, m);
+                    if (!n->startup_sync_sent) {
+                        n->startup_sync_sent = true;
+                        n->startup_sync_ms = n->now_ms;
+                    }
+                }
+            n->ae_initial_done = true;
+            if (!n->next_ae_ms) n->next_ae_ms = n->now_ms + n->cfg.anti_entropy_ms;
+        }
         bool due = !n->ae_initial_done || n->now_ms >= n->next_ae_ms;
         if (due) {
             int cands[EKC_MAX_MEMBERS], nc = 0;
@@ -459,14 +483,29 @@ void kor_tick(ekc_node_t *n) {
             n->next_ae_ms = n->now_ms + n->cfg.anti_entropy_ms;
         }
     }
-    /* CTL-PERSIST-2: two anti-entropy periods without learning anything: go on after the highest
-     * own sequence seen. */
+    /* CTL-PERSIST-2: caught up with our own history? */
     if (!n->emit_allowed) {
-        ekc_vv_entry_t *self = vv_entry(n, n->cfg.module_id, true);
-        if (self && self->seq >= n->self_seq_seen && n->self_seq_seen > 0) n->emit_allowed = true;
-        if (n->now_ms - n->start_ms >= 2ull * n->cfg.anti_entropy_ms) {
-            if (self && self->seq < n->self_seq_seen) self->seq = n->self_seq_seen;
+        uint32_t own = ekc_vv_get(n, n->cfg.module_id);
+        bool synced = n->startup_sync_sent &&
+                      (n->own_sync_seen || n->now_ms - n->startup_sync_ms >= 300);
+        bool lonely = !n->startup_sync_sent && n->now_ms - n->start_ms >= 2ull * n->cfg.anti_entropy_ms;
+        if ((synced && own >= n->self_seq_seen) || lonely) {
+            if (lonely && own < n->self_seq_seen) { /* continue after the highest value seen */
+                ekc_vv_entry_t *self = vv_entry(n, n->cfg.module_id, true);
+                if (self) self->seq = n->self_seq_seen;
+            }
             n->emit_allowed = true;
+            char buf[48];
+            ekc_wr_t w;
+            wr_init(&w, buf, sizeof buf);
+            wr_str(&w, "\"own_seq\":");
+            wr_u64(&w, ekc_vv_get(n, n->cfg.module_id));
+            node_log(n, EKC_LOG_INFO, "caught up with own history; emitting allowed", "CTL-PERSIST-2",
+                     wr_cstr(&w));
+            for (uint8_t i = 0; i < n->deferred_count; i++)
+                kor_emit_consensus_result(n, n->deferred_bridge[i].key, n->deferred_bridge[i].value,
+                                          n->deferred_bridge[i].version);
+            n->deferred_count = 0;
         }
     }
 }

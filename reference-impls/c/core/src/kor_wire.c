@@ -89,9 +89,11 @@ ekc_kor_error_t ekc_kor_frame_check(const uint8_t *buf, size_t len, ekc_kor_fram
         const uint8_t *e = buf + 10;
         ekc_kor_error_t err = ekc_evt_check(e);
         if (err != EKC_KOR_OK) return err;
-        bool repair = (ekc_evt_flags(e) & EKC_EVT_FLAG_REPAIR) != 0;
-        if (ekc_evt_hop(e) == 0 && buf[1] != ekc_evt_origin(e)) return EKC_KOR_ERR_HOP; /* GOS-3 */
-        if (ekc_evt_hop(e) > 0 && !repair && buf[1] == ekc_evt_origin(e)) return EKC_KOR_ERR_HOP;
+        /* KOR-GOS-3; REPAIR frames are exempt from both halves (they carry the stored hop). */
+        if (!(ekc_evt_flags(e) & EKC_EVT_FLAG_REPAIR)) {
+            if (ekc_evt_hop(e) == 0 && buf[1] != ekc_evt_origin(e)) return EKC_KOR_ERR_HOP;
+            if (ekc_evt_hop(e) > 0 && buf[1] == ekc_evt_origin(e)) return EKC_KOR_ERR_HOP;
+        }
         break;
     }
     case EKC_KOR_EVENT_ACK: {

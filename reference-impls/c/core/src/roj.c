@@ -527,7 +527,6 @@ ekc_status_t ekc_propose(ekc_node_t *n, uint64_t now_ms, const char *key, const 
                          char pid_out[EKC_PID_MAX], uint32_t *version_out) {
     if (now_ms > n->now_ms) n->now_ms = now_ms;
     if (!key || !value || !valid_key(key) || !valid_value(value)) return EKC_ERR_BAD;
-    if (!n->emit_allowed) return EKC_ERR_BUSY; /* the commit must emit its bridge event */
     ekc_proposal_t *slot = NULL;
     for (int i = 0; i < EKC_MAX_PENDING; i++)
         if (n->props[i].state == EKC_PROP_FREE) {
@@ -570,7 +569,7 @@ static void give_up(ekc_node_t *n, ekc_proposal_t *p, const char *why) {
     p->state = EKC_PROP_BACKOFF;
     p->retry_ms = n->now_ms + backoff;
     /* A stale majority waits for the newer version before retrying. */
-    p->wait_version = (p->stale_rejects * 2 > popcount32(p->rejects)) ? p->version : 0;
+    p->wait_version = (p->stale_rejects * 2 >= popcount32(p->rejects) && p->stale_rejects) ? p->version : 0;
 }
 
 static void proposer_on_vote(ekc_node_t *n, int sender, const roj_msg_t *m) {
@@ -740,7 +739,7 @@ void roj_tick(ekc_node_t *n) {
             give_up(n, p, "timeout");
         } else if (p->state == EKC_PROP_BACKOFF && n->now_ms >= p->retry_ms) {
             if (p->wait_version && kv_version(n, p->key) < p->wait_version) {
-                if (n->now_ms >= p->retry_ms + n->cfg.proposal_timeout_ms) {
+                if (n->now_ms >= p->retry_ms + 3ull * n->cfg.proposal_timeout_ms) {
                     log_pid(n, EKC_LOG_INFO, "proposal abandoned: newer version never learned",
                             "ROJ-RETRY-2", p->pid, p->key, NULL, NULL);
                     memset(p, 0, sizeof *p);
