@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-rust test-schemas test-dissector test-firmware
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-rust test-schemas test-dissector test-faults test-firmware
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -30,6 +30,22 @@ test-rust:
 # The JSON Schemas validate under an independent draft-7 validator (Python jsonschema).
 test-schemas:
     python3 vectors/check_schemas.py
+
+# ---- faults (the nemesis: harness/faults, docker/faults) ----------------------------------------
+
+# The fault helper image ekconform/faults:dev: debootstrap bookworm base with tc/nft/iptables
+# (ekconform/base-netutils:<hash>, built once) plus the static ekc-nemesis engine.
+image-faults:
+    docker/faults/build-image.sh
+
+# Every fault kind applied in network namespaces and through helper containers, measured from
+# captures (needs root and Docker; fails with the reason otherwise).
+test-faults: image-faults
+    cargo nextest run -p ekc-faults --no-fail-fast
+
+# Fault engine accuracy (loss, delay), no-op overhead (latency, CPU) and apply/remove time (root).
+bench-faults:
+    cargo bench -p ekc-faults --bench faults
 
 # ---- tools -------------------------------------------------------------------------------------
 
@@ -102,7 +118,7 @@ build-node-c:
 
 # Unit tests, golden vectors, nomalloc proof, arm-none-eabi size build, 3-process local cluster.
 test-node-c:
-    make -C reference-impls/c test
+    make -k -C reference-impls/c test
 
 # Commit latency p50/p99 over 1000 proposals on a 5-node local cluster, messages/commit, idle RSS,
 # and the core's static memory and code size on Cortex-M4.
