@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-rust test-schemas test-dissector test-faults test-firmware
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -70,6 +70,34 @@ bench-firmware:
 # The node image: QEMU + firmware, the MCU takes the container's IP (base image cached by hash).
 image-node-mcu:
     docker/node-mcu/build.sh
+
+# ---- reference node: Rust ----------------------------------------------------------------------
+
+rust_node_target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
+rust_node_triple := "x86_64-unknown-linux-gnu"
+
+# Build the statically linked Rust node (glibc static-pie) for the FROM-scratch image.
+build-node-rust:
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target {{rust_node_triple}} -p ekc-node-rust
+
+# The node image ekconform/node-rust:dev (FROM scratch, static binary), built offline. The build
+# context is a staging folder under the target dir holding only the stripped binary and Dockerfile.
+image-node-rust: build-node-rust
+    rm -rf "{{rust_node_target}}/node-rust-image" && mkdir -p "{{rust_node_target}}/node-rust-image"
+    strip -o "{{rust_node_target}}/node-rust-image/ekc-node-rust" "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust"
+    file "{{rust_node_target}}/node-rust-image/ekc-node-rust" | grep -q 'static' || { echo "ekc-node-rust is not statically linked" >&2; exit 1; }
+    cp docker/node-rust/Dockerfile "{{rust_node_target}}/node-rust-image/"
+    docker build -q -t ekconform/node-rust:dev --label io.ekconform.managed=true "{{rust_node_target}}/node-rust-image"
+
+# The image on real Docker: static binary, control ping, mDNS discovery across two containers on an
+# internal network, a commit between them, SIGTERM stop.
+test-image-node-rust: image-node-rust
+    reference-impls/rust/tools/test-image.sh
+
+# 5-node local process cluster on loopback: commit latency p50/p99, messages per commit, idle RSS
+# and CPU, gossip reach time.
+bench-node-rust:
+    cargo bench -p ekc-node-rust --bench cluster
 
 # ---- reference node: Go ------------------------------------------------------------------------
 # Offline GOPATH-mode build against Debian's golang-go and golang-github-hashicorp-mdns-dev: no module
