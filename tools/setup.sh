@@ -11,6 +11,7 @@ APT_PACKAGES=(
   tshark tcpdump                                      # benchmarks against tshark; capture tooling
   debootstrap                                         # base image for containers that need a userland
   iproute2 nftables iptables jq
+  file binutils                                       # Rust node image: static-link check, strip
 )
 
 missing=()
