@@ -34,16 +34,36 @@ const (
 )
 
 var (
-	NodeIDPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,15}$`)
-	PidPattern     = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,15}):([0-9a-f]{8}):([1-9][0-9]{0,9})$`)
-	KeyPattern     = regexp.MustCompile(`^[a-z0-9_.-]{1,8}$`)
-	ValuePattern   = regexp.MustCompile(`^[A-Za-z0-9_.:+-]{0,8}$`)
-	LangPattern    = regexp.MustCompile(`^[a-z0-9-]{1,16}$`)
-	CapPattern     = regexp.MustCompile(`^[a-z0-9-]{1,16}$`)
-	SemverPattern  = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	abortReasonPat = regexp.MustCompile(`^(rejected|timeout)$`)
-	reasonPat      = regexp.MustCompile(`^(ok|membership|stale|locked|capacity)$`)
+	NodeIDPattern          = newCharClass(`^[a-z0-9][a-z0-9-]{0,15}$`, "a~z0~9", "a~z0~9-", 1, 16)
+	PidPattern     Pattern = pidPattern{}
+	KeyPattern             = newCharClass(`^[a-z0-9_.-]{1,8}$`, "a~z0~9_.-", "a~z0~9_.-", 1, 8)
+	ValuePattern           = newCharClass(`^[A-Za-z0-9_.:+-]{0,8}$`, "A~Za~z0~9_.:+-", "A~Za~z0~9_.:+-", 0, 8)
+	LangPattern            = newCharClass(`^[a-z0-9-]{1,16}$`, "a~z0~9-", "a~z0~9-", 1, 16)
+	CapPattern             = newCharClass(`^[a-z0-9-]{1,16}$`, "a~z0~9-", "a~z0~9-", 1, 16)
+	SemverPattern          = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	abortReasonPat         = regexp.MustCompile(`^(rejected|timeout)$`)
+	reasonPat              = regexp.MustCompile(`^(ok|membership|stale|locked|capacity)$`)
+	hex8                   = newCharClass(`^[0-9a-f]{8}$`, "0~9a~f", "0~9a~f", 8, 8)
+	counterPat             = newCharClass(`^[1-9][0-9]{0,9}$`, "1~9", "0~9", 1, 10)
 )
+
+// pidPattern matches ROJ-PROP-1's `^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{8}:[1-9][0-9]{0,9}$`.
+type pidPattern struct{}
+
+func (pidPattern) String() string { return `^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{8}:[1-9][0-9]{0,9}$` }
+
+func (pidPattern) MatchString(s string) bool {
+	_, _, _, ok := splitPid(s)
+	return ok
+}
+
+func splitPid(s string) (node, inc, counter string, ok bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || !NodeIDPattern.MatchString(parts[0]) || !hex8.MatchString(parts[1]) || !counterPat.MatchString(parts[2]) {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
 
 // Announce is the ANNOUNCE payload (ROJ-ANN-1).
 type Announce struct {
@@ -120,16 +140,16 @@ func Threshold(n int) int { return (67*n + 99) / 100 }
 
 // PidNode returns the node part of a pid (ROJ-PROP-1) and its incarnation and counter.
 func PidParts(pid string) (node string, incarnation uint32, counter uint32, ok bool) {
-	m := PidPattern.FindStringSubmatch(pid)
-	if m == nil {
+	n, incHex, cnt, ok := splitPid(pid)
+	if !ok {
 		return "", 0, 0, false
 	}
-	inc, err1 := strconv.ParseUint(m[2], 16, 32)
-	cnt, err2 := strconv.ParseUint(m[3], 10, 32)
-	if err1 != nil || err2 != nil || cnt == 0 {
+	inc, err1 := strconv.ParseUint(incHex, 16, 32)
+	c, err2 := strconv.ParseUint(cnt, 10, 32)
+	if err1 != nil || err2 != nil || c == 0 {
 		return "", 0, 0, false
 	}
-	return m[1], uint32(inc), uint32(cnt), true
+	return n, uint32(inc), uint32(c), true
 }
 
 func sortedDistinct(list []string) bool {

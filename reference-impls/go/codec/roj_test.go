@@ -1,8 +1,12 @@
 package codec
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -202,4 +206,64 @@ func FuzzDecodeRoj(f *testing.F) {
 			t.Fatalf("re-encoding of an accepted message rejected: %v", err)
 		}
 	})
+}
+
+// The fast matchers must agree with the regular expressions they stand for.
+func TestCharClassesMatchTheirRegexps(t *testing.T) {
+	samples := []string{"", "a", "A", "0", "-", "_", ".", ":", "+", "a-", "-a", "go-1", "Go-1", "bay3", "bay_3.x", "abcdefgh",
+		"abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq", "11000", "a:b+c", "a b", "é", "0000abcd", "0000ABCD", "1234567890",
+		"12345678901", "0123", "rust-1:5f3a09c2:7", "rust-1:5f3a09c2:0", "rust-1:5F3A09C2:7", "rust-1:5f3a09c:7", "-x:5f3a09c2:7", "a:00000000:1:2"}
+	for _, p := range []Pattern{NodeIDPattern, PidPattern, KeyPattern, ValuePattern, LangPattern, CapPattern, hex8, counterPat} {
+		re := regexp.MustCompile(p.String())
+		for _, s := range samples {
+			if p.MatchString(s) != re.MatchString(s) {
+				t.Errorf("%s on %q: fast %v, regexp %v", p.String(), s, p.MatchString(s), re.MatchString(s))
+			}
+		}
+	}
+}
+
+// FuzzParseObjectAgreesWithStdlib: whatever the strict reader accepts, encoding/json accepts too and
+// decodes to the same tree.
+func FuzzParseObjectAgreesWithStdlib(f *testing.F) {
+	for _, doc := range specExamples {
+		f.Add([]byte(doc))
+	}
+	f.Add([]byte(`{"a":"\u00e9\n","b":[1,-0.5e3,true,null,{}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := ParseObject(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted what encoding/json rejects: %q", data)
+		}
+		var std map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&std); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(normalize(obj)) != fmt.Sprint(std) {
+			t.Fatalf("trees differ:\n%v\n%v", obj, std)
+		}
+	})
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case Object:
+		m := map[string]any{}
+		for k, e := range x {
+			m[k] = normalize(e)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
+		}
+		return out
+	}
+	return v
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"unicode/utf8"
 )
@@ -26,7 +25,9 @@ type Object map[string]any
 var errNotObject = errors.New("top-level value is not an object")
 
 // ParseObject decodes one JSON object strictly: UTF-8 without BOM (ROJ-WIRE-1), no duplicate member
-// names (ROJ-WIRE-5), nothing after the value.
+// names (ROJ-WIRE-5), nothing after the value but whitespace. It is a small recursive-descent reader
+// (RFC 8259 grammar) because encoding/json's Decoder.Token, the stdlib's only way to see duplicate
+// names, costs several times more per message; escaped strings are still unquoted by encoding/json.
 func ParseObject(data []byte) (Object, error) {
 	if bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}) {
 		return nil, errors.New("byte-order mark")
@@ -34,76 +35,260 @@ func ParseObject(data []byte) (Object, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("invalid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readValue(dec, 0)
+	p := &parser{data: data}
+	p.skipSpace()
+	if p.pos >= len(data) || data[p.pos] != '{' {
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		return nil, errNotObject
+	}
+	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	p.skipSpace()
+	if p.pos != len(data) {
 		return nil, errors.New("trailing data after the JSON value")
 	}
-	obj, ok := v.(Object)
-	if !ok {
-		return nil, errNotObject
-	}
-	return obj, nil
+	return v.(Object), nil
 }
 
-func readValue(dec *json.Decoder, depth int) (any, error) {
+type parser struct {
+	data []byte
+	pos  int
+}
+
+func (p *parser) fail(what string) error {
+	return fmt.Errorf("invalid JSON: %s at offset %d", what, p.pos)
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("nesting too deep")
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("invalid JSON: %v", err)
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return nil, p.fail("unexpected end")
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := Object{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, fmt.Errorf("invalid JSON: %v", err)
-				}
-				key, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("invalid JSON: object key is not a string")
-				}
-				if _, dup := obj[key]; dup {
-					return nil, fmt.Errorf("duplicate member %q", key)
-				}
-				val, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[key] = val
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("invalid JSON: %v", err)
-			}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		p.pos++
+		obj := Object{}
+		p.skipSpace()
+		if p.pos < len(p.data) && p.data[p.pos] == '}' {
+			p.pos++
 			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				val, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, val)
+		}
+		for {
+			p.skipSpace()
+			key, err := p.str()
+			if err != nil {
+				return nil, err
 			}
-			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("invalid JSON: %v", err)
+			if _, dup := obj[key]; dup {
+				return nil, fmt.Errorf("duplicate member %q", key)
 			}
+			p.skipSpace()
+			if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+				return nil, p.fail("expected ':'")
+			}
+			p.pos++
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			obj[key] = v
+			p.skipSpace()
+			if p.pos >= len(p.data) {
+				return nil, p.fail("unterminated object")
+			}
+			if p.data[p.pos] == '}' {
+				p.pos++
+				return obj, nil
+			}
+			if p.data[p.pos] != ',' {
+				return nil, p.fail("expected ',' or '}'")
+			}
+			p.pos++
+		}
+	case c == '[':
+		p.pos++
+		arr := []any{}
+		p.skipSpace()
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.pos++
 			return arr, nil
 		}
-		return nil, errors.New("invalid JSON: unexpected delimiter")
-	default:
-		return t, nil
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+			p.skipSpace()
+			if p.pos >= len(p.data) {
+				return nil, p.fail("unterminated array")
+			}
+			if p.data[p.pos] == ']' {
+				p.pos++
+				return arr, nil
+			}
+			if p.data[p.pos] != ',' {
+				return nil, p.fail("expected ',' or ']'")
+			}
+			p.pos++
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
 	}
+	return nil, p.fail("unexpected character")
 }
+
+func (p *parser) literal(word string) error {
+	if !bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
+		return p.fail("bad literal")
+	}
+	p.pos += len(word)
+	return nil
+}
+
+// number checks the RFC 8259 number grammar and keeps the literal (ROJ-WIRE-5 inspects it).
+func (p *parser) number() (json.Number, error) {
+	start := p.pos
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	if p.data[p.pos] == '-' {
+		p.pos++
+	}
+	if p.pos < len(p.data) && p.data[p.pos] == '0' {
+		p.pos++
+	} else if digits() == 0 {
+		return "", p.fail("bad number")
+	}
+	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+		p.pos++
+		if digits() == 0 {
+			return "", p.fail("bad fraction")
+		}
+	}
+	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			return "", p.fail("bad exponent")
+		}
+	}
+	return json.Number(p.data[start:p.pos]), nil
+}
+
+// str reads a string; plain ones are sliced, escaped ones are unquoted by encoding/json.
+func (p *parser) str() (string, error) {
+	if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+		return "", p.fail("expected string")
+	}
+	start := p.pos
+	p.pos++
+	escaped := false
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			if !escaped {
+				return string(p.data[start+1 : p.pos-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.data[start:p.pos], &s); err != nil {
+				return "", p.fail("bad escape")
+			}
+			return s, nil
+		case c == '\\':
+			escaped = true
+			p.pos += 2
+		case c < 0x20:
+			return "", p.fail("control character in string")
+		default:
+			p.pos++
+		}
+	}
+	return "", p.fail("unterminated string")
+}
+
+// Pattern is what string members are checked against: a *regexp.Regexp or a charClass.
+type Pattern interface {
+	MatchString(string) bool
+	String() string
+}
+
+// charClass is a fast matcher for the spec's simple patterns: a first-character class, a class for
+// the rest, and a length range. It matches exactly what its regular expression (String) matches.
+type charClass struct {
+	first, rest [256]bool
+	min, max    int
+	expr        string
+}
+
+func newCharClass(expr, first, rest string, min, max int) *charClass {
+	c := &charClass{min: min, max: max, expr: expr}
+	for _, set := range []struct {
+		dst   *[256]bool
+		chars string
+	}{{&c.first, first}, {&c.rest, rest}} {
+		for i := 0; i < len(set.chars); i++ {
+			if i+2 < len(set.chars) && set.chars[i+1] == '~' {
+				for b := set.chars[i]; b <= set.chars[i+2]; b++ {
+					set.dst[b] = true
+				}
+				i += 2
+				continue
+			}
+			set.dst[set.chars[i]] = true
+		}
+	}
+	return c
+}
+
+func (c *charClass) MatchString(s string) bool {
+	if len(s) < c.min || len(s) > c.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 0 && !c.first[s[i]] || i > 0 && !c.rest[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *charClass) String() string { return c.expr }
 
 // integerLiteral is ROJ-WIRE-5: integers carry no fraction and no exponent.
 var integerLiteral = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
@@ -165,7 +350,7 @@ func intValue(v any, name string, min, max int64) (int64, error) {
 }
 
 // Str reads a string member matching pattern (nil: any string).
-func Str(obj Object, name string, pattern *regexp.Regexp) (string, error) {
+func Str(obj Object, name string, pattern Pattern) (string, error) {
 	v, ok := obj[name]
 	if !ok {
 		return "", ferr(name, "missing")
@@ -206,7 +391,7 @@ func Obj(obj Object, name string) (Object, error) {
 }
 
 // StrList reads an array of distinct strings matching pattern with minItems..maxItems entries.
-func StrList(obj Object, name string, pattern *regexp.Regexp, minItems, maxItems int) ([]string, error) {
+func StrList(obj Object, name string, pattern Pattern, minItems, maxItems int) ([]string, error) {
 	v, ok := obj[name]
 	if !ok {
 		return nil, ferr(name, "missing")
