@@ -71,7 +71,9 @@ converged() {
   done
   return 1
 }
-ctl 10.213.0.2 propose '{"key":"bay3","value":"11000"}' >/dev/null || fail "propose on the MCU refused"
+pr=$(ctl 10.213.0.2 propose '{"key":"bay3","value":"11000"}') || fail "propose on the MCU refused: $pr"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1])["result"]; assert r["pid"].startswith("mcu-t1:") and r["version"] == 1, r' "$pr" \
+  || fail "propose result is not {pid, version} of the PROPOSE sent (CTL-CMD-4): $pr"
 d=$(converged) || fail "the MCU's commit did not reach every node (kv_digest differs)"
 [ "$d" != cbf29ce484222325 ] || fail "kv store still empty after the MCU's commit"
 ctl 10.213.0.11 propose '{"key":"bay4","value":"7400"}' >/dev/null || fail "propose on the Go node refused"
