@@ -67,6 +67,6 @@ boot() {
     2>"$log.stderr" &
   qpid=$!
 }
-stop() { kill "$qpid"; wait "$qpid" 2>/dev/null || true; qpid=""; }
+stop() { kill "-${1:-TERM}" "$qpid"; wait "$qpid" 2>/dev/null || true; qpid=""; }
 probe() { ip netns exec "$ns" python3 "$here/tools/probe.py" "$@"; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t_start" "$(date +%s.%N)"; }

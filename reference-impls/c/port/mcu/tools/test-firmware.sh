@@ -52,9 +52,9 @@ r = probe.ctl(sys.argv[2], 9992, "emit", {"event_type": 128, "payload_hex": "00"
 print(json.dumps(r)); sys.exit(0 if r and r.get("ok") else 1)' "$here/tools" $mcu_ip; }
 r1=$(emit) || fail "emit before restart: $r1"
 r2=$(emit) || fail "second emit before restart: $r2"
+# Power cut right after the answer: CTL-PERSIST-1 wants VV[self] durable before the event is sent.
+stop KILL
 seq2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["origin_seq"])' "$r2")
-sleep 0.5
-stop
 [ -s "$work/state/mcu-state.bin" ] || fail "no persisted state file after emits"
 boot "$work/uart2.log"
 probe wait-ctl $mcu_ip 9992 10 >/dev/null || fail "no control ping after restart"
