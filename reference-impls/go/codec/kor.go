@@ -242,7 +242,8 @@ func ParseKor(b []byte) (KorFrame, *KorError) {
 		}
 		g := &Gossip{Source: src, Event: ev}
 		copy(g.Summary[:], b[3:10])
-		if ev.HopCount == 0 && src != ev.OriginID {
+		// KOR-GOS-3: both rules bind frames with REPAIR clear only (a repair keeps the stored hop_count).
+		if ev.HopCount == 0 && src != ev.OriginID && ev.Flags&FlagRepair == 0 {
 			return nil, kerr("hop_source", "KOR-GOS-3", "hop 0 from module %d for origin %d", src, ev.OriginID)
 		}
 		if ev.HopCount > 0 && src == ev.OriginID && ev.Flags&FlagRepair == 0 {

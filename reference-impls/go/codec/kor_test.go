@@ -115,9 +115,9 @@ func TestKorInvalid(t *testing.T) {
 			}
 		})
 	}
-	// Hop 0 belongs to the emitter even with REPAIR (golden vector kor-gos3-hop0-relay-repair).
-	if _, err := ParseKor(gossipBytes(func(b []byte) { b[1], b[19] = 9, FlagRepair })); err == nil {
-		t.Fatal("hop-0 repair from a non-origin accepted")
+	// KOR-GOS-3: REPAIR exempts a hop-0 frame from a non-origin (a repaired first-hop event).
+	if _, err := ParseKor(gossipBytes(func(b []byte) { b[1], b[19] = 9, FlagRepair })); err != nil {
+		t.Fatalf("hop-0 repair from a non-origin rejected: %v", err)
 	}
 	// REPAIR makes a hop>0 frame from the origin itself legal (KOR-GOS-3).
 	if _, err := ParseKor(gossipBytes(func(b []byte) { b[21], b[19] = 2, FlagRepair })); err != nil {

@@ -63,8 +63,9 @@ func (k *korState) init() {
 	k.blocked = true
 }
 
-// nowTS is the event clock: microseconds, wrapping, plus the set_clock_skew offset.
-func (n *Node) nowTS(now int64) uint32 { return uint32(now + n.kor.skewUs) }
+// nowTS is the event clock: wall-clock microseconds (Config.ClockBaseUs is the wall clock at time
+// 0 of the core, so LWW compares like with like across nodes), wrapping, plus set_clock_skew.
+func (n *Node) nowTS(now int64) uint32 { return uint32(n.cfg.ClockBaseUs + now + n.kor.skewUs) }
 
 // VV returns the non-zero version-vector entries.
 func (n *Node) VV() map[uint8]uint32 {
@@ -325,15 +326,10 @@ func lwwNewer(a, b codec.Event) bool {
 	return a.OriginSeq > b.OriginSeq
 }
 
-// sendRepair sends a stored event with REPAIR (KOR-REQ-2, KOR-AE-2). An event this node stored at
-// hop 0 from another origin goes out at hop 1: a hop-0 frame from a non-origin is invalid under
-// KOR-GOS-3 even with REPAIR (see the spec question on KOR-GOS-3 vs KOR-REQ-2).
+// sendRepair sends a stored event with REPAIR and its stored hop_count (KOR-REQ-2, KOR-AE-2).
 func (n *Node) sendRepair(to netip.AddrPort, e codec.Event) {
 	e.Flags |= codec.FlagRepair
 	src := n.cfg.ModuleID
-	if e.HopCount == 0 && e.OriginID != src {
-		e.HopCount = 1
-	}
 	n.send(ChanKor, to, codec.EmitKor(&codec.Gossip{Source: src, Summary: codec.VVSummary(&n.kor.vv), Event: e}), "kor_repair")
 }
 

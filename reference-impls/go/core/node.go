@@ -82,6 +82,7 @@ type Config struct {
 	Seed              uint64
 	Incarnation       uint32
 	Persist           bool
+	ClockBaseUs       int64 // wall clock (µs since the Unix epoch) at core time 0; 0 in tests
 }
 
 // Caps is the capability list this node claims (CTL-CAP-2, CTL-CAP-4: TXT, ANNOUNCE and caps agree).

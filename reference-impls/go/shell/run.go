@@ -136,6 +136,7 @@ func Start(set *Settings, logOut io.Writer, incarnation uint32) (*Node, error) {
 	n := &Node{set: set, start: time.Now(), in: make(chan inbound, 1024), out: make(chan core.Datagram, 1024),
 		found: make(chan Discovery, 64)}
 	set.Core.Incarnation = incarnation
+	set.Core.ClockBaseUs = n.start.UnixMicro()
 	n.core = core.New(set.Core)
 	n.logger = NewLogger(logOut, set.Core.NodeID, set.LogJSON, n.start)
 	log.SetOutput(stdlibLog{n.logger})
