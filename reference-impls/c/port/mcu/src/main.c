@@ -127,6 +127,14 @@ static void drain(uint64_t now)
     ekc_peer_info_t peer;
     if (cfg.mdns) {
         while (ekc_mdns_next_peer(&mdns, &peer)) {
+            fmt_t f;
+            fmt_init(&f, fields, sizeof fields);
+            fmt_str(&f, "\"member\":");
+            fmt_json_str(&f, peer.node_id);
+            fmt_str(&f, ",\"ip\":\"");
+            fmt_ipv4(&f, peer.ipv4);
+            fmt_str(&f, "\"");
+            log_line(EKC_LOG_INFO, "peer resolved by mDNS", "ROJ-DISC-3", fmt_cstr(&f));
             ekc_on_peer(&node, now, &peer);
         }
         while (ekc_mdns_next_output(&mdns, &out)) {

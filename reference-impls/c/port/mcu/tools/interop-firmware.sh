@@ -59,6 +59,11 @@ if [ $ok != 1 ]; then
   fail "not every node lists every other as live within 30 s"
 fi
 echo "interop: discovered-by-all (3 nodes: mcu, go, c) ${t_all} s after start"
+for peer in go-1 c-1; do
+  grep -q "\"msg\":\"peer resolved by mDNS\".*\"member\":\"$peer\"" "$work/mcu.log" \
+    || fail "the MCU's own mDNS browser did not resolve $peer (ROJ-DISC-2/3)"
+done
+echo "interop: the MCU's mDNS browser resolved go-1 and c-1"
 
 digest() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["kv_digest"])' "$(ctl "$1" state)"; }
 converged() {
