@@ -44,20 +44,32 @@ print(json.dumps(r)); sys.exit(0 if r and r.get("ok") else 1)' "$here/tools" "$@
 
 ips=(10.213.0.2 10.213.0.11 10.213.0.12)
 ids=(mcu-t1 go-1 c-1)
-all_live() {
-  for ip in "${ips[@]}"; do
-    r=$(ctl "$ip" peers 2>/dev/null) || return 1
-    python3 -c 'import json,sys; l=set(json.loads(sys.argv[1])["result"]["live"]); sys.exit(0 if set(sys.argv[2:]) <= l else 1)' "$r" "${ids[@]}" || return 1
-  done
-}
-ok=0
-for _ in $(seq 300); do if all_live; then ok=1; break; fi; sleep 0.1; done
-t_all=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t0" "$(date +%s.%N)")
-if [ $ok != 1 ]; then
+# One poller process (no process start per probe): every node's `peers` every 50 ms until each
+# lists all three as live; prints seconds since t0 (the moment the first node was started).
+t_all=$(ip netns exec "$ns" python3 - "$here/tools" "$t0" "${ips[*]}" "${ids[*]}" <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import probe
+t0, ips, ids = float(sys.argv[2]), sys.argv[3].split(), set(sys.argv[4].split())
+deadline = time.time() + 30
+while time.time() < deadline:
+    ok = True
+    for ip in ips:
+        r = probe.ctl(ip, 9992, "peers", timeout=0.3)
+        if not (r and r.get("ok") and ids <= set(r["result"]["live"])):
+            ok = False
+            break
+    if ok:
+        print(f"{time.time() - t0:.2f}")
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+) || {
   for ip in "${ips[@]}"; do echo "$ip: $(ctl "$ip" peers || true)" >&2; done
   tail -5 "$work/mcu.log" >&2
   fail "not every node lists every other as live within 30 s"
-fi
+}
 echo "interop: discovered-by-all (3 nodes: mcu, go, c) ${t_all} s after start"
 for peer in go-1 c-1; do
   grep -q "\"msg\":\"peer resolved by mDNS\".*\"member\":\"$peer\"" "$work/mcu.log" \
