@@ -19,6 +19,7 @@ import (
 // Settings is the parsed environment: the core's Config plus what only the shell uses.
 type Settings struct {
 	Core     core.Config
+	CtlOpen  bool // control.md: the control port is opened only when EKC_CTL_PORT is set
 	TickMs   int64
 	LogJSON  bool
 	StateDir string
@@ -31,9 +32,10 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("configuration error: %s: %s", e.Var, e.Problem)
 }
 
-// LoadSettings reads EKC_* through getenv (os.Getenv in production, a map in tests).
+// LoadSettings reads EKC_* through lookup (os.LookupEnv in production, a map in tests).
 // A malformed value is an error, never replaced by the default (CTL-ENV-16).
-func LoadSettings(getenv func(string) string) (*Settings, error) {
+func LoadSettings(lookup func(string) (string, bool)) (*Settings, error) {
+	getenv := func(k string) string { v, _ := lookup(k); return v }
 	s := &Settings{}
 	c := &s.Core
 	c.NodeID = getenv("EKC_NODE_ID")
@@ -81,6 +83,9 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 			*p.dst = uint16(x)
 		}
 	}
+	// The control channel is unauthenticated: open it only when asked to (control.md section 1); an
+	// empty EKC_CTL_PORT opens it on the default port. ANNOUNCE and TXT advertise the port either way.
+	_, s.CtlOpen = lookup("EKC_CTL_PORT")
 	if c.RojPort == c.KorPort || c.RojPort == c.CtlPort || c.KorPort == c.CtlPort {
 		return nil, &ConfigError{"EKC_*_PORT", "EK-ROJ, EK-KOR and control ports must differ"}
 	}

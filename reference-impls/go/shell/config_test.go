@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func base() map[string]string {
@@ -21,8 +21,13 @@ func TestConfigDefaults(t *testing.T) {
 	c := s.Core
 	if c.RojPort != 9990 || c.KorPort != 9991 || c.CtlPort != 9992 || !c.MDNS || c.AnnounceMs != 1000 ||
 		c.LivenessMs != 3000 || c.AntiEntropyMs != 10000 || c.ProposalTimeoutMs != 10000 || s.TickMs != 10 ||
-		!s.LogJSON || c.Persist || c.Lang != "go" || c.Seed == 0 {
+		!s.LogJSON || c.Persist || c.Lang != "go" || c.Seed == 0 || s.CtlOpen {
 		t.Fatalf("defaults %+v %+v", c, s)
+	}
+	m0 := base()
+	m0["EKC_CTL_PORT"] = ""
+	if s, err := LoadSettings(env(m0)); err != nil || !s.CtlOpen || s.Core.CtlPort != 9992 {
+		t.Fatalf("EKC_CTL_PORT set but empty: %+v %v", s, err)
 	}
 	m := base()
 	m["EKC_ANNOUNCE_MS"], m["EKC_PEERS"], m["EKC_SEED"], m["EKC_MDNS"] = "200", "127.0.0.3, 127.0.0.4:7000,127.0.0.2", "42", "0"
@@ -39,6 +44,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cases := []struct{ key, value, want string }{
 		{"EKC_NODE_ID", "", "EKC_NODE_ID"},
+		{"EKC_CTL_PORT", "0", "EKC_CTL_PORT"},
 		{"EKC_NODE_ID", "Go_1", "EKC_NODE_ID"},
 		{"EKC_MODULE_ID", "", "EKC_MODULE_ID"},
 		{"EKC_MODULE_ID", "0", "EKC_MODULE_ID"},

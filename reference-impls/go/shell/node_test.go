@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -136,4 +137,25 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for: %s", what)
 }
 
-var _ = io.Discard
+// The control port stays closed unless EKC_CTL_PORT is set (control.md section 1).
+func TestControlPortClosedByDefault(t *testing.T) {
+	ip, base := loopbackNet()
+	set, err := LoadSettings(env(map[string]string{"EKC_NODE_ID": "go-1", "EKC_MODULE_ID": "1", "EKC_BIND_IP": ip(0).String(),
+		"EKC_MDNS": "0", "EKC_ROJ_PORT": fmt.Sprint(base), "EKC_KOR_PORT": fmt.Sprint(base + 1)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(set, io.Discard, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	probe, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip(0), 9992)))
+	if err != nil {
+		t.Fatalf("control port 9992 is in use although EKC_CTL_PORT is unset: %v", err)
+	}
+	probe.Close()
+}

@@ -143,6 +143,9 @@ func Start(set *Settings, logOut io.Writer, incarnation uint32) (*Node, error) {
 	log.SetFlags(0)
 	ports := [3]uint16{set.Core.RojPort, set.Core.KorPort, set.Core.CtlPort}
 	for i, p := range ports {
+		if core.Channel(i) == core.ChanCtl && !set.CtlOpen {
+			continue
+		}
 		s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(set.Core.BindIP.AsSlice()), Port: int(p)})
 		if err != nil {
 			n.closeSockets()
@@ -179,6 +182,9 @@ func Start(set *Settings, logOut io.Writer, incarnation uint32) (*Node, error) {
 		n.mdns = m
 	}
 	for i, s := range n.socks {
+		if s == nil {
+			continue
+		}
 		n.wg.Add(1)
 		go n.receive(core.Channel(i), s)
 	}
@@ -213,7 +219,9 @@ func (n *Node) receive(ch core.Channel, s *net.UDPConn) {
 
 func (n *Node) sender() {
 	for d := range n.out {
-		n.socks[d.Chan].WriteToUDPAddrPort(d.Data, d.To)
+		if s := n.socks[d.Chan]; s != nil {
+			s.WriteToUDPAddrPort(d.Data, d.To)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ run_node() { # name ip node_id module
   docker run -d --name "$1" --label io.ekconform.managed=true --network "$net" --ip "$2" \
     --cap-drop ALL --security-opt no-new-privileges --read-only \
     --memory 64m --cpus 0.5 --pids-limit 64 \
-    -e EKC_NODE_ID="$3" -e EKC_MODULE_ID="$4" -e EKC_ANNOUNCE_MS=500 "$image" >/dev/null
+    -e EKC_NODE_ID="$3" -e EKC_MODULE_ID="$4" -e EKC_CTL_PORT=9992 -e EKC_ANNOUNCE_MS=500 "$image" >/dev/null
 }
 run_node "$tag-a" "$prefix.11" go-a 11
 run_node "$tag-b" "$prefix.12" go-b 12

@@ -19,7 +19,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ekc-node-go: takes no arguments; configure it with EKC_* environment variables")
 		os.Exit(2)
 	}
-	set, err := shell.LoadSettings(os.Getenv)
+	set, err := shell.LoadSettings(os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ekc-node-go: "+err.Error())
 		os.Exit(2)
