@@ -113,6 +113,12 @@ pub struct ClusterSpec<'a> {
     pub log_dir: Option<&'a Path>,
 }
 
+impl NodeProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl LocalCluster {
     pub fn start(spec: &ClusterSpec) -> Result<Self, String> {
         let ips: Vec<Ipv4Addr> = (0..spec.size).map(|i| Ipv4Addr::new(spec.net[0], spec.net[1], spec.net[2], 2 + i as u8)).collect();

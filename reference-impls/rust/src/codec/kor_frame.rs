@@ -374,13 +374,15 @@ impl KorRepr {
                     return Err(fe("kor_bad_field", "KOR-GOS-1"));
                 }
                 let event = EventRepr::parse(&f.event())?;
-                // KOR-GOS-3: only the emitter sends hop 0, REPAIR or not; a relay sends hop >= 1
-                // unless it repairs.
-                if event.hop_count == 0 && source_module != event.origin_id {
-                    return Err(fe("kor_bad_hop", "KOR-GOS-3"));
-                }
-                if event.hop_count > 0 && source_module == event.origin_id && !event.is_repair() {
-                    return Err(fe("kor_bad_hop", "KOR-GOS-3"));
+                // KOR-GOS-3: a frame with REPAIR set carries the stored hop count (KOR-REQ-2) and is
+                // exempt from both rules.
+                if !event.is_repair() {
+                    if event.hop_count == 0 && source_module != event.origin_id {
+                        return Err(fe("kor_bad_hop", "KOR-GOS-3"));
+                    }
+                    if event.hop_count > 0 && source_module == event.origin_id {
+                        return Err(fe("kor_bad_hop", "KOR-GOS-3"));
+                    }
                 }
                 Ok(KorRepr::Gossip { source_module, summary: f.vv_summary(), event })
             }
@@ -565,6 +567,10 @@ mod tests {
         let mut b = good.clone();
         b[21] = 1; // hop 1 from the origin itself
         assert_eq!(kind(&b), "kor_bad_hop");
+        let mut b = good.clone();
+        b[1] = 4; // a repaired first-hop event: hop 0 from a non-origin, REPAIR set
+        b[19] = FLAG_REPAIR;
+        assert!(KorRepr::parse_bytes(&b).is_ok(), "KOR-GOS-3 exempts REPAIR frames");
         let mut b = good;
         b[18] = event_type::CONSENSUS_RESULT; // payload of 7s is not a valid key
         assert_eq!(kind(&b), "kor_bad_event");

@@ -21,9 +21,10 @@ pub const EVENT_STORE: usize = 4096;
 const MAX_REPAIRS_PER_SYNC: usize = 32;
 /// KOR-GAP-1 re-request interval.
 const REREQUEST_MS: u64 = 500;
-/// CTL-PERSIST-2: how long a restarted node waits after its first VV_SYNC for repairs of its own
-/// events before it may emit.
-const GATE_SETTLE_MS: u64 = 500;
+/// CTL-PERSIST-2: how long a restarted node waits after its VV_SYNC for repairs of its own events.
+const GATE_SETTLE_MS: u64 = 300;
+/// CTL-STATE-1: origins tracked (the `state` result must fit one datagram).
+pub const MAX_ORIGINS: usize = 64;
 
 /// A neighbour: module id and EK-KOR address (KOR-NBR-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +55,12 @@ struct Buffered {
 }
 
 /// The emit gate of CTL-PERSIST-2.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Gate {
     open: bool,
     start_ms: u64,
     sync_sent_ms: Option<u64>,
+    synced: Vec<u8>,
     sync_received: bool,
     highest_seen_self: u32,
     last_self_repair_ms: u64,
@@ -125,7 +127,7 @@ impl Kor {
             fields: BTreeMap::new(),
             next_ae_ms: None,
             had_live_neighbour: false,
-            gate: Gate { open: false, start_ms: now_ms, sync_sent_ms: None, sync_received: false, highest_seen_self: 0, last_self_repair_ms: 0 },
+            gate: Gate { open: false, start_ms: now_ms, sync_sent_ms: None, synced: Vec::new(), sync_received: false, highest_seen_self: 0, last_self_repair_ms: 0 },
             rng: StdRng::seed_from_u64(seed ^ 0x6b6f_725f_6165),
             effects: Vec::new(),
         };
@@ -247,8 +249,14 @@ impl Kor {
         }
         match frame {
             KorRepr::Gossip { event, .. } => self.on_gossip(now_ms, from, sender, event, nbrs),
-            KorRepr::Ack { .. } => {
-                // KOR-ACK-2: acknowledgements are informational in v1 (no `kor-retx`).
+            KorRepr::Ack { acks, .. } => {
+                // KOR-ACK-2: acknowledgements are informational in v1 (no `kor-retx`); they still
+                // show how far our own sequence got before a restart (CTL-PERSIST-2).
+                for (o, s) in acks {
+                    if o == self.module_id {
+                        self.gate.highest_seen_self = self.gate.highest_seen_self.max(s);
+                    }
+                }
             }
             KorRepr::Request { target_origin, from_seq, to_seq, .. } => {
                 // KOR-REQ-2.
@@ -262,19 +270,21 @@ impl Kor {
         }
     }
 
-    /// Sends a stored event with REPAIR set and its stored hop count (KOR-REQ-2). A stored hop count
-    /// of 0 belongs to the origin only (KOR-GOS-3), so another node repairs such an event at hop 1.
+    /// Sends a stored event with REPAIR set and its stored hop count (KOR-REQ-2, KOR-GOS-3).
     fn send_repair(&mut self, to: SocketAddrV4, e: EventRepr) {
-        let hop = if e.hop_count == 0 && e.origin_id != self.module_id { 1 } else { e.hop_count };
-        self.send_gossip(to, EventRepr { flags: FLAG_REPAIR, hop_count: hop, ..e });
+        self.send_gossip(to, EventRepr { flags: FLAG_REPAIR, ..e });
     }
 
     fn on_gossip(&mut self, now_ms: u64, from: SocketAddrV4, sender: u8, e: EventRepr, nbrs: &[Neighbour]) {
         let have = self.vv.get(&e.origin_id).copied().unwrap_or(0);
         let id = (e.origin_id, e.origin_seq);
-        if e.origin_id == self.module_id && e.is_repair() {
+        if e.origin_id == self.module_id {
             self.gate.last_self_repair_ms = now_ms;
             self.gate.highest_seen_self = self.gate.highest_seen_self.max(e.origin_seq);
+        }
+        if have == 0 && !self.vv.contains_key(&e.origin_id) && self.vv.len() >= MAX_ORIGINS {
+            self.ignore("kor_origins_full", "CTL-STATE-1", format!("event of a 65th origin {}", e.origin_id));
+            return;
         }
         if e.origin_seq <= have || self.gap.contains_key(&id) {
             debug!(clause = "KOR-RX-1", origin = e.origin_id, origin_seq = e.origin_seq, "duplicate event");
@@ -356,7 +366,7 @@ impl Kor {
                 for e in events {
                     self.send_repair(from, e);
                 }
-            } else if r > l && !self.outstanding.contains_key(&o) {
+            } else if r > l && !self.outstanding.contains_key(&o) && (self.vv.contains_key(&o) || self.vv.len() < MAX_ORIGINS) {
                 self.request(now_ms, from, sender, o, l + 1, r.min(l.saturating_add(64)));
             }
         }
@@ -401,24 +411,37 @@ impl Kor {
         let vv = &self.vv;
         let gap = &self.gap;
         self.outstanding.retain(|o, r| gap.keys().any(|(g, _)| g == o) || (now_ms.saturating_sub(r.sent_ms) < REREQUEST_MS && vv.contains_key(o)));
-        // KOR-AE-1.
+        // KOR-AE-1; CTL-PERSIST-2: while catching up, every live neighbour gets our VV_SYNC.
+        if !self.gate.open {
+            for n in nbrs {
+                if !self.gate.synced.contains(&n.module) {
+                    self.gate.synced.push(n.module);
+                    self.send_vv_sync(n.addr);
+                    self.gate.sync_sent_ms = Some(now_ms);
+                }
+            }
+        }
         if !nbrs.is_empty() {
             let first = !self.had_live_neighbour;
             self.had_live_neighbour = true;
-            if first || self.next_ae_ms.is_some_and(|t| now_ms >= t) {
+            if first && self.gate.open {
                 let pick = nbrs[self.rng.random_range(0..nbrs.len())];
                 self.send_vv_sync(pick.addr);
-                self.next_ae_ms = Some(now_ms + self.anti_entropy_ms);
-                if self.gate.sync_sent_ms.is_none() {
-                    self.gate.sync_sent_ms = Some(now_ms);
+            }
+            if first || self.next_ae_ms.is_some_and(|t| now_ms >= t) {
+                if !first {
+                    let pick = nbrs[self.rng.random_range(0..nbrs.len())];
+                    self.send_vv_sync(pick.addr);
                 }
+                self.next_ae_ms = Some(now_ms + self.anti_entropy_ms);
             }
         }
         self.update_gate(now_ms);
     }
 
-    /// CTL-PERSIST-2: a node without persistence emits only after one anti-entropy exchange showed
-    /// its neighbours' `VV[self]`, or after 2 anti-entropy periods without a live neighbour.
+    /// CTL-PERSIST-2: a node without persistence emits only once a VV_SYNC covering its module has
+    /// arrived or 300 ms passed after its own VV_SYNCs (and after the last own-origin frame), and
+    /// `VV[self]` reached the highest own sequence seen; or after 2 anti-entropy periods alone.
     fn update_gate(&mut self, now_ms: u64) {
         if self.gate.open {
             return;
@@ -555,7 +578,7 @@ mod tests {
         k.on_frame(20, nb(2).addr, gossip(2, EventRepr { flags: FLAG_REPAIR, ..ev(1, 1, 0) }), &nbrs);
         k.tick(100, &nbrs);
         assert!(!k.may_emit());
-        k.tick(600, &nbrs);
+        k.tick(400, &nbrs);
         assert!(k.may_emit());
         assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((1, 2)), "continues after the recovered sequence");
     }

@@ -9,7 +9,7 @@ use std::net::SocketAddrV4;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tracing::{info, warn};
+use tracing::info;
 
 use super::digest;
 use super::kor::{choose_neighbours, Kor, KorEffect, Neighbour};
@@ -97,6 +97,8 @@ pub struct Node {
     response_cache: VecDeque<(u32, Vec<u8>)>,
     persist_urgent: bool,
     persist_dirty: bool,
+    /// CTL-PERSIST-2: CONSENSUS_RESULT events of commits made while emission is not yet allowed.
+    deferred_bridge: Vec<(String, String, u32)>,
 }
 
 impl Node {
@@ -142,6 +144,7 @@ impl Node {
             response_cache: VecDeque::new(),
             persist_urgent: false,
             persist_dirty: false,
+            deferred_bridge: Vec::new(),
         }
     }
 
@@ -238,11 +241,30 @@ impl Node {
     }
 
     pub fn tick(&mut self, now: Now) {
-        let may_propose = self.kor.may_emit();
-        self.roj.tick(now.mono_ms, may_propose);
+        self.roj.tick(now.mono_ms);
         let nbrs = self.neighbours(now.mono_ms);
         self.kor.tick(now.mono_ms, &nbrs);
+        if self.kor.may_emit() && !self.deferred_bridge.is_empty() {
+            for (key, value, version) in std::mem::take(&mut self.deferred_bridge) {
+                self.emit_bridge(now, key, value, version);
+            }
+        }
         self.flush(now);
+    }
+
+    /// BRIDGE-1, deferred under CTL-PERSIST-2 while the node is catching up after a restart.
+    fn emit_bridge(&mut self, now: Now, key: String, value: String, version: u32) {
+        if !self.kor.may_emit() {
+            info!(clause = "CTL-PERSIST-2", key = %key, version, "consensus result deferred until emission is allowed");
+            self.deferred_bridge.push((key, value, version));
+            return;
+        }
+        let nbrs = self.neighbours(now.mono_ms);
+        let ts = self.timestamp_us(now);
+        if let Some((_, seq)) = self.kor.emit(ts, event_type::CONSENSUS_RESULT, consensus_payload(&key, &value, version), &nbrs) {
+            self.persist_urgent = true;
+            info!(clause = "BRIDGE-1", key = %key, version, origin_seq = seq, "consensus result emitted");
+        }
     }
 
     /// Turns both cores' effects into datagrams and applies the bridge (BRIDGE-1, BRIDGE-3).
@@ -259,17 +281,7 @@ impl Node {
                         self.tx.roj += 1;
                         self.out.push(Output::Roj { to, bytes: roj_json::emit(&msg) });
                     }
-                    RojEffect::Bridge { key, value, version } => {
-                        let nbrs = self.neighbours(now.mono_ms);
-                        let ts = self.timestamp_us(now);
-                        match self.kor.emit(ts, event_type::CONSENSUS_RESULT, consensus_payload(&key, &value, version), &nbrs) {
-                            Some((_, seq)) => {
-                                self.persist_urgent = true;
-                                info!(clause = "BRIDGE-1", key = %key, version, origin_seq = seq, "consensus result emitted");
-                            }
-                            None => warn!(clause = "BRIDGE-1", key = %key, "consensus result not emitted: emit gate closed"),
-                        }
-                    }
+                    RojEffect::Bridge { key, value, version } => self.emit_bridge(now, key, value, version),
                     RojEffect::Ignored { kind, clause, detail } => self.invalid.record(now.mono_ms, kind, clause, &detail),
                 }
             }
@@ -318,7 +330,7 @@ impl Node {
                 "caps": self.caps(),
                 "limits": {"max_members": 32, "max_pending": MAX_PENDING, "max_keys": MAX_KEYS,
                            "gap_buffer": super::kor::GAP_BUFFER, "event_store": super::kor::EVENT_STORE,
-                           "max_origins": 255},
+                           "max_origins": super::kor::MAX_ORIGINS},
             })),
             Command::Peers => ok(json!({
                 "members": self.roj.member_ids(),
@@ -379,17 +391,11 @@ impl Node {
             }
         }
         let response = match cmd {
-            Command::Propose { key, value } => {
-                if !self.kor.may_emit() {
-                    control::error_response(id, ErrorCode::Busy, "catching up after restart (CTL-PERSIST-2)")
-                } else {
-                    match self.roj.propose(now.mono_ms, key, value) {
-                        Ok((pid, version)) => control::ok_response(id, json!({"pid": pid, "version": version})),
-                        Err(ProposeError::Locked) => control::error_response(id, ErrorCode::Locked, "key is locked by another proposal"),
-                        Err(ProposeError::Capacity) => control::error_response(id, ErrorCode::Capacity, "pending, lock or key capacity reached"),
-                    }
-                }
-            }
+            Command::Propose { key, value } => match self.roj.propose(now.mono_ms, key, value) {
+                Ok((pid, version)) => control::ok_response(id, json!({"pid": pid, "version": version})),
+                Err(ProposeError::Locked) => control::error_response(id, ErrorCode::Locked, "key is locked by another proposal"),
+                Err(ProposeError::Capacity) => control::error_response(id, ErrorCode::Capacity, "pending, lock or key capacity reached"),
+            },
             Command::Emit { event_type: t, payload } => {
                 if !crate::codec::kor_frame::event_type_valid(*t) || matches!(*t, event_type::CONSENSUS_START | event_type::CONSENSUS_VOTE) {
                     control::error_response(id, ErrorCode::BadRequest, "event_type invalid or reserved (KOR-EVT-2, BRIDGE-4)")

@@ -402,16 +402,16 @@ impl Roj {
         }
         if p.attempt < MAX_RETRIES {
             let backoff = self.rng.random_range(100..=1000u64) << p.attempt;
-            let stale = p.rejects.values().filter(|r| **r == VoteReason::Stale).count() as u32;
-            let n = p.members.len() as u32;
-            let wait_for_version = (stale > n - threshold(n)).then_some(p.version);
+            // ROJ-RETRY-2: at least half of the rejects stale: wait for the newer version first.
+            let stale = p.rejects.values().filter(|r| **r == VoteReason::Stale).count();
+            let wait_for_version = (!p.rejects.is_empty() && 2 * stale >= p.rejects.len()).then_some(p.version);
             self.retries.push(Retry {
                 key: p.key,
                 value: p.value,
                 attempt: p.attempt + 1,
                 due_ms: now_ms + backoff,
                 wait_for_version,
-                give_up_ms: now_ms + backoff + self.cfg.proposal_timeout_ms as u64,
+                give_up_ms: now_ms + backoff + 3 * self.cfg.proposal_timeout_ms as u64,
             });
         }
     }
@@ -522,8 +522,7 @@ impl Roj {
     // ---- timers ---------------------------------------------------------------------------------
 
     /// Timers: lock expiry, proposal deadlines, retries and ANNOUNCE heartbeats.
-    /// `may_propose` is false while the node must not emit gossip (CTL-PERSIST-2).
-    pub fn tick(&mut self, now_ms: u64, may_propose: bool) {
+    pub fn tick(&mut self, now_ms: u64) {
         self.expire_locks(now_ms);
         let expired: Vec<String> =
             self.pending.values().filter(|p| now_ms > p.deadline_ms).map(|p| p.pid.clone()).collect();
@@ -531,9 +530,7 @@ impl Roj {
             let p = self.pending.remove(&pid).expect("present");
             self.give_up(now_ms, p, AbortReason::Timeout);
         }
-        if may_propose {
-            self.run_retries(now_ms);
-        }
+        self.run_retries(now_ms);
         if now_ms >= self.next_announce_ms {
             self.announce_round();
             // ROJ-ANN-3: at most 10 % jitter, never longer than the period.
@@ -797,9 +794,9 @@ mod tests {
         assert_eq!(a.pending_count(), 0);
         assert_eq!(a.lock_count(), 0);
         // Backoff for attempt 0 is 100..1000 ms.
-        a.tick(99, true);
+        a.tick(99);
         assert!(!sends(&mut a).iter().any(|(_, m)| matches!(m.body, RojBody::Propose(_))));
-        a.tick(1001, true);
+        a.tick(1001);
         let retry = sends(&mut a);
         let p = retry.iter().find_map(|(_, m)| match &m.body { RojBody::Propose(p) => Some(p.clone()), _ => None }).expect("retried");
         assert_ne!(p.pid, pid);
@@ -811,7 +808,7 @@ mod tests {
         let mut a = node("a", 1);
         a.on_message(0, addr(2), announce_from("b", &["b"]));
         let (pid, _) = a.propose(0, "x", "1").unwrap();
-        a.tick(10_001, true);
+        a.tick(10_001);
         assert_eq!(a.pending_count(), 0);
         // A late accept is for a pid that is no longer pending: no COMMIT (ROJ-TIME-1).
         sends(&mut a);
