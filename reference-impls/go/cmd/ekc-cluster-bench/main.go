@@ -89,7 +89,7 @@ func main() {
 		}
 		return call(0, "emit", map[string]any{"event_type": 0x80, "payload_hex": strings.Repeat("00", 20)}, nil) == nil
 	})
-	fmt.Printf("cluster: %d ekc-node-go processes on %s..%s, static peers, tick 10 ms\n", *nodes, ip(0), ip(*nodes-1))
+	fmt.Printf("cluster: %d %s processes on %s..%s, static peers, default timers\n", *nodes, filepath.Base(*bin), ip(0), ip(*nodes-1))
 
 	// Idle RSS after the start-up traffic settled.
 	time.Sleep(3 * time.Second)
@@ -153,8 +153,15 @@ func main() {
 	}
 	fmt.Printf("commit latency, %d sequential proposals, n=%d (t=%d):\n", *proposals, *nodes, (67**nodes+99)/100)
 	fmt.Printf("  end to end via control (propose .. kv shows it): p50 %.3f ms, p99 %.3f ms\n", pct(lat, 50), pct(lat, 99))
-	fmt.Printf("  in node (PROPOSE sent .. COMMIT sent, from the node log): p50 %.3f ms, p99 %.3f ms (%d samples)\n", pct(inNode, 50), pct(inNode, 99), len(inNode))
+	if len(inNode) > 0 {
+		fmt.Printf("  in node (PROPOSE sent .. COMMIT sent, from the node log): p50 %.3f ms, p99 %.3f ms (%d samples)\n", pct(inNode, 50), pct(inNode, 99), len(inNode))
+	} else {
+		fmt.Println("  in node: n/a (the node logs no \"commit sent\" lines with latency_us)")
+	}
 	fmt.Printf("  comparator: control ping round trip p50 %.3f ms, p99 %.3f ms; e2e/ping p50 ratio %.1f\n", pct(pings, 50), pct(pings, 99), pct(lat, 50)/pct(pings, 50))
+	if roj("roj_propose") == 0 {
+		fmt.Println("  (per-type tx counters roj_propose/roj_vote/... absent from this node's stats: only totals are meaningful)")
+	}
 	fmt.Printf("messages per commit: EK-ROJ %.2f (PROPOSE %.2f, VOTE %.2f, COMMIT %.2f, ABORT %.2f; 3(n-1) = %d), EK-KOR %.2f (gossip %.2f, ack %.2f), ANNOUNCE during the run %.0f\n",
 		(roj("roj_propose")+roj("roj_vote")+roj("roj_commit")+roj("roj_abort"))/commits,
 		roj("roj_propose")/commits, roj("roj_vote")/commits, roj("roj_commit")/commits, roj("roj_abort")/commits, 3*(*nodes-1),
