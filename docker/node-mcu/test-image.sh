@@ -61,21 +61,35 @@ resp=$(python3 "$probe" ctl "$mcu_ip" 9992 ping)
 echo "$resp" | grep -q '"node_id": "mcu-1"' || fail "ping result: $resp"
 
 if [ ${#ids[@]} -gt 1 ]; then
-  ok=0
-  for _ in $(seq 60); do
-    ok=1
-    for ip in "${ips[@]}"; do
-      r=$(timeout 3 python3 "$probe" ctl "$ip" 9992 peers 2>/dev/null) || { ok=0; break; }
-      python3 -c 'import json,sys; l=set(json.loads(sys.argv[1])["result"]["live"]); sys.exit(0 if set(sys.argv[2:]) <= l else 1)' "$r" "${ids[@]}" || { ok=0; break; }
-    done
-    [ $ok = 1 ] && break; sleep 0.2
-  done
-  [ $ok = 1 ] || { docker logs "$tag-mcu" 2>&1 | tail -5 >&2; fail "MCU and Go containers did not discover each other"; }
-  echo "test-image-node-mcu: discovered-by-all (mcu + go containers) $(el) s after docker run"
+  # One poller process: each node's `peers` every 50 ms until both list both as live.
+  python3 - "$(dirname "$probe")" "${ips[*]}" "${ids[*]}" ${KEEP_LOGS:+debug} <<'PY' || { docker logs "$tag-mcu" 2>&1 | tail -5 >&2; fail "MCU and Go containers did not discover each other"; }
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import probe
+ips, ids = sys.argv[2].split(), set(sys.argv[3].split())
+deadline = time.time() + 30
+while time.time() < deadline:
+    rs = [probe.ctl(ip, 9992, "peers", timeout=0.3) for ip in ips]
+    if all(r and r.get("ok") and ids <= set(r["result"]["live"]) for r in rs):
+        sys.exit(0)
+    if len(sys.argv) > 4:
+        print(time.time(), rs, file=sys.stderr)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+  echo "test-image-node-mcu: discovered-by-all (mcu + go containers) $(el) s after the first docker run"
+  [ -n "${KEEP_LOGS:-}" ] && { docker logs -t "$tag-go" > "$KEEP_LOGS.go" 2>&1; docker logs -t "$tag-mcu" > "$KEEP_LOGS.mcu" 2>&1; }
+  # From the containers' own clocks: the Go node's start to the MCU learning it.
+  go_start=$(docker logs -t "$tag-go" 2>&1 | awk '/"node started"/ { print $1; exit }')
+  mcu_learn=$(docker logs -t "$tag-mcu" 2>&1 | awk '/"member":"go-1"/ { print $1; exit }')
+  if [ -n "$go_start" ] && [ -n "$mcu_learn" ]; then
+    echo "test-image-node-mcu: the MCU learned go-1 $(python3 -c 'import sys; from datetime import datetime as D; f=lambda s: D.fromisoformat(s.rstrip("Z")[:26]); print(f"{(f(sys.argv[2]) - f(sys.argv[1])).total_seconds() * 1000:.0f}")' "$go_start" "$mcu_learn") ms after the Go node started"
+  fi
 fi
 
 # The UART log is the container's stdout, one CTL-LOG-1 JSON object per line.
-docker logs "$tag-mcu" 2>/dev/null | head -5 | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' \
+mcu_log=$(docker logs "$tag-mcu" 2>/dev/null)
+[ -n "$mcu_log" ] && printf '%s\n' "$mcu_log" | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' \
   || fail "container stdout is not JSON lines"
 s0=$(date +%s.%N)
 docker stop -t 5 "$tag-mcu" >/dev/null
