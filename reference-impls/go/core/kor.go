@@ -224,21 +224,18 @@ func (n *Node) onGossip(now int64, from netip.AddrPort, g *codec.Gossip) {
 	default: // gap
 		if len(n.kor.gap) >= GapBuffer {
 			n.rateLimited(now, "debug", "gap_full", "KOR-GAP-2", "gap buffer full: event dropped", "origin", e.OriginID, "seq", e.OriginSeq)
-			n.maybeRequest(now, e.OriginID, e.OriginSeq-1, from, true)
+			n.maybeRequest(now, e.OriginID, e.OriginSeq-1, from)
 			return
 		}
 		n.kor.gap[id] = gapEntry{ev: e, senderMd: g.Source, forward: e.Flags&codec.FlagRepair == 0 && e.HopCount < codec.MaxHops}
 		n.queueAck(from, e)
-		n.maybeRequest(now, e.OriginID, e.OriginSeq-1, from, false)
+		n.maybeRequest(now, e.OriginID, e.OriginSeq-1, from)
 	}
 }
 
 // maybeRequest is KOR-GAP-1: one outstanding request per origin, re-sent at most every 500 ms.
-func (n *Node) maybeRequest(now int64, origin uint8, upTo uint32, to netip.AddrPort, force bool) {
+func (n *Node) maybeRequest(now int64, origin uint8, upTo uint32, to netip.AddrPort) {
 	r := &n.kor.reqs[origin]
-	if r.outstanding && now-r.sentAt < 500_000 && !force {
-		return
-	}
 	if r.outstanding && now-r.sentAt < 500_000 {
 		return
 	}
@@ -365,7 +362,7 @@ func (n *Node) onSync(now int64, from netip.AddrPort, s *codec.VVSync) {
 		}
 		if rv > lv {
 			n.kor.reqs[o].outstanding = false // the syncing node is the best source now
-			n.maybeRequest(now, uint8(o), rv, from, false)
+			n.maybeRequest(now, uint8(o), rv, from)
 		}
 	}
 }
@@ -442,7 +439,7 @@ func (n *Node) korTick(now int64) {
 		r.rotate++
 		target := nbrs[r.rotate%len(nbrs)].addr
 		r.outstanding = false
-		n.maybeRequest(now, uint8(o), r.to, target, false)
+		n.maybeRequest(now, uint8(o), r.to, target)
 	}
 	n.updateEmitBlock(now)
 }

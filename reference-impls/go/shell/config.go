@@ -213,7 +213,8 @@ func interfaceFor(ip netip.Addr) (*net.Interface, error) {
 		addrs, _ := ifs[i].Addrs()
 		for _, a := range addrs {
 			if ipn, ok := a.(*net.IPNet); ok {
-				if x, ok := netip.AddrFromSlice(ipn.IP.To4()); ok && x == ip {
+				// contained, not equal: 127.0.0.2 lives on lo's 127.0.0.1/8
+				if ipn.IP.To4() != nil && ipn.Contains(net.IP(ip.AsSlice())) {
 					return &ifs[i], nil
 				}
 			}

@@ -33,6 +33,9 @@ import (
 
 const serviceName = "_roj._udp.local."
 
+// maxCached bounds the browser's instance and host caches (membership is at most 32, ROJ-MEMB-3).
+const maxCached = 128
+
 var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 
 // Discovery is one resolved instance (ROJ-DISC-3).
@@ -206,6 +209,9 @@ func (m *MDNS) absorb(msg *dns.Msg) {
 	get := func(name string) *instance {
 		in := m.cache[name]
 		if in == nil {
+			if len(m.cache) >= maxCached {
+				return &instance{} // a flood of instance names cannot grow the cache
+			}
 			in = &instance{}
 			m.cache[name] = in
 		}
@@ -234,6 +240,9 @@ func (m *MDNS) absorb(msg *dns.Msg) {
 				}
 			}
 		case *dns.A:
+			if _, known := m.hosts[strings.ToLower(r.Hdr.Name)]; !known && len(m.hosts) >= maxCached {
+				continue
+			}
 			if ip, ok := netip.AddrFromSlice(r.A.To4()); ok {
 				m.hosts[strings.ToLower(r.Hdr.Name)] = ip
 			}
