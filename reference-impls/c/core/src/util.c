@@ -142,7 +142,22 @@ bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int c
     j->len = len;
     j->tok = tok;
     j->ntok = r;
-    return true;
+    /* jsmn accepts some malformed objects (e.g. {"id"}): every object member must be a string key
+     * with exactly one value, and every subtree must lie within the tokens. */
+    for (int t = 0; t < r; t++) {
+        if (tok[t].type != JSMN_OBJECT && tok[t].type != JSMN_ARRAY) continue;
+        int c = t + 1;
+        for (int k = 0; k < tok[t].size; k++) {
+            if (c >= r) return false;
+            if (tok[t].type == JSMN_OBJECT) {
+                if (tok[c].type != JSMN_STRING || tok[c].size != 1 || c + 1 >= r) return false;
+                c++;
+            }
+            c = json_skip(j, c);
+            if (c > r) return false;
+        }
+    }
+    return json_skip(j, 0) == r;
 }
 int json_skip(const ekc_json_t *j, int i) {
     int pending = 1;
