@@ -72,6 +72,8 @@ type MDNS struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
+	query func(name string, qtype uint16) // sendQuery; tests record instead of sending
+
 	mu    sync.Mutex
 	cache map[string]*instance // by instance name
 	hosts map[string]netip.Addr
@@ -101,8 +103,9 @@ func StartMDNS(c *core.Config, caps []string, found chan<- Discovery, logf func(
 	if err != nil {
 		return nil, fmt.Errorf("mDNS responder: %v", err)
 	}
-	m := &MDNS{server: server, self: c.NodeID, found: found, logf: logf, stop: make(chan struct{}),
-		cache: map[string]*instance{}, hosts: map[string]netip.Addr{}}
+	m := newBrowserState(c.NodeID, found, logf)
+	m.server = server
+	m.query = m.sendQuery
 	m.qconn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(c.BindIP.AsSlice())})
 	if err != nil {
 		server.Shutdown()
@@ -125,6 +128,11 @@ func StartMDNS(c *core.Config, caps []string, found chan<- Discovery, logf func(
 	go m.readLoop(m.mconn)
 	go m.queryLoop()
 	return m, nil
+}
+
+func newBrowserState(self string, found chan<- Discovery, logf func(level, msg string, fields ...any)) *MDNS {
+	return &MDNS{self: self, found: found, logf: logf, stop: make(chan struct{}),
+		cache: map[string]*instance{}, hosts: map[string]netip.Addr{}}
 }
 
 // Close stops everything.
@@ -152,7 +160,7 @@ func (m *MDNS) queryLoop() {
 	defer m.wg.Done()
 	start := time.Now()
 	for {
-		m.sendQuery(serviceName, dns.TypePTR)
+		m.query(serviceName, dns.TypePTR)
 		wait := 10 * time.Second
 		if time.Since(start) < 10*time.Second {
 			wait = 2 * time.Second
@@ -271,7 +279,7 @@ func (m *MDNS) absorb(msg *dns.Msg) {
 	}
 	m.mu.Unlock()
 	for _, name := range followUps {
-		m.sendQuery(name, dns.TypeANY) // hashicorp/mdns and mdns-sd both answer ANY with SRV+TXT(+A)
+		m.query(name, dns.TypeANY) // hashicorp/mdns and mdns-sd both answer ANY with SRV+TXT(+A)
 	}
 	for _, d := range ready {
 		select {
