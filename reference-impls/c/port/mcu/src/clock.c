@@ -9,10 +9,16 @@ static uint64_t ticks_total; /* counter ticks since clock_init, extended from 32
 static uint32_t last_value;
 static uint64_t idle_us;
 
-/* The wake-up source of the idle loop; time is read from the counter, not from this. */
-void systick_handler(void) {}
+static volatile int tick_flag = 1; /* the first loop iteration ticks */
 
-void clock_init(void)
+/* The core's tick: wakes the idle loop every EKC_TICK_MS; time is read from the counter. */
+void systick_handler(void) { tick_flag = 1; }
+
+int clock_tick_due(void) { return tick_flag; }
+
+void clock_tick_clear(void) { tick_flag = 0; }
+
+void clock_init(uint32_t wake_ms)
 {
     REG32(TIMER0_BASE + TIMER_CTRL) = 0;
     REG32(TIMER0_BASE + TIMER_RELOAD) = 0xFFFFFFFFu;
@@ -20,7 +26,12 @@ void clock_init(void)
     REG32(TIMER0_BASE + TIMER_CTRL) = 1u; /* enable, no interrupt */
     last_value = REG32(TIMER0_BASE + TIMER_VALUE);
 
-    REG32(SYST_RVR) = BOARD_SYSCLK_HZ / 1000u - 1u;
+    /* SysTick reload is 24 bits: at most 0xFFFFFF ticks (671 ms at 25 MHz). */
+    uint32_t reload = wake_ms * (BOARD_SYSCLK_HZ / 1000u);
+    if (reload == 0 || reload > 0x1000000u) {
+        reload = 0x1000000u;
+    }
+    REG32(SYST_RVR) = reload - 1u;
     REG32(SYST_CVR) = 0;
     REG32(SYST_CSR) = 0x7u; /* processor clock, interrupt, enable */
 }

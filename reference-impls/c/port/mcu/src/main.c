@@ -331,8 +331,8 @@ static void report_load(uint64_t now_us, uint64_t *last_us, uint64_t *last_idle_
 int main(void)
 {
     uart_init();
-    clock_init();
     const char *err = load_config();
+    clock_init(err == NULL && cfg.tick_ms ? cfg.tick_ms : 10u);
     semihost_enabled = err == NULL && cfg.semihosting;
     if (err) {
         log_line(EKC_LOG_ERROR, err, "CTL-IMG-1", "");
@@ -346,25 +346,23 @@ int main(void)
     start_core(now);
     log_boot(now);
 
-    uint32_t tick_ms = cfg.tick_ms ? cfg.tick_ms : 10u;
-    uint64_t next_tick = now;
     uint64_t last_us = clock_us(), last_idle = clock_idle_us();
     for (;;) {
         now = clock_ms();
         eth_irq_clear();
         (void)net_poll(now);
-        if (now >= next_tick) {
+        if (clock_tick_due()) { /* every EKC_TICK_MS from SysTick (CTL-ENV-12) */
+            clock_tick_clear();
             ekc_tick(&node, now);
             if (cfg.mdns) {
                 ekc_mdns_tick(&mdns, now);
             }
-            next_tick = now + tick_ms;
         }
         drain(now);
         report_load(clock_us(), &last_us, &last_idle);
 
         uint32_t saved = cpu_irq_save();
-        if (!eth_irq_pending_peek() && clock_ms() < next_tick) {
+        if (!eth_irq_pending_peek() && !clock_tick_due()) {
             clock_idle_until_irq();
         }
         cpu_irq_restore(saved);
