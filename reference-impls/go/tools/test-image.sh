@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the ekconform/node-go:dev image on real Docker: (1) a container answers control `ping` on
 # UDP 9992, (2) two containers on a fresh internal bridge network discover each other by mDNS alone
-# (no EKC_PEERS) and list each other as live members, then commit a proposal together.
+# (no EKC_PEERS) and list each other as live members, (3) commit a proposal together, (4) SIGTERM
+# stops a container within 2 s.
 # Every Docker object carries io.ekconform.managed=true and is removed on exit, pass or fail.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,9 +80,20 @@ echo "ok: mDNS discovery both ways: a=$pa b=$pb"
 
 # (3) a commit across the two containers (t(2) = 2).
 "$ctl" "$prefix.11" propose '{"key":"img","value":"v1"}' >/dev/null || fail "propose refused"
+committed=""
 for _ in $(seq 1 25); do
   kv=$("$ctl" "$prefix.12" kv '{}') || true
-  if echo "$kv" | grep -q '"value": "v1"'; then echo "ok: commit reached the other container: $kv"; exit 0; fi
+  if echo "$kv" | grep -q '"value": "v1"'; then committed=1; break; fi
   sleep 0.2
 done
-fail "commit did not reach go-b: $kv"
+[ -n "$committed" ] || fail "commit did not reach go-b: $kv"
+echo "ok: commit reached the other container: $kv"
+
+# (4) CTL-IMG-3: SIGTERM stops the node within 2 s, with a clean exit (not Docker's SIGKILL).
+t0=$(date +%s%N)
+docker stop -t 5 "$tag-a" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+code=$(docker inspect -f '{{.State.ExitCode}}' "$tag-a")
+[ "$code" = 0 ] || fail "exit code $code after SIGTERM"
+[ "$ms" -lt 2000 ] || fail "stopping took $ms ms (CTL-IMG-3 allows 2 s)"
+echo "ok: SIGTERM stop in $ms ms, exit code 0"
