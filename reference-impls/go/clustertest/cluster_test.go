@@ -273,7 +273,26 @@ func TestHostileDatagramsAndRestart(t *testing.T) {
 			t.Fatalf("emit: %v", err)
 		}
 	}
+	// Stop it while it is being flooded: SIGTERM must still end it within 2 s (CTL-IMG-3).
+	flood, _ := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.ip(1), uint16(c.base))))
+	stopFlood := make(chan struct{})
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for {
+			select {
+			case <-stopFlood:
+				return
+			default:
+				flood.Write([]byte(`{"proto":1,"type":"VOTE","node_id":"zz","payload":{"pid":"zz:00000000:1","accept":true,"reason":"ok"}}`))
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
 	c.stop(1)
+	close(stopFlood)
+	<-flooded
+	flood.Close()
 	c.start(1)
 	c.waitFor(5*time.Second, "restarted node answers", func() bool { return c.call(1, "ping", nil, nil) == nil })
 	if err := c.call(1, "emit", map[string]any{"event_type": 0x80, "payload_hex": strings.Repeat("01", 20)}, &e); err != nil {

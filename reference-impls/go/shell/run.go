@@ -39,6 +39,7 @@ type Node struct {
 	mdns   *MDNS
 
 	in    chan inbound
+	quit  chan struct{} // closed on shutdown so receivers blocked on a full `in` let go
 	out   chan core.Datagram
 	found chan Discovery
 	wg    sync.WaitGroup
@@ -133,7 +134,7 @@ func (s stdlibLog) Write(p []byte) (int, error) {
 
 // Start binds the sockets, restores persisted state and starts every goroutine.
 func Start(set *Settings, logOut io.Writer, incarnation uint32) (*Node, error) {
-	n := &Node{set: set, start: time.Now(), in: make(chan inbound, 1024), out: make(chan core.Datagram, 1024),
+	n := &Node{set: set, start: time.Now(), in: make(chan inbound, 1024), quit: make(chan struct{}), out: make(chan core.Datagram, 1024),
 		found: make(chan Discovery, 64)}
 	set.Core.Incarnation = incarnation
 	set.Core.ClockBaseUs = n.start.UnixMicro()
@@ -213,7 +214,11 @@ func (n *Node) receive(ch core.Channel, s *net.UDPConn) {
 		}
 		data := make([]byte, k)
 		copy(data, buf[:k])
-		n.in <- inbound{ch: ch, from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), data: data}
+		select {
+		case n.in <- inbound{ch: ch, from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), data: data}:
+		case <-n.quit:
+			return
+		}
 	}
 }
 
@@ -300,6 +305,7 @@ func (n *Node) shutdown() {
 	if n.set.StateDir != "" {
 		n.persist()
 	}
+	close(n.quit)
 	if n.mdns != nil {
 		n.mdns.Close()
 	}
