@@ -1,2 +1,185 @@
 //! Checkers: from a capture (pcap/pcapng) to a trace of protocol events, and from a trace to
-//! verdicts with evidence (clause, frame numbers, nodes).
+//! verdicts with evidence (clause, frame numbers, nodes). The whole pipeline streams: one pass over
+//! the file, every checker fed event by event, memory bounded by the protocol state in flight.
+//!
+//! Entry points: [`check_capture`] (verdicts + metrics), [`trace_capture`] (normalized trace text),
+//! and the renderers [`render_text`], [`render_json`], [`render_junit`].
+
+pub mod checks;
+pub mod ingest;
+pub mod metrics;
+pub mod report;
+pub mod state;
+pub mod testkit;
+pub mod trace;
+pub mod wire;
+
+use ekc_oracle::clause::ClauseId;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+pub use ingest::IngestStats;
+pub use metrics::Metrics;
+pub use report::{render_json, render_junit, render_text};
+
+/// Names of the checkers, in the order they run and report.
+pub const CHECKERS: [&str; 4] = [checks::SCHEMA, checks::COMMIT_SAFETY, checks::GOSSIP_ORDER, checks::CONVERGENCE];
+
+/// What to judge and how. `CheckOptions::default()` uses the spec's default ports and runs every
+/// checker; construct with `..Default::default()` so new fields do not break callers.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Directory of final state dumps (`<node_id>.json`, format in README.md); enables `convergence`.
+    pub state_dir: Option<PathBuf>,
+    pub roj_port: u16,
+    pub kor_port: u16,
+    pub ctl_port: u16,
+    /// Checker names to run (see [`CHECKERS`]); `None` runs all.
+    pub checks: Option<Vec<String>>,
+    /// Names for addresses, used until (or instead of) identities learned from the capture.
+    pub node_names: BTreeMap<Ipv4Addr, String>,
+    /// Allowance for capture timestamp granularity and tick scheduling when comparing a time in
+    /// the capture against a deadline (ROJ-TIME-1, lock expiry).
+    pub time_slack_ms: u64,
+    /// How long after a gap is evidenced the node has to send its EVENT_REQUEST (KOR-GAP-1).
+    pub gap_request_tolerance_ms: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            state_dir: None,
+            roj_port: 9990,
+            kor_port: 9991,
+            ctl_port: 9992,
+            checks: None,
+            node_names: BTreeMap::new(),
+            time_slack_ms: 20,
+            gap_request_tolerance_ms: 1000,
+        }
+    }
+}
+
+impl CheckOptions {
+    pub fn runs(&self, checker: &str) -> bool {
+        self.checks.as_ref().map(|c| c.iter().any(|x| x == checker)).unwrap_or(true)
+    }
+}
+
+/// Pass or fail. "Could not be judged" is an [`InputError`], never a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// Whether a finding fails the capture or only warns (ROJ-SAFE-1a protocol-limit cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Failure,
+    Warning,
+}
+
+/// One violation with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub checker: &'static str,
+    pub clause: ClauseId,
+    pub severity: Severity,
+    /// Frame numbers (1-based, as Wireshark shows them), ascending.
+    pub frames: Vec<u64>,
+    /// node_ids (or addresses when no identity was learned).
+    pub nodes: Vec<String>,
+    /// One sentence.
+    pub explanation: String,
+}
+
+/// The judgement of one capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub capture: String,
+    pub verdict: Verdict,
+    /// Failures, in checker order then frame order.
+    pub violations: Vec<Finding>,
+    /// Findings that do not fail the capture (ROJ-SAFE-1a).
+    pub warnings: Vec<Finding>,
+    /// Checkers that ran, with the clauses each judges.
+    pub checks: Vec<CheckSummary>,
+    /// Per node, per kind (`roj:<clause>`, `kor:<clause>`): messages that failed single-message validation.
+    pub bad_messages: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Known nodes: node_id -> address and module id.
+    pub nodes: BTreeMap<String, NodeSummary>,
+    /// Things that limit the judgement (truncated frames, incomplete fragments...).
+    pub input_notes: Vec<String>,
+    pub metrics: Metrics,
+    pub stats: IngestStats,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckSummary {
+    pub checker: &'static str,
+    pub clauses: Vec<ClauseId>,
+    pub violations: usize,
+    pub warnings: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSummary {
+    pub address: String,
+    pub module_id: Option<u8>,
+}
+
+/// The capture (or state directory) could not be judged at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("{path} is not a capture: {reason}")]
+    NotACapture { path: String, reason: String },
+    #[error("frame {frame}: link type {link_type} is not supported (Ethernet, Linux SLL, Linux SLL2, raw IPv4 are)")]
+    UnknownLinkType { link_type: String, frame: u64 },
+    #[error("frame {frame}: the capture file is corrupt: {reason}")]
+    Corrupt { frame: u64, reason: String },
+    #[error("state dump {path}: {reason}")]
+    BadStateDump { path: String, reason: String },
+    #[error("unknown checker {0:?} (known: schema, commit-safety, gossip-order, convergence)")]
+    UnknownChecker(String),
+}
+
+/// Judges a capture: ingest, decode, every selected checker, metrics.
+pub fn check_capture(pcap: &Path, opts: &CheckOptions) -> Result<CheckReport, InputError> {
+    if let Some(list) = &opts.checks {
+        if let Some(bad) = list.iter().find(|c| !CHECKERS.contains(&c.as_str())) {
+            return Err(InputError::UnknownChecker(bad.clone()));
+        }
+    }
+    let dumps = match (&opts.state_dir, opts.runs(checks::CONVERGENCE)) {
+        (Some(dir), true) => Some(state::load_dir(dir)?),
+        _ => None,
+    };
+    let mut run = checks::Run::new(opts);
+    let stats = ingest::read_capture(pcap, |d| run.datagram(d))?;
+    Ok(run.finish(pcap, stats, dumps.as_deref()))
+}
+
+/// The normalized trace of a capture (see [`trace::Normalizer`]); `exact` adds frame numbers and
+/// exact relative times.
+pub fn trace_capture_with(pcap: &Path, opts: &CheckOptions, exact: bool) -> Result<String, InputError> {
+    let ports = trace::Ports { roj: opts.roj_port, kor: opts.kor_port, ctl: opts.ctl_port };
+    let mut nodes = trace::Nodes::with_hints(&opts.node_names);
+    let mut norm = trace::Normalizer::new(exact);
+    ingest::read_capture(pcap, |d| {
+        let ev = trace::decode(d, ports);
+        nodes.learn(&ev, ports);
+        norm.push(&ev, &nodes);
+    })?;
+    Ok(norm.out)
+}
+
+/// The normalized, diffable trace text of a capture.
+pub fn trace_capture(pcap: &Path, opts: &CheckOptions) -> Result<String, InputError> {
+    trace_capture_with(pcap, opts, false)
+}

@@ -1,9 +1,78 @@
-//! `ekconform check`.
+//! `ekconform check`: judges a capture (and optional final state dumps) and prints the report.
+//! Exit 0 pass, 1 violations found, 2 the input could not be judged (reason on stderr).
+use ekc_checkers::{check_capture, render_json, render_junit, render_text, CheckOptions, Verdict};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    super::not_built("check")
+#[derive(clap::Args)]
+pub struct Args {
+    /// Capture to judge (pcap or pcapng; Ethernet, Linux SLL or SLL2 link layer).
+    pub capture: PathBuf,
+    /// Directory of final state dumps (`<node_id>.json`), enables the convergence checker.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Run only these checkers (comma-separated: schema, commit-safety, gossip-order, convergence).
+    #[arg(long, value_delimiter = ',')]
+    pub checks: Option<Vec<String>>,
+    /// EK-ROJ UDP port.
+    #[arg(long, default_value_t = 9990)]
+    pub roj_port: u16,
+    /// EK-KOR UDP port.
+    #[arg(long, default_value_t = 9991)]
+    pub kor_port: u16,
+    /// Control UDP port.
+    #[arg(long, default_value_t = 9992)]
+    pub ctl_port: u16,
+    /// Allowance for capture timestamp granularity against deadlines, in ms.
+    #[arg(long, default_value_t = 20)]
+    pub time_slack_ms: u64,
+    /// Name an address: `10.0.0.2=rust-1` (repeatable); identities from the capture win.
+    #[arg(long = "node", value_parser = parse_node)]
+    pub nodes: Vec<(std::net::Ipv4Addr, String)>,
+}
+
+fn parse_node(s: &str) -> Result<(std::net::Ipv4Addr, String), String> {
+    let (ip, name) = s.split_once('=').ok_or("expected ADDRESS=NAME")?;
+    Ok((ip.parse().map_err(|e| format!("{ip}: {e}"))?, name.to_string()))
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let opts = CheckOptions {
+        state_dir: args.state,
+        roj_port: args.roj_port,
+        kor_port: args.kor_port,
+        ctl_port: args.ctl_port,
+        checks: args.checks,
+        node_names: args.nodes.into_iter().collect(),
+        time_slack_ms: args.time_slack_ms,
+        ..Default::default()
+    };
+    match check_capture(&args.capture, &opts) {
+        Ok(report) => {
+            let text = match args.format {
+                Format::Text => render_text(&report),
+                Format::Json => render_json(&report),
+                Format::Junit => render_junit(&report),
+            };
+            print!("{text}");
+            match report.verdict {
+                Verdict::Pass => ExitCode::SUCCESS,
+                Verdict::Fail => ExitCode::from(1),
+            }
+        }
+        Err(e) => {
+            eprintln!("ekconform check: cannot judge {}: {e}", args.capture.display());
+            ExitCode::from(super::EXIT_UNJUDGEABLE)
+        }
+    }
 }

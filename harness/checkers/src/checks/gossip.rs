@@ -1,0 +1,363 @@
+//! Checker `gossip-order` (ek-kor.md section 14), judged from what the capture shows each node
+//! receiving and sending:
+//! - KOR-CAUSAL-1: no node forwards `(o, s)` while `(o, 1..s-1)` is not all in what it received;
+//! - KOR-HOP-1: a forward carries the hop count it arrived with plus one, nothing arrived at hop 3
+//!   is forwarded, nothing goes back to the node it came from or to its origin;
+//! - KOR-HOP-2: a node forwards an event at most once to each neighbour;
+//! - KOR-HOP-3: events that arrived with REPAIR are not forwarded;
+//! - KOR-GAP-1: a gap the node evidently saw (it acknowledged the out-of-order event) is followed
+//!   by an EVENT_REQUEST for that origin within the tolerance, unless it closes first;
+//! - KOR-VV-2: the vectors a node advertises (vv_summary, VV_SYNC) never go backwards (a restart
+//!   without capability `persist` starts a new baseline).
+//!
+//! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
+//! sequences above it, and for recent events the first receipt; entries older than a horizon
+//! are dropped, so memory follows the events in flight.
+
+use super::{Checker, Ctx, NodeRef, GOSSIP_ORDER};
+use crate::trace::{Body, Event};
+use crate::wire::{Kor, KorEvent, VvSummary};
+use ekc_oracle::clause::{self, ClauseId};
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+/// Receipts older than this are forgotten (forwarding happens within a tick of delivery, or when
+/// a gap closes, which anti-entropy bounds well below this).
+const HORIZON_NS: u64 = 30_000_000_000;
+/// A node re-requests at most every 500 ms (KOR-GAP-1): a request this recent still covers a gap.
+const REREQUEST_NS: u64 = 500_000_000;
+
+#[derive(Default)]
+struct Received {
+    contiguous: u32,
+    above: BTreeSet<u32>,
+}
+
+impl Received {
+    fn has(&self, s: u32) -> bool {
+        s <= self.contiguous || self.above.contains(&s)
+    }
+    fn add(&mut self, s: u32) {
+        if s == self.contiguous + 1 {
+            self.contiguous = s;
+            while self.above.remove(&(self.contiguous + 1)) {
+                self.contiguous += 1;
+            }
+        } else if s > self.contiguous {
+            self.above.insert(s);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Receipt {
+    ts: u64,
+    frame: u64,
+    from: Ipv4Addr,
+    hop: u8,
+    repair: bool,
+}
+
+struct GapCandidate {
+    node: Ipv4Addr,
+    origin: u8,
+    seq: u32,
+    ts: u64,
+    frame: u64,
+    ack_frame: Option<u64>,
+}
+
+#[derive(Default)]
+struct NodeState {
+    received: HashMap<u8, Received>,
+    /// (origin, seq) -> first valid receipt
+    first_receipt: HashMap<(u8, u32), Receipt>,
+    /// (origin, seq, to) -> first forward frame
+    forwarded: HashMap<(u8, u32, Ipv4Addr), (u64, u64)>,
+    last_request: HashMap<u8, u64>,
+    vv_summary: Option<(VvSummary, u64)>,
+    vv_sync: HashMap<u8, (u32, u64)>,
+}
+
+pub struct GossipOrder {
+    tolerance_ns: u64,
+    nodes: HashMap<Ipv4Addr, NodeState>,
+    gaps: Vec<GapCandidate>,
+    now: u64,
+    last_prune: u64,
+}
+
+impl GossipOrder {
+    pub fn new(opts: &crate::CheckOptions) -> Self {
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, nodes: HashMap::new(), gaps: Vec::new(), now: 0, last_prune: 0 }
+    }
+
+    fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
+        let (src, dst) = (*ev.src.ip(), *ev.dst.ip());
+        let o = e.origin_id;
+        let s = e.origin_seq;
+        let who = cx.name(src);
+        let src_module = cx.nodes.module_of(src);
+        let is_forward = e.hop_count > 0 && !e.repair() && src_module != Some(o);
+        if e.hop_count == 0 && !e.repair() && src_module.map(|m| m == o).unwrap_or(true) {
+            // The emitter's own event: it is delivered at the emitter.
+            self.nodes.entry(src).or_default().received.entry(o).or_default().add(s);
+        }
+        if is_forward {
+            let st = self.nodes.entry(src).or_default();
+            let contiguous = st.received.get(&o).map(|r| r.contiguous).unwrap_or(0);
+            let receipt = st.first_receipt.get(&(o, s)).copied();
+            let dup = st.forwarded.get(&(o, s, dst)).copied();
+            st.forwarded.entry((o, s, dst)).or_insert((ev.frame, ev.ts_ns));
+            let r_frames = |r: &Option<Receipt>| r.map(|r| vec![r.frame, ev.frame]).unwrap_or_else(|| vec![ev.frame]);
+            if contiguous + 1 < s {
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_CAUSAL_1,
+                    &r_frames(&receipt),
+                    vec![NodeRef::Ip(src)],
+                    format!("{who} forwarded event {o}:{s} while the capture shows it had received origin {o} only up to {contiguous} without gaps."),
+                );
+            }
+            match receipt {
+                None => cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_HOP_1,
+                    &[ev.frame],
+                    vec![NodeRef::Ip(src)],
+                    format!("{who} forwarded event {o}:{s} at hop {} that the capture never shows it receiving.", e.hop_count),
+                ),
+                Some(r) => {
+                    let to = cx.name(dst);
+                    if r.repair {
+                        cx.report(
+                            GOSSIP_ORDER,
+                            clause::KOR_HOP_3,
+                            &[r.frame, ev.frame],
+                            vec![NodeRef::Ip(src)],
+                            format!("{who} forwarded event {o}:{s}, which it had received with REPAIR set."),
+                        );
+                    } else if r.hop >= 3 {
+                        cx.report(
+                            GOSSIP_ORDER,
+                            clause::KOR_HOP_1,
+                            &[r.frame, ev.frame],
+                            vec![NodeRef::Ip(src)],
+                            format!("{who} forwarded event {o}:{s}, which it had received at hop {} (the TTL), as hop {}.", r.hop, e.hop_count),
+                        );
+                    } else if e.hop_count != r.hop + 1 {
+                        cx.report(
+                            GOSSIP_ORDER,
+                            clause::KOR_HOP_1,
+                            &[r.frame, ev.frame],
+                            vec![NodeRef::Ip(src)],
+                            format!("{who} forwarded event {o}:{s} at hop {} after receiving it at hop {}: a forward adds exactly one.", e.hop_count, r.hop),
+                        );
+                    }
+                    if dst == r.from {
+                        cx.report(
+                            GOSSIP_ORDER,
+                            clause::KOR_HOP_1,
+                            &[r.frame, ev.frame],
+                            vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
+                            format!("{who} forwarded event {o}:{s} back to {to}, the node it received it from."),
+                        );
+                    } else if cx.nodes.module_of(dst) == Some(o) {
+                        cx.report(
+                            GOSSIP_ORDER,
+                            clause::KOR_HOP_1,
+                            &[r.frame, ev.frame],
+                            vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
+                            format!("{who} forwarded event {o}:{s} to its origin {to}."),
+                        );
+                    }
+                }
+            }
+            if let Some((first, _)) = dup {
+                let to = cx.name(dst);
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_HOP_2,
+                    &[first, ev.frame],
+                    vec![NodeRef::Ip(src)],
+                    format!("{who} forwarded event {o}:{s} to {to} a second time."),
+                );
+            }
+        }
+        // KOR-VV-2 on the sender's vv_summary.
+        self.check_summary(ev, cx, src, vv);
+        if !valid {
+            return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
+        }
+        // The receiver's view.
+        let st = self.nodes.entry(dst).or_default();
+        st.first_receipt.entry((o, s)).or_insert(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
+        let rcv = st.received.entry(o).or_default();
+        let gap = !rcv.has(s) && s > rcv.contiguous + 1;
+        rcv.add(s);
+        if gap {
+            self.gaps.push(GapCandidate { node: dst, origin: o, seq: s, ts: ev.ts_ns, frame: ev.frame, ack_frame: None });
+        }
+    }
+
+    fn check_summary(&mut self, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
+        let st = self.nodes.entry(src).or_default();
+        if let Some((prev, prev_frame)) = st.vv_summary {
+            let sum_back = prev.sum.wrapping_sub(vv.sum) as i32 > 0;
+            if vv.origins < prev.origins || sum_back {
+                let who = cx.name(src);
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_VV_2,
+                    &[prev_frame, ev.frame],
+                    vec![NodeRef::Ip(src)],
+                    format!(
+                        "{who}'s vv_summary went backwards (origins {} -> {}, sum {} -> {}).",
+                        prev.origins, vv.origins, prev.sum, vv.sum
+                    ),
+                );
+            }
+        }
+        st.vv_summary = Some((vv, ev.frame));
+    }
+
+    fn vv_sync(&mut self, ev: &Event, cx: &mut Ctx, lo: u8, hi: u8, entries: &[(u8, u32)]) {
+        let src = *ev.src.ip();
+        let who = cx.name(src);
+        let st = self.nodes.entry(src).or_default();
+        for o in lo..=hi {
+            let now = entries.iter().find(|(x, _)| *x == o).map(|(_, s)| *s).unwrap_or(0);
+            if let Some(&(prev, prev_frame)) = st.vv_sync.get(&o) {
+                if now < prev {
+                    cx.report(
+                        GOSSIP_ORDER,
+                        clause::KOR_VV_2,
+                        &[prev_frame, ev.frame],
+                        vec![NodeRef::Ip(src)],
+                        format!("{who} advertised VV[{o}] = {now} in VV_SYNC after advertising {prev}."),
+                    );
+                }
+            }
+            if now > 0 || st.vv_sync.contains_key(&o) {
+                let e = st.vv_sync.entry(o).or_insert((now, ev.frame));
+                if now >= e.0 {
+                    *e = (now, ev.frame);
+                }
+            }
+            if o == 255 {
+                break;
+            }
+        }
+    }
+
+    fn settle_gaps(&mut self, cx: &mut Ctx) {
+        let now = self.now;
+        let tol = self.tolerance_ns;
+        let mut i = 0;
+        while i < self.gaps.len() {
+            let g = &self.gaps[i];
+            let st = self.nodes.get(&g.node);
+            let received = st.and_then(|s| s.received.get(&g.origin));
+            let contiguous = received.map(|r| r.contiguous).unwrap_or(0);
+            let closed = contiguous + 1 >= g.seq;
+            // A request sent shortly before still counts as outstanding (KOR-GAP-1).
+            let requested = st.and_then(|s| s.last_request.get(&g.origin)).map(|t| *t + REREQUEST_NS >= g.ts).unwrap_or(false);
+            if requested || closed {
+                self.gaps.swap_remove(i);
+                continue;
+            }
+            if g.ts + tol >= now {
+                i += 1;
+                continue;
+            }
+            let g = self.gaps.swap_remove(i);
+            let Some(ack_frame) = g.ack_frame else {
+                // No evidence it accepted the event (a full gap buffer drops without ack): not judged.
+                continue;
+            };
+            let who = cx.name(g.node);
+            cx.report(
+                GOSSIP_ORDER,
+                clause::KOR_GAP_1,
+                &[g.frame, ack_frame],
+                vec![NodeRef::Ip(g.node)],
+                format!(
+                    "{who} accepted event {}:{} while missing {}..{} of that origin and sent no EVENT_REQUEST within {} ms.",
+                    g.origin,
+                    g.seq,
+                    contiguous + 1,
+                    g.seq - 1,
+                    tol / 1_000_000
+                ),
+            );
+        }
+    }
+
+    fn prune(&mut self) {
+        let now = self.now;
+        for st in self.nodes.values_mut() {
+            st.first_receipt.retain(|_, r| r.ts + HORIZON_NS > now);
+            st.forwarded.retain(|_, (_, ts)| *ts + HORIZON_NS > now);
+        }
+    }
+}
+
+impl Checker for GossipOrder {
+    fn name(&self) -> &'static str {
+        GOSSIP_ORDER
+    }
+
+    fn clauses(&self) -> Vec<ClauseId> {
+        vec![clause::KOR_CAUSAL_1, clause::KOR_HOP_1, clause::KOR_HOP_2, clause::KOR_HOP_3, clause::KOR_GAP_1, clause::KOR_VV_2]
+    }
+
+    fn event(&mut self, ev: &Event, cx: &mut Ctx) {
+        self.now = self.now.max(ev.ts_ns);
+        if !self.gaps.is_empty() {
+            self.settle_gaps(cx);
+        }
+        if self.now.saturating_sub(self.last_prune) > 1_000_000_000 {
+            self.last_prune = self.now;
+            self.prune();
+        }
+        let Body::Kor(k) = &ev.body else { return };
+        let valid = k.violations.is_empty();
+        match &k.frame {
+            Kor::Gossip { event, vv, .. } => self.gossip(ev, cx, event, *vv, valid),
+            Kor::Ack { acks, .. } if valid => {
+                let src = *ev.src.ip();
+                for g in self.gaps.iter_mut().filter(|g| g.node == src && g.ack_frame.is_none()) {
+                    if acks.iter().any(|(o, s)| *o == g.origin && *s == g.seq) {
+                        g.ack_frame = Some(ev.frame);
+                    }
+                }
+            }
+            Kor::Request { origin, .. } => {
+                let src = *ev.src.ip();
+                self.nodes.entry(src).or_default().last_request.insert(*origin, ev.ts_ns);
+                self.gaps.retain(|g| !(g.node == src && g.origin == *origin));
+            }
+            Kor::VvSync { lo, hi, entries, .. } if valid => self.vv_sync(ev, cx, *lo, *hi, entries),
+            _ => {}
+        }
+    }
+
+    fn restarted(&mut self, ip: Ipv4Addr, cx: &mut Ctx) {
+        let persists = cx.nodes.caps_of(ip).iter().any(|c| c == "persist");
+        if let Some(st) = self.nodes.get_mut(&ip) {
+            st.forwarded.clear();
+            st.first_receipt.clear();
+            if !persists {
+                st.received.clear();
+                st.vv_summary = None;
+                st.vv_sync.clear();
+            }
+        }
+        self.gaps.retain(|g| g.node != ip);
+    }
+
+    fn finish(&mut self, cx: &mut Ctx) {
+        // Gaps whose tolerance had not run out when the capture ended are not judged.
+        self.settle_gaps(cx);
+    }
+}
