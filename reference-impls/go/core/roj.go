@@ -361,7 +361,7 @@ func voteClause(reason string) string {
 }
 
 // rememberDecision keeps decisions for duplicate PROPOSEs; the table is bounded so a proposal
-// flood cannot grow it: expired entries go first, then the oldest.
+// flood cannot grow it: expired entries go first, then the oldest (down to half the capacity).
 func (n *Node) rememberDecision(now int64, pid string, d decision) {
 	if len(n.roj.decOrder) >= decisionCap {
 		keep := n.roj.decOrder[:0]
@@ -373,9 +373,13 @@ func (n *Node) rememberDecision(now int64, pid string, d decision) {
 			}
 		}
 		n.roj.decOrder = keep
-		if len(n.roj.decOrder) >= decisionCap {
-			delete(n.roj.decisions, n.roj.decOrder[0])
-			n.roj.decOrder = n.roj.decOrder[1:]
+		if len(n.roj.decOrder) >= decisionCap*3/4 {
+			// drop the oldest quarter at once so a flood costs amortised O(1) per PROPOSE
+			drop := len(n.roj.decOrder) - decisionCap/2
+			for _, id := range n.roj.decOrder[:drop] {
+				delete(n.roj.decisions, id)
+			}
+			n.roj.decOrder = append([]string(nil), n.roj.decOrder[drop:]...)
 		}
 	}
 	n.roj.decisions[pid] = d

@@ -421,3 +421,22 @@ func TestHostileRojInputNeverCounts(t *testing.T) {
 		t.Fatal("hostile input changed membership")
 	}
 }
+
+func TestProposalFloodIsBounded(t *testing.T) {
+	s := newSim(t, 3, nil)
+	from := netip.MustParseAddrPort("10.0.0.9:9990")
+	all := []string{"n1", "n2", "n3"}
+	n := s.nodes[1]
+	for i := 0; i < 3*decisionCap; i++ {
+		n.HandleRoj(s.now, from, codec.EncodeRoj(codec.TypePropose, "n3", codec.Propose{Pid: fmt.Sprintf("n3:00000003:%d", i+1),
+			Key: fmt.Sprintf("f%d", i%100), Value: "v", Version: 1, Members: all, N: 3, TimeoutMs: 60000}))
+		n.TakeOutput()
+		n.TakeLogs()
+	}
+	if len(n.roj.decisions) > decisionCap || len(n.roj.decOrder) > decisionCap {
+		t.Fatalf("decision cache grew to %d/%d", len(n.roj.decisions), len(n.roj.decOrder))
+	}
+	if len(n.roj.locks) != MaxLocks {
+		t.Fatalf("%d locks after a flood, want %d", len(n.roj.locks), MaxLocks)
+	}
+}
