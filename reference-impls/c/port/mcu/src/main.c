@@ -323,10 +323,27 @@ static void report_load(uint64_t now_us, uint64_t *last_us, uint64_t *last_idle_
     fmt_u64(&f, s->arp_queue_drops);
     fmt_str(&f, ",\"no_route\":");
     fmt_u64(&f, s->no_route);
+    fmt_str(&f, ",\"stack_peak\":");
+    fmt_u64(&f, stack_peak_bytes());
     log_line(EKC_LOG_DEBUG, "mcu load", NULL, fmt_cstr(&f));
     *last_us = now_us;
     *last_idle_us = idle;
 }
+
+#ifdef MCU_PROOF_STACK_OVERFLOW
+/* Test-only build (tools/fault-proofs.sh): unbounded recursion must end in a reported fault. */
+static volatile uint32_t proof_sink;
+static uint32_t proof_recurse(uint32_t n)
+{
+    volatile uint8_t frame[128];
+    frame[0] = (uint8_t)n;
+    proof_sink = frame[0];
+    if (n == UINT32_MAX) { /* never: 128 B frames exhaust 8 KiB long before */
+        return 0;
+    }
+    return proof_recurse(n + 1) + frame[0];
+}
+#endif
 
 int main(void)
 {
@@ -339,6 +356,10 @@ int main(void)
         fault_stop("invalid configuration");
     }
     log_setup(cfg.node_id, cfg.log_mode == MCU_LOG_TEXT);
+#ifdef MCU_PROOF_STACK_OVERFLOW
+    log_line(EKC_LOG_INFO, "stack overflow proof: recursing", NULL, "");
+    proof_sink = proof_recurse(0);
+#endif
     if (net_init(cfg.mac, cfg.ipv4, cfg.netmask, cfg.mdns ? EKC_MDNS_GROUP : 0u, on_udp) != 0) {
         fault_stop("LAN9118 not found or not ready");
     }

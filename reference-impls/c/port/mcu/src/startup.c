@@ -8,7 +8,10 @@
 #include "board.h"
 #include "fault.h"
 
-extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end, __stack_top;
+extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end, __stack_top,
+    __stack_limit;
+
+#define STACK_PAINT 0xC0FFEE11u
 extern int main(void);
 void systick_handler(void);
 void eth_irq_handler(void);
@@ -30,13 +33,37 @@ __attribute__((noreturn)) void reset_handler(void)
     for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
         *dst++ = 0;
     }
+    /* Paint the unused stack (below this frame, minus a margin) to measure its peak use later. */
+    uint32_t *sp;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *p = &__stack_limit; p < sp - 16;) {
+        *p++ = STACK_PAINT;
+    }
     (void)main();
     fault_stop("main returned");
 }
 
+uint32_t stack_peak_bytes(void)
+{
+    const uint32_t *p = &__stack_limit;
+    while (p < &__stack_top && *p == STACK_PAINT) {
+        p++;
+    }
+    return (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)p);
+}
+
 static void default_handler(void) { fault_stop("unexpected interrupt"); }
 
-static void hardfault_handler(void) { fault_stop("hard fault"); }
+static void hardfault_report(void) { fault_stop("hard fault"); }
+
+/* A stack overflow ran SP off the bottom of SRAM: reload the top of the stack before reporting
+ * (the node stops anyway), so the report itself cannot fault again. */
+__attribute__((naked)) static void hardfault_handler(void)
+{
+    __asm volatile("ldr r0, =__stack_top\n\t"
+                   "msr msp, r0\n\t"
+                   "b %0" ::"i"(hardfault_report));
+}
 
 #define VECTOR(fn) ((uintptr_t)(fn))
 

@@ -157,6 +157,9 @@ def main():
           f"qemu host CPU {(c1 - c0) / (t1 - t0) * 100:.0f}%; firmware busy "
           f"{statistics.median(busy_burst) if busy_burst else float('nan'):.1f}% "
           f"({len(busy_burst)} windows)")
+    peaks = [r.get("stack_peak", 0) for r in load_records(log)]
+    if peaks:
+        print(f"bench: main stack peak (painted stack, whole run incl. the burst): {max(peaks)} B of 8192 B")
     stop(p)
 
     # comparator: the POSIX C node, same core, same burst

@@ -7,14 +7,15 @@
 #   4. is discovered by an mDNS browser on the link (ROJ-DISC-1/2, multicast through the NIC's hash
 #      filter, not promiscuous mode),
 #   5. keeps its own origin_seq across a restart through semihosting persistence (CTL-PERSIST-1),
-# after proving the link-time guards (tools/link-proofs.sh: malloc and a RAM overflow fail to link).
+# after proving the guards (tools/guard-proofs.sh: malloc and a RAM overflow fail to link, a stack
+# overflow stops the node with a reported fault).
 # Needs root (netns), /dev/net/tun, qemu-system-arm, arm-none-eabi-gcc and python3: a missing one
 # is a loud failure, never a skip. Prints the boot-to-ping times it measured.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
 make -s -C "$here" check | sed 's/^/  /'
-"$here/tools/link-proofs.sh" || fail "a link-time guard (no heap, RAM budget) does not hold"
+"$here/tools/guard-proofs.sh" || fail "a guard (no heap, RAM budget, stack overflow fault) does not hold"
 
 # ---- 1. boot and UART ----
 boot "$work/uart1.log"
@@ -63,4 +64,4 @@ seq3=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["ori
 [ "$seq3" -gt "$seq2" ] || fail "origin_seq reused after restart: before $seq2, after $seq3 (KOR-VV-2)"
 echo "test-firmware: origin_seq $seq2 before restart, $seq3 after (persisted through semihosting)"
 stop
-echo "test-firmware: PASS (5 checks + 2 link proofs)"
+echo "test-firmware: PASS (5 checks + 3 guard proofs)"
