@@ -3,6 +3,7 @@
 # image when it exists: the container gets only NET_ADMIN and /dev/net/tun (all other capabilities
 # dropped, read-only root, CPU/memory/pids limits), the MCU takes the container's IP, answers the
 # control `ping` there (CTL-READY-1), and both nodes list each other as live (mDNS discovery);
+# after `docker kill` + `docker start` it continues after its persisted origin_seq (CTL-PERSIST-1);
 # `docker stop` ends it within 2 s (CTL-IMG-3); a malformed EKC_* value exits non-zero with one line
 # (CTL-IMG-1). Prints boot-to-ping and discovered-by-all times. Fails loudly without Docker.
 set -euo pipefail
@@ -21,6 +22,7 @@ bridge="ekcmcu$$"
 mdns_rule=(DOCKER-USER -i "$bridge" -o "$bridge" -d 224.0.0.251/32 -j ACCEPT)
 cleanup() {
   docker rm -f "$tag-mcu" "$tag-go" >/dev/null 2>&1 || true
+  docker volume rm "$tag-state" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
   iptables -w -D "${mdns_rule[@]}" 2>/dev/null || true
 }
@@ -41,8 +43,10 @@ if [ "$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 0)" = 1
   iptables -w -I "${mdns_rule[@]}" || fail "cannot add the mDNS accept rule for $bridge"
 fi
 t0=$(date +%s.%N)
+docker volume create --label io.ekconform.managed=true "$tag-state" >/dev/null
 docker run -d --name "$tag-mcu" "${limits[@]}" --cap-add NET_ADMIN --device /dev/net/tun \
   --network "$net" -e EKC_NODE_ID=mcu-1 -e EKC_MODULE_ID=42 -e EKC_CTL_PORT=9992 \
+  -e EKC_STATE_DIR=/state --mount type=volume,src="$tag-state",dst=/state \
   ekconform/node-mcu:dev >/dev/null
 mcu_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$tag-mcu")
 ids=(mcu-1); ips=("$mcu_ip")
@@ -91,6 +95,25 @@ fi
 mcu_log=$(docker logs "$tag-mcu" 2>/dev/null)
 [ -n "$mcu_log" ] && printf '%s\n' "$mcu_log" | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' \
   || fail "container stdout is not JSON lines"
+# Restart scenario (CTL-PERSIST-1): emit, kill the container hard, start it again; the MCU must
+# continue after its persisted origin_seq (state written through semihosting into the volume).
+emit() { python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import probe
+r = probe.ctl(sys.argv[2], 9992, "emit", {"event_type": 128, "payload_hex": "00" * 20}, timeout=5)
+print(json.dumps(r)); sys.exit(0 if r and r.get("ok") else 1)' "$(dirname "$probe")" "$mcu_ip"; }
+seq_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["origin_seq"])' "$1"; }
+r1=$(emit) || fail "emit: $r1"
+r2=$(emit) || fail "emit: $r2"
+docker kill "$tag-mcu" >/dev/null
+docker start "$tag-mcu" >/dev/null
+mcu_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$tag-mcu")
+python3 "$probe" wait-ctl "$mcu_ip" 9992 20 >/dev/null || { docker logs "$tag-mcu" 2>&1 | tail -5 >&2; fail "no control ping after docker kill + start"; }
+r3=$(emit) || fail "emit after restart: $r3"
+[ "$(seq_of "$r3")" -gt "$(seq_of "$r2")" ] || fail "origin_seq reused after restart: $(seq_of "$r2") then $(seq_of "$r3")"
+echo "test-image-node-mcu: origin_seq $(seq_of "$r2") before docker kill, $(seq_of "$r3") after docker start (state in the volume)"
+
 s0=$(date +%s.%N)
 docker stop -t 5 "$tag-mcu" >/dev/null
 stop_s=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$s0" "$(date +%s.%N)")
