@@ -6,7 +6,9 @@
 #   2. a proposal on the MCU commits and reaches the other two (equal `state` kv_digest), and one
 #      proposed on the Go node reaches the MCU,
 #   3. a commit burst proposed on the MCU (BURST proposals, default 20) all commit, with the MCU's
-#      emulated busy fraction and QEMU's host CPU reported.
+#      emulated busy fraction and QEMU's host CPU reported;
+#   4. with EKC_MDNS=0 and EKC_PEERS only (ROJ-DISC-4), the MCU and the C node still become live
+#      members of each other (the MCU's ARP request/queue path: nothing was learned beforehand).
 # Needs the same prerequisites as test-firmware.sh plus the Go and C node binaries (built here).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -135,4 +137,25 @@ for ip in "${ips[@]}"; do
 done
 echo "interop: converged after the burst: $((2 + burst)) keys on every node (kv_digest $d3)"
 grep '"mcu load"' "$work/mcu.log" | tail -2 | sed 's/^/interop: mcu: /'
+
+# ---- static peers, no mDNS (ROJ-DISC-4): the MCU must resolve the C node by its own ARP ----
+stop
+for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+extra_pids=()
+rm -rf "$work/state"/*
+boot "$work/mcu-static.log" EKC_MDNS=0 EKC_PEERS=10.213.0.12 EKC_ANNOUNCE_MS=500
+ip netns exec "c-$$" env -i EKC_NODE_ID=c-1 EKC_MODULE_ID=2 EKC_BIND_IP=10.213.0.12 EKC_CTL_PORT=9992 \
+  EKC_MDNS=0 EKC_PEERS=10.213.0.2 EKC_ANNOUNCE_MS=500 "$c_node" >"$work/c-static.log" 2>&1 &
+extra_pids+=($!)
+ok=0
+for _ in $(seq 40); do
+  a=$(ctl 10.213.0.2 peers 2>/dev/null || true); b=$(ctl 10.213.0.12 peers 2>/dev/null || true)
+  if echo "$a" | grep -q '"c-1"' && echo "$b" | grep -q '"mcu-t1"'; then
+    python3 -c 'import json,sys; a,b=(json.loads(x)["result"]["live"] for x in sys.argv[1:]); sys.exit(0 if "c-1" in a and "mcu-t1" in b else 1)' "$a" "$b" && { ok=1; break; }
+  fi
+  sleep 0.25
+done
+[ $ok = 1 ] || { tail -5 "$work/mcu-static.log" >&2; fail "static peers without mDNS: MCU and C node did not become live members"; }
+grep -q '"peer resolved by mDNS"' "$work/mcu-static.log" && fail "mDNS ran although EKC_MDNS=0"
+echo "interop: static peers without mDNS (EKC_PEERS, ROJ-DISC-4): MCU and C node live members of each other"
 echo "interop: PASS"
