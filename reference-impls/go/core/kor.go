@@ -53,13 +53,30 @@ type korState struct {
 	dirty      bool
 	persisted  bool
 	emitsTotal uint64
+	unacked    map[retxKey]*retxEntry // kor-retx: gossip sent and not yet acknowledged
 }
+
+type retxKey struct {
+	to     netip.AddrPort
+	origin uint8
+	seq    uint32
+}
+
+type retxEntry struct {
+	ev     codec.Event
+	sentAt int64
+	tries  int
+}
+
+// retxCap bounds the retransmission table; beyond it new sends are simply not tracked.
+const retxCap = 4096
 
 func (k *korState) init() {
 	k.events = map[evID]codec.Event{}
 	k.gap = map[evID]gapEntry{}
 	k.acks = map[netip.AddrPort][]codec.AckEntry{}
 	k.fields = map[uint8]codec.Event{}
+	k.unacked = map[retxKey]*retxEntry{}
 	k.blocked = true
 }
 
@@ -165,7 +182,10 @@ func (n *Node) HandleKor(now int64, from netip.AddrPort, data []byte) {
 	case *codec.Gossip:
 		n.onGossip(now, from, f)
 	case *codec.Ack:
-		n.stats.Rx["kor_ack"]++ // informational in v1 (KOR-ACK-2)
+		n.stats.Rx["kor_ack"]++
+		for _, e := range f.Entries {
+			delete(n.kor.unacked, retxKey{from, e.Origin, e.Seq})
+		}
 	case *codec.Request:
 		n.onRequest(now, from, f)
 	case *codec.VVSync:
@@ -290,6 +310,7 @@ func (n *Node) deliver(now int64, e codec.Event, senderModule uint8, forward boo
 	for _, nb := range n.neighbours(now) {
 		if nb.module != senderModule && nb.module != e.OriginID { // KOR-HOP-1
 			n.send(ChanKor, nb.addr, frame, "kor_gossip")
+			n.trackUnacked(now, nb.addr, fw)
 		}
 	}
 }
@@ -441,7 +462,47 @@ func (n *Node) korTick(now int64) {
 		r.outstanding = false
 		n.maybeRequest(now, uint8(o), r.to, target)
 	}
+	n.retransmit(now)
 	n.updateEmitBlock(now)
+}
+
+func (n *Node) trackUnacked(now int64, to netip.AddrPort, e codec.Event) {
+	if len(n.kor.unacked) < retxCap {
+		n.kor.unacked[retxKey{to, e.OriginID, e.OriginSeq}] = &retxEntry{ev: e, sentAt: now}
+	}
+}
+
+// retransmit is KOR-ACK-2's MAY (capability kor-retx): an event a neighbour has not acknowledged
+// within 500 ms is sent again with REPAIR, at most twice, 500 ms apart.
+func (n *Node) retransmit(now int64) {
+	var due []retxKey
+	for key, r := range n.kor.unacked {
+		if now-r.sentAt >= 500_000 {
+			due = append(due, key)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { // map order is random; a seeded run must replay
+		a, b := due[i], due[j]
+		if a.to != b.to {
+			return a.to.Addr().Less(b.to.Addr()) || (a.to.Addr() == b.to.Addr() && a.to.Port() < b.to.Port())
+		}
+		if a.origin != b.origin {
+			return a.origin < b.origin
+		}
+		return a.seq < b.seq
+	})
+	for _, key := range due {
+		r := n.kor.unacked[key]
+		if r.tries >= 2 {
+			delete(n.kor.unacked, key)
+			continue
+		}
+		r.tries++
+		r.sentAt = now
+		e := r.ev
+		e.Flags |= codec.FlagRepair
+		n.send(ChanKor, key.to, codec.EmitKor(&codec.Gossip{Source: n.cfg.ModuleID, Summary: codec.VVSummary(&n.kor.vv), Event: e}), "kor_retx")
+	}
 }
 
 // updateEmitBlock is CTL-PERSIST-2: without restored state, emit only after one anti-entropy
@@ -498,6 +559,7 @@ func (n *Node) emit(now int64, eventType uint8, payload [20]byte) uint32 {
 	frame := codec.EmitKor(&codec.Gossip{Source: self, Summary: codec.VVSummary(&n.kor.vv), Event: e})
 	for _, nb := range n.neighbours(now) {
 		n.send(ChanKor, nb.addr, frame, "kor_gossip")
+		n.trackUnacked(now, nb.addr, e)
 	}
 	n.log("info", "event emitted", "KOR-EMIT-1", "origin", self, "seq", seq, "type", eventType)
 	return seq

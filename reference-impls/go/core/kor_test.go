@@ -329,3 +329,54 @@ func TestHostileKorInput(t *testing.T) {
 	}
 	_ = hex.EncodeToString
 }
+
+func TestRetransmitUnacknowledged(t *testing.T) {
+	s := newSim(t, 2, nil)
+	lost := 0
+	s.drop = func(p simPacket) bool {
+		if p.d.Chan == ChanKor && p.d.Data[0] == codec.MsgGossip && p.d.To == korFrom(1) && lost < 1 {
+			lost++
+			return true // the first transmission is lost
+		}
+		return false
+	}
+	s.nodes[0].Emit(s.now, 0x80, [20]byte{})
+	s.collect(s.nodes[0])
+	s.run()
+	if s.nodes[1].kor.vv[1] != 0 {
+		t.Fatal("event arrived although its frame was dropped")
+	}
+	s.sent = nil
+	s.advance(520_000)
+	retx := 0
+	for _, p := range framesOf(s, 0, codec.MsgGossip) {
+		if p.d.Data[19]&codec.FlagRepair != 0 {
+			retx++
+		}
+	}
+	if s.nodes[1].kor.vv[1] != 1 || retx != 1 {
+		t.Fatalf("after 500 ms: VV=%d, %d retransmissions (KOR-ACK-2)", s.nodes[1].kor.vv[1], retx)
+	}
+	s.advance(2_000_000)
+	if len(s.nodes[0].kor.unacked) != 0 {
+		t.Fatal("acknowledged event still tracked")
+	}
+	// A neighbour that never acknowledges gets at most two retransmissions.
+	s.drop = func(p simPacket) bool {
+		return p.d.Chan == ChanKor && p.from.Addr() == nodeIP(1) && p.d.Data[0] == codec.MsgAck
+	}
+	s.sent = nil
+	s.nodes[0].Emit(s.now, 0x80, [20]byte{1})
+	s.collect(s.nodes[0])
+	s.run()
+	s.advance(3_000_000)
+	retx = 0
+	for _, p := range framesOf(s, 0, codec.MsgGossip) {
+		if p.d.Data[19]&codec.FlagRepair != 0 && p.d.Data[22] == 2 {
+			retx++
+		}
+	}
+	if retx != 2 {
+		t.Fatalf("%d retransmissions to a silent neighbour, want 2", retx)
+	}
+}

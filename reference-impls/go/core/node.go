@@ -95,7 +95,7 @@ func (c *Config) Caps() []string {
 	if c.Persist {
 		caps = append(caps, "persist")
 	}
-	return append(caps, "clock-skew")
+	return append(caps, "clock-skew", "kor-retx")
 }
 
 // Node is the whole protocol state of one node.
