@@ -380,3 +380,27 @@ func TestRetransmitUnacknowledged(t *testing.T) {
 		t.Fatalf("%d retransmissions to a silent neighbour, want 2", retx)
 	}
 }
+
+func TestNeighbourChoice(t *testing.T) {
+	s := newSim(t, 1, func(i int, c *Config) { c.ModuleID = 10 })
+	n := s.nodes[0]
+	for _, mod := range []uint8{20, 9, 11, 3, 17, 250, 13, 7, 12, 6, 14, 200} {
+		id := fmt.Sprintf("m%d", mod)
+		data := codec.EncodeRoj(codec.TypeAnnounce, id, codec.Announce{ModuleID: mod, Lang: "go", Version: "0.1.0",
+			Caps: []string{}, Members: []string{id}, KorPort: 9991, CtlPort: 9992})
+		n.HandleRoj(s.now, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, mod}), 9990), data)
+	}
+	// Ring distances from 10: 9,11 -> 1; 12 -> 2; 7,13 -> 3; 6,14 -> 4; ties to the lower id (KOR-NBR-1).
+	if got := fmt.Sprint(n.NeighbourModules(s.now)); got != "[9 11 12 7 13 6 14]" {
+		t.Fatalf("neighbours %s", got)
+	}
+	n.SetNeighbours([]uint8{200, 250})
+	if got := fmt.Sprint(n.NeighbourModules(s.now)); got != "[200 250]" {
+		t.Fatalf("override %s (KOR-NBR-2)", got)
+	}
+	n.SetNeighbours(nil)
+	s.advance(4_000_000) // everyone falls silent: no live neighbour left
+	if got := n.NeighbourModules(s.now); len(got) != 0 {
+		t.Fatalf("silent members still neighbours: %v", got)
+	}
+}
