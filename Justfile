@@ -17,9 +17,10 @@ conformance:
     @echo "ekconform: the lab (docker matrix) is not built yet; nothing was run, nothing passed." >&2
     @exit 1
 
-# Criterion benchmarks of the oracle codecs (and, as they land, the checkers and nodes).
+# Criterion benchmarks of the oracle codecs: EK-KOR frame decode (target >= 20M frames/s) and EK-ROJ
+# parse + validate (target >= 1M messages/s). Reports land in target/criterion/.
 bench:
-    cargo bench -p ekc-oracle
+    cargo bench -p ekc-oracle --bench codecs
 
 # ---- harness (Rust) ----------------------------------------------------------------------------
 
@@ -27,9 +28,18 @@ bench:
 test-rust:
     cargo nextest run --workspace --no-fail-fast
 
-# The JSON Schemas validate under an independent draft-7 validator (Python jsonschema).
+# The JSON Schemas validate under an independent draft-7 validator (Python jsonschema), and every
+# schema-decided EK-ROJ golden vector agrees with them.
 test-schemas:
     python3 vectors/check_schemas.py
+
+# The oracle alone: unit, property, snapshot and golden-vector tests of ekc-oracle.
+test-oracle:
+    cargo nextest run -p ekc-oracle --no-fail-fast
+
+# Regenerate the golden vectors (vectors/*.json) from vectors/generate.py; commit the result.
+vectors:
+    python3 vectors/generate.py
 
 # ---- faults (the nemesis: harness/faults, docker/faults) ----------------------------------------
 

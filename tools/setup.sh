@@ -28,4 +28,8 @@ fi
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v just >/dev/null 2>&1 || cargo install --locked --quiet just
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked --quiet cargo-nextest
-python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jsonschema
+# vectors/check_schemas.py needs the referencing Registry API (jsonschema >= 4.18); Debian's
+# python3-jsonschema is older, and a Debian system Python refuses plain pip (PEP 668).
+python3 -c 'import jsonschema, referencing' 2>/dev/null \
+  || python3 -m pip install --quiet 'jsonschema>=4.18' 2>/dev/null \
+  || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4.18'

@@ -81,6 +81,7 @@ pub const CTL_LOG_2: ClauseId = ClauseId("CTL-LOG-2");
 pub const CTL_PERSIST_1: ClauseId = ClauseId("CTL-PERSIST-1");
 pub const CTL_PERSIST_2: ClauseId = ClauseId("CTL-PERSIST-2");
 pub const CTL_READY_1: ClauseId = ClauseId("CTL-READY-1");
+pub const CTL_STATE_1: ClauseId = ClauseId("CTL-STATE-1");
 pub const CTL_WIRE_1: ClauseId = ClauseId("CTL-WIRE-1");
 pub const CTL_WIRE_2: ClauseId = ClauseId("CTL-WIRE-2");
 pub const CTL_WIRE_3: ClauseId = ClauseId("CTL-WIRE-3");
@@ -90,6 +91,7 @@ pub const KOR_ACK_2: ClauseId = ClauseId("KOR-ACK-2");
 pub const KOR_AE_1: ClauseId = ClauseId("KOR-AE-1");
 pub const KOR_AE_2: ClauseId = ClauseId("KOR-AE-2");
 pub const KOR_AE_3: ClauseId = ClauseId("KOR-AE-3");
+pub const KOR_AE_4: ClauseId = ClauseId("KOR-AE-4");
 pub const KOR_CAUSAL_1: ClauseId = ClauseId("KOR-CAUSAL-1");
 pub const KOR_EMIT_1: ClauseId = ClauseId("KOR-EMIT-1");
 pub const KOR_EVT_1: ClauseId = ClauseId("KOR-EVT-1");
@@ -98,6 +100,7 @@ pub const KOR_EVT_3: ClauseId = ClauseId("KOR-EVT-3");
 pub const KOR_EVT_4: ClauseId = ClauseId("KOR-EVT-4");
 pub const KOR_EVT_5: ClauseId = ClauseId("KOR-EVT-5");
 pub const KOR_EVT_6: ClauseId = ClauseId("KOR-EVT-6");
+pub const KOR_EVT_7: ClauseId = ClauseId("KOR-EVT-7");
 pub const KOR_FRAME_1: ClauseId = ClauseId("KOR-FRAME-1");
 pub const KOR_FRAME_2: ClauseId = ClauseId("KOR-FRAME-2");
 pub const KOR_FRAME_3: ClauseId = ClauseId("KOR-FRAME-3");
@@ -165,6 +168,7 @@ pub const ROJ_PROP_8: ClauseId = ClauseId("ROJ-PROP-8");
 pub const ROJ_RETRY_1: ClauseId = ClauseId("ROJ-RETRY-1");
 pub const ROJ_RETRY_2: ClauseId = ClauseId("ROJ-RETRY-2");
 pub const ROJ_SAFE_1: ClauseId = ClauseId("ROJ-SAFE-1");
+pub const ROJ_SAFE_1A: ClauseId = ClauseId("ROJ-SAFE-1a");
 pub const ROJ_SAFE_2: ClauseId = ClauseId("ROJ-SAFE-2");
 pub const ROJ_THR_1: ClauseId = ClauseId("ROJ-THR-1");
 pub const ROJ_THR_2: ClauseId = ClauseId("ROJ-THR-2");
@@ -186,6 +190,7 @@ pub const ROJ_WIRE_2: ClauseId = ClauseId("ROJ-WIRE-2");
 pub const ROJ_WIRE_3: ClauseId = ClauseId("ROJ-WIRE-3");
 pub const ROJ_WIRE_4: ClauseId = ClauseId("ROJ-WIRE-4");
 pub const ROJ_WIRE_5: ClauseId = ClauseId("ROJ-WIRE-5");
+pub const ROJ_WIRE_6: ClauseId = ClauseId("ROJ-WIRE-6");
 
 /// Every clause of the spec, grouped by prefix, numbered order.
 pub const ALL: &[ClauseId] = &[
@@ -237,6 +242,7 @@ pub const ALL: &[ClauseId] = &[
     CTL_PERSIST_1,
     CTL_PERSIST_2,
     CTL_READY_1,
+    CTL_STATE_1,
     CTL_WIRE_1,
     CTL_WIRE_2,
     CTL_WIRE_3,
@@ -246,6 +252,7 @@ pub const ALL: &[ClauseId] = &[
     KOR_AE_1,
     KOR_AE_2,
     KOR_AE_3,
+    KOR_AE_4,
     KOR_CAUSAL_1,
     KOR_EMIT_1,
     KOR_EVT_1,
@@ -254,6 +261,7 @@ pub const ALL: &[ClauseId] = &[
     KOR_EVT_4,
     KOR_EVT_5,
     KOR_EVT_6,
+    KOR_EVT_7,
     KOR_FRAME_1,
     KOR_FRAME_2,
     KOR_FRAME_3,
@@ -321,6 +329,7 @@ pub const ALL: &[ClauseId] = &[
     ROJ_RETRY_1,
     ROJ_RETRY_2,
     ROJ_SAFE_1,
+    ROJ_SAFE_1A,
     ROJ_SAFE_2,
     ROJ_THR_1,
     ROJ_THR_2,
@@ -342,4 +351,5 @@ pub const ALL: &[ClauseId] = &[
     ROJ_WIRE_3,
     ROJ_WIRE_4,
     ROJ_WIRE_5,
+    ROJ_WIRE_6,
 ];

@@ -726,18 +726,19 @@ impl KorRepr {
         }
         let event = EventRepr::read(&frame.event());
         event.check()?;
+        // KOR-GOS-3: a repair carries the stored hop_count (KOR-REQ-2), so REPAIR frames are exempt.
         let source = frame.source_module();
-        if event.hop_count == 0 && source != event.origin_id {
+        if !event.is_repair() && event.hop_count == 0 && source != event.origin_id {
             return Err(Violation::at(
                 clause::KOR_GOS_3,
                 "/source_module",
                 format!(
-                    "hop_count 0 but source_module {source} differs from origin_id {}",
+                    "hop_count 0 without REPAIR but source_module {source} differs from origin_id {}",
                     event.origin_id
                 ),
             ));
         }
-        if event.hop_count > 0 && source == event.origin_id && !event.is_repair() {
+        if !event.is_repair() && event.hop_count > 0 && source == event.origin_id {
             return Err(Violation::at(
                 clause::KOR_GOS_3,
                 "/source_module",

@@ -9,6 +9,7 @@ pub mod kor;
 pub mod kv;
 pub mod lww;
 pub mod roj;
+mod roj_fast;
 pub mod threshold;
 pub mod vv;
 

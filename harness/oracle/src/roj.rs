@@ -541,7 +541,22 @@ impl RojOracle {
     }
 
     /// Judges one EK-ROJ datagram: parse, schema, and every MUST a single message can break.
+    ///
+    /// A valid message is accepted by a typed fast path (`roj_fast`) whose checks are equivalent to
+    /// the schemas; anything else is judged by [`RojOracle::judge_via_schema`], which names the
+    /// clause. Both give the same result for every input (tested differentially).
     pub fn judge(&self, datagram: &[u8]) -> Result<RojMessage, Violation> {
+        if datagram.len() <= MAX_DATAGRAM {
+            if let Some(message) = crate::roj_fast::accept(datagram) {
+                return Ok(message);
+            }
+        }
+        self.judge_via_schema(datagram)
+    }
+
+    /// The reference judgement: strict `Value` parse, envelope checks, the compiled draft-7 schema
+    /// of the message's type, then the rules beyond the schema. Same verdict as [`RojOracle::judge`].
+    pub fn judge_via_schema(&self, datagram: &[u8]) -> Result<RojMessage, Violation> {
         if datagram.len() > MAX_DATAGRAM {
             return Err(Violation::new(
                 clause::ROJ_WIRE_2,

@@ -45,7 +45,11 @@ fn roj_vectors() {
         let id = v["id"].as_str().unwrap();
         let bytes = datagram(v);
         let expected = clause_of(v);
-        match (v["verdict"].as_str().unwrap(), oracle.judge(&bytes)) {
+        let verdict = oracle.judge(&bytes);
+        if verdict != oracle.judge_via_schema(&bytes) {
+            failures.push(format!("{id}: fast path and schema path disagree"));
+        }
+        match (v["verdict"].as_str().unwrap(), verdict) {
             ("valid", Ok(message)) => {
                 let again = oracle.judge(message.to_json().as_bytes());
                 if again.as_ref() != Ok(&message) {
