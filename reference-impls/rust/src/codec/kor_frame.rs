@@ -73,7 +73,7 @@ pub fn consensus_result(payload: &[u8; 20]) -> Option<(String, String, u32)> {
         if len < min || !bytes[len..].iter().all(|&c| c == 0) || !bytes[..len].iter().all(|&c| ok(c)) {
             return None;
         }
-        Some(String::from_utf8(bytes[..len].to_vec()).ok()?)
+        String::from_utf8(bytes[..len].to_vec()).ok()
     }
     let key = field(&payload[0..8], |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'), 1)?;
     let value = field(&payload[8..16], |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'+' | b'-'), 0)?;

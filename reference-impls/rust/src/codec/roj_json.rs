@@ -16,7 +16,8 @@ pub const PROTO: u64 = 1;
 /// ROJ-MEMB-3.
 pub const MAX_MEMBERS: usize = 32;
 
-/// ROJ-THR-1: `t(n) = ceil(67 n / 100)` in integer arithmetic.
+/// ROJ-THR-1: `t(n) = ceil(67 n / 100)` in integer arithmetic, written as the clause writes it.
+#[allow(clippy::manual_div_ceil)]
 pub fn threshold(n: u32) -> u32 {
     (67 * n + 99) / 100
 }

@@ -270,7 +270,7 @@ impl Roj {
     fn vote_reason(&mut self, now_ms: u64, p: &Propose) -> VoteReason {
         self.expire_locks(now_ms);
         // ROJ-VOTE-2.
-        if !p.members.iter().any(|m| *m == self.cfg.node_id)
+        if !p.members.contains(&self.cfg.node_id)
             || !self.members.keys().all(|m| p.members.binary_search(m).is_ok())
         {
             return VoteReason::Membership;
