@@ -242,7 +242,7 @@ func (n *Node) CapsResult() map[string]any {
 	return map[string]any{"node_id": n.cfg.NodeID, "lang": n.cfg.Lang, "impl": ImplName, "version": ImplVersion,
 		"spec": SpecVersion, "caps": n.caps,
 		"limits": map[string]int{"max_members": MaxMembers, "max_pending": MaxPending, "max_keys": MaxKeys,
-			"gap_buffer": GapBuffer, "event_store": EventStore, "max_origins": 64}}
+			"gap_buffer": GapBuffer, "event_store": EventStore, "max_origins": MaxOrigins}}
 }
 
 // StateSummary is the state command's result (CTL-CMD-6).

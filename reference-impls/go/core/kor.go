@@ -6,6 +6,7 @@ package core
 // bridge into EK-ROJ (ek-roj.md BRIDGE-1..3) and the restart rule CTL-PERSIST-2.
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 
@@ -53,7 +54,8 @@ type korState struct {
 	dirty      bool
 	persisted  bool
 	emitsTotal uint64
-	unacked    map[retxKey]*retxEntry // kor-retx: gossip sent and not yet acknowledged
+	unacked    map[retxKey]*retxEntry  // kor-retx: gossip sent and not yet acknowledged
+	syncedTo   map[netip.AddrPort]bool // KOR-AE-4: peers we have sent a VV_SYNC to
 }
 
 type retxKey struct {
@@ -77,6 +79,7 @@ func (k *korState) init() {
 	k.acks = map[netip.AddrPort][]codec.AckEntry{}
 	k.fields = map[uint8]codec.Event{}
 	k.unacked = map[retxKey]*retxEntry{}
+	k.syncedTo = map[netip.AddrPort]bool{}
 	k.blocked = true
 }
 
@@ -227,6 +230,12 @@ func (n *Node) flushAcks() {
 func (n *Node) onGossip(now int64, from netip.AddrPort, g *codec.Gossip) {
 	e := g.Event
 	id := evID{e.OriginID, e.OriginSeq}
+	if !n.originAdmitted(e.OriginID) {
+		// CTL-STATE-1: the state result lists the VV and must fit one datagram, so at most 64
+		// origins are tracked; a further origin's events are dropped unacknowledged.
+		n.invalid(now, "kor_origins_full", "CTL-STATE-1", fmt.Sprintf("origin %d beyond %d origins", e.OriginID, MaxOrigins), from)
+		return
+	}
 	if e.OriginSeq > n.kor.highest[e.OriginID] {
 		n.kor.highest[e.OriginID] = e.OriginSeq
 	}
@@ -251,6 +260,32 @@ func (n *Node) onGossip(now int64, from netip.AddrPort, g *codec.Gossip) {
 		n.queueAck(from, e)
 		n.maybeRequest(now, e.OriginID, e.OriginSeq-1, from)
 	}
+}
+
+// originAdmitted says whether events of origin o can be tracked (at most MaxOrigins origins,
+// counting those so far seen only in the gap buffer).
+func (n *Node) originAdmitted(o uint8) bool {
+	if n.kor.vv[o] != 0 || o == n.cfg.ModuleID {
+		return true
+	}
+	var seen [256]bool
+	count := 0
+	for x := 1; x < 256; x++ {
+		if n.kor.vv[x] != 0 {
+			seen[x] = true
+			count++
+		}
+	}
+	for id := range n.kor.gap {
+		if id.origin == o {
+			return true
+		}
+		if !seen[id.origin] {
+			seen[id.origin] = true
+			count++
+		}
+	}
+	return count < MaxOrigins
 }
 
 // maybeRequest is KOR-GAP-1: one outstanding request per origin, re-sent at most every 500 ms.
@@ -369,6 +404,9 @@ func (n *Node) onSync(now int64, from netip.AddrPort, s *codec.VVSync) {
 	if s.Lo <= n.cfg.ModuleID && n.cfg.ModuleID <= s.Hi {
 		n.kor.syncSeen = true
 	}
+	if !n.kor.syncedTo[from] && len(n.kor.syncedTo) < 4*MaxMembers {
+		n.sendSync(from) // KOR-AE-4: answer a peer's first VV_SYNC once with ours
+	}
 	budget := RepairBudget
 	for o := int(s.Lo); o <= int(s.Hi); o++ {
 		rv, lv := remote[uint8(o)], n.kor.vv[o]
@@ -381,7 +419,7 @@ func (n *Node) onSync(now int64, from netip.AddrPort, s *codec.VVSync) {
 				budget--
 			}
 		}
-		if rv > lv {
+		if rv > lv && n.originAdmitted(uint8(o)) {
 			n.kor.reqs[o].outstanding = false // the syncing node is the best source now
 			n.maybeRequest(now, uint8(o), rv, from)
 		}
@@ -418,6 +456,9 @@ func (n *Node) syncFrames() [][]byte {
 }
 
 func (n *Node) sendSync(to netip.AddrPort) {
+	if len(n.kor.syncedTo) < 4*MaxMembers {
+		n.kor.syncedTo[to] = true
+	}
 	for _, f := range n.syncFrames() {
 		n.send(ChanKor, to, f, "kor_vv_sync")
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -402,5 +403,46 @@ func TestNeighbourChoice(t *testing.T) {
 	s.advance(4_000_000) // everyone falls silent: no live neighbour left
 	if got := n.NeighbourModules(s.now); len(got) != 0 {
 		t.Fatalf("silent members still neighbours: %v", got)
+	}
+}
+
+func TestOriginCapKeepsStateInOneDatagram(t *testing.T) {
+	s := newSim(t, 1, nil)
+	n := s.nodes[0]
+	for o := 2; o <= 80; o++ {
+		e := codec.Event{Sequence: 1, OriginSeq: 1, OriginID: uint8(o), EventType: 0x80}
+		n.HandleKor(s.now, korFrom(5), codec.EmitKor(&codec.Gossip{Source: uint8(o), Event: e}))
+	}
+	if got := len(n.VV()); got != MaxOrigins {
+		t.Fatalf("%d origins tracked, want %d (CTL-STATE-1)", got, MaxOrigins)
+	}
+	if n.stats.Invalid["kor_origins_full"] != uint64(80-1-MaxOrigins) {
+		t.Fatalf("origins_full counted %d", n.stats.Invalid["kor_origins_full"])
+	}
+	for o := 2; o <= 65; o++ {
+		n.kor.vv[o] = 4294967295 // the longest decimal representation
+	}
+	resp := s.ctl(0, `{"id":4294967295,"cmd":"state"}`)
+	b, _ := json.Marshal(resp)
+	if len(b) > codec.MaxCtlDatagram {
+		t.Fatalf("state result of %d bytes does not fit one datagram", len(b))
+	}
+}
+
+func TestAnswerFirstSyncOnce(t *testing.T) {
+	s := newSim(t, 2, nil)
+	s.sent = nil
+	peer := netip.MustParseAddrPort("10.0.0.77:9991")
+	sync := codec.EmitKor(&codec.VVSync{Source: 77, Lo: 1, Hi: 255})
+	s.injectKor(0, peer, sync)
+	s.injectKor(0, peer, sync)
+	answers := 0
+	for _, p := range s.sent {
+		if p.d.To == peer && p.d.Data[0] == codec.MsgVVSync {
+			answers++
+		}
+	}
+	if answers != 1 {
+		t.Fatalf("%d VV_SYNC answers to a new peer, want exactly 1 (KOR-AE-4)", answers)
 	}
 }

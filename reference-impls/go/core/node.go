@@ -49,10 +49,10 @@ const (
 	MaxKeys       = 64   // ROJ-KV-2
 	GapBuffer     = 32   // KOR-GAP-2 (at least 16)
 	EventStore    = 1024 // KOR-STORE-1 (at least 256)
-	MaxOrigins    = 255
-	MaxNeighbours = 7  // KOR-NBR-1
-	MaxRetries    = 3  // ROJ-RETRY-2
-	RepairBudget  = 32 // KOR-AE-3
+	MaxOrigins    = 64   // CTL-STATE-1
+	MaxNeighbours = 7    // KOR-NBR-1
+	MaxRetries    = 3    // ROJ-RETRY-2
+	RepairBudget  = 32   // KOR-AE-3
 	decisionCap   = 4096
 	ctlCacheSize  = 8 // CTL-WIRE-4
 )
