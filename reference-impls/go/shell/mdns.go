@@ -5,8 +5,8 @@ package shell
 // hashicorp/mdns itself uses), because hashicorp/mdns's client cannot do what ROJ-DISC-2 needs:
 // its Query is one-shot (opens and closes sockets per call, no passive listening), it fails outright
 // when an IPv6 send fails (containers without IPv6), and setting the multicast interface requires
-// IPv6 sockets too. Without an explicit multicast interface, a node on an internal Docker network
-// (no default route) cannot send to 224.0.0.251 at all.
+// IPv6 sockets too. Our sockets name the interface holding EKC_BIND_IP explicitly, so multicast goes
+// out and is received there whatever the routing table says.
 //
 // Interoperability notes (checked in hashicorp/mdns v1.0.3 source): its server sends every answer,
 // even those it calls multicast, unicast to the query's source address and port; answers carry PTR,
