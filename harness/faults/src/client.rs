@@ -44,15 +44,23 @@ pub struct DockerSidecarLauncher {
     pub container: String,
     /// The helper image (see `just image-faults`).
     pub image: String,
+    /// Extra labels for the helper container (e.g. the lab's run id, so its sweeper finds it).
+    pub labels: Vec<(String, String)>,
 }
 
 impl Launcher for DockerSidecarLauncher {
     fn command(&self, iface: &str, backend: BackendChoice) -> Command {
         let mut c = Command::new("docker");
         c.args(["run", "-i", "--rm", "--label", "io.ekconform.managed=true", "--label", "io.ekconform.role=nemesis"])
+            .args(self.labels.iter().flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]))
             .args(["--network", &format!("container:{}", self.container)])
-            .args(["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"])
-            .args(["--memory", "128m", "--pids-limit", "64", "--cpus", "0.5"])
+            // NET_ADMIN for the rules and NFQUEUE; SYS_NICE only so the packet thread can raise its
+            // own priority (held packets leave on time on a busy host).
+            .args(["--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_NICE"])
+            // No CPU quota: CFS throttling would hold released packets for up to a period (100 ms)
+            // and show up as delay nobody configured. A high CPU weight instead, so the packet
+            // thread is woken promptly when the host is busy (it uses little CPU in total).
+            .args(["--memory", "128m", "--pids-limit", "64", "--cpu-shares", "16384"])
             .arg(&self.image)
             .args(["serve", "--iface", iface, "--backend", backend_arg(backend)]);
         c
@@ -115,6 +123,11 @@ impl EngineHandle {
 
     pub fn kernel_has_netem(&self) -> bool {
         self.kernel_has_netem
+    }
+
+    /// The engine's process id (for CPU accounting; with `ip netns exec` it is the engine itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn location(&self) -> &str {

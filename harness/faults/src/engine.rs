@@ -236,7 +236,10 @@ impl QueueWorker {
         thread::Builder::new()
             .name("nfqueue".into())
             .spawn(move || {
-                raise_priority();
+                let got = raise_priority();
+                if std::env::var_os("EKC_NEMESIS_DEBUG").is_some() {
+                    eprintln!("ekc-nemesis: packet thread priority: {got}");
+                }
                 queue_loop(queue, nl_fd, wake_fd, rx)
             })
             .map_err(|e| e.to_string())?;
@@ -252,12 +255,23 @@ impl QueueWorker {
 }
 
 /// Best effort: run the packet thread under SCHED_FIFO so held packets leave on time on a busy
-/// machine. Needs CAP_SYS_NICE (root on a host); the NET_ADMIN-only helper container stays at normal
-/// priority, which only makes delays less precise under CPU contention.
-fn raise_priority() {
+/// machine; where real-time scheduling is refused (a container: no RT budget in its cgroup), fall
+/// back to nice -20. Both need CAP_SYS_NICE (root on a host; the helper container is given it);
+/// without it the thread stays at normal priority and delays are less precise under CPU contention.
+/// Returns what was obtained, for the greeting.
+pub fn raise_priority() -> &'static str {
     let param = libc::sched_param { sched_priority: 10 };
-    // SAFETY: sets the calling thread's policy; failure is harmless and ignored.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    // SAFETY: sets the calling thread's scheduling policy / nice value; failures are harmless.
+    unsafe {
+        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 {
+            return "sched_fifo";
+        }
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, -20) == 0 {
+            return "nice-20";
+        }
+    }
+    "normal"
 }
 
 fn netfilter_sockets() -> Vec<RawFd> {

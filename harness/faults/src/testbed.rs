@@ -90,31 +90,42 @@ impl Testbed {
 
     /// Starts tcpdump on node `i`'s eth0 (nanosecond timestamps) and waits until it listens.
     pub fn capture(&self, i: usize, name: &str) -> Result<Capture, FaultError> {
-        let path = self.dir.join(format!("{name}.pcap"));
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.nodes[i].netns, "tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode", "-B", "16384"])
-            .args(["--time-stamp-precision=nano", "-w"])
-            .arg(&path)
-            .arg("udp")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| FaultError::Capture(format!("cannot start tcpdump: {e}")))?;
-        // tcpdump prints "listening on eth0 ..." once the socket is open; read stderr byte by byte
-        // up to that line, then keep the rest for the drop counters at exit.
-        let mut stderr = child.stderr.take().expect("piped");
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut b = [0u8; 1];
-        while !String::from_utf8_lossy(&seen).contains("listening on") {
-            if Instant::now() > deadline || stderr.read(&mut b).unwrap_or(0) == 0 {
-                let _ = child.kill();
-                return Err(FaultError::Capture(format!("tcpdump did not start: {}", String::from_utf8_lossy(&seen))));
-            }
-            seen.push(b[0]);
-        }
-        Ok(Capture { child: Some(child), stderr: Some(stderr), path })
+        let prefix = ["ip", "netns", "exec", self.nodes[i].netns.as_str()];
+        start_capture(&prefix, "eth0", &self.dir.join(format!("{name}.pcap")))
     }
+}
+
+/// Starts tcpdump through `prefix` (e.g. `ip netns exec NS` or `nsenter -t PID -n`) on `iface`,
+/// writing a nanosecond pcap of UDP to `path`, and waits until it listens.
+pub fn start_capture(prefix: &[&str], iface: &str, path: &Path) -> Result<Capture, FaultError> {
+    let path = path.to_path_buf();
+    let mut child = Command::new(prefix[0])
+        .args(&prefix[1..])
+        // Higher priority for the capture (root only; elsewhere nice warns and runs it as is), so a
+        // busy host does not make tcpdump drop what the measurement needs.
+        .args(["nice", "-n", "-15", "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-B", "16384"])
+        .args(["--time-stamp-precision=nano", "-w"])
+        .arg(&path)
+        .arg("udp")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| FaultError::Capture(format!("cannot start tcpdump: {e}")))?;
+    // tcpdump prints "listening on eth0 ..." once the socket is open; read stderr byte by byte up
+    // to that line, then keep the rest for the drop counters at exit.
+    let mut stderr = child.stderr.take().expect("piped");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut b = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("listening on") {
+        if Instant::now() > deadline || stderr.read(&mut b).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(FaultError::Capture(format!("tcpdump did not start: {}", String::from_utf8_lossy(&seen))));
+        }
+        seen.push(b[0]);
+    }
+    Ok(Capture { child: Some(child), stderr: Some(stderr), path })
 }
 
 impl Drop for Testbed {
