@@ -91,13 +91,21 @@ func main() {
 	})
 	fmt.Printf("cluster: %d %s processes on %s..%s, static peers, default timers\n", *nodes, filepath.Base(*bin), ip(0), ip(*nodes-1))
 
-	// Idle RSS after the start-up traffic settled.
-	time.Sleep(3 * time.Second)
-	var rss []float64
+	// Idle RSS and CPU after the start-up traffic settled.
+	time.Sleep(time.Second)
+	var cpu0 []float64
 	for _, p := range procs {
-		rss = append(rss, rssMB(p.Process.Pid))
+		cpu0 = append(cpu0, cpuSeconds(p.Process.Pid))
 	}
-	fmt.Printf("idle RSS (MB): median %.1f, max %.1f over %d processes\n", median(rss), maxOf(rss), len(rss))
+	idleStart := time.Now()
+	time.Sleep(3 * time.Second)
+	var rss, cpu []float64
+	for i, p := range procs {
+		rss = append(rss, rssMB(p.Process.Pid))
+		cpu = append(cpu, 100*(cpuSeconds(p.Process.Pid)-cpu0[i])/time.Since(idleStart).Seconds())
+	}
+	fmt.Printf("idle RSS (MB): median %.1f, max %.1f over %d processes; idle CPU median %.2f %% of one core\n",
+		median(rss), maxOf(rss), len(rss), median(cpu))
 
 	// Comparator: control ping round trip.
 	var pings []float64
@@ -254,6 +262,22 @@ func rssMB(pid int) float64 {
 		}
 	}
 	return -1
+}
+
+// cpuSeconds is utime + stime of a process (/proc/<pid>/stat fields 14 and 15, in clock ticks).
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 on
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ is 100 on Linux
 }
 
 func pct(xs []float64, p float64) float64 {
