@@ -350,7 +350,9 @@ int main(void)
     uart_init();
     const char *err = load_config();
     clock_init(err == NULL && cfg.tick_ms ? cfg.tick_ms : 10u);
-    semihost_enabled = err == NULL && cfg.semihosting;
+    /* An unusable blob cannot say whether semihosting is there: try it so QEMU exits with a
+     * failure status (without a host the breakpoint faults and the core locks up: stopped too). */
+    semihost_enabled = err != NULL || cfg.semihosting;
     if (err) {
         log_line(EKC_LOG_ERROR, err, "CTL-IMG-1", "");
         fault_stop("invalid configuration");

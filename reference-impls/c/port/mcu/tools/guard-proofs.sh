@@ -4,7 +4,10 @@
 #      no syscall stubs);
 #   2. 64 KiB of extra .bss must FAIL to link (the RAM region of the G474 budget overflows);
 #   3. a build that recurses without bound must stop QEMU with a reported hard fault (the stack
-#      sits at the bottom of SRAM, so an overflow faults instead of corrupting .bss).
+#      sits at the bottom of SRAM, so an overflow faults instead of corrupting .bss);
+#   4. bad configuration: mkcfg rejects malformed EKC_* values with one line and exit 2
+#      (CTL-IMG-1, CTL-ENV-16), and the firmware refuses a blob with a flipped byte (CRC) with an
+#      error log line and a failure exit instead of running with garbage.
 # Uses the objects of the last `make` (build/port, build/core) and builds the proof variant apart.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,3 +47,40 @@ if [ $rc != 1 ] || ! echo "$out" | grep -q '"msg":"hard fault"'; then
   echo "guard-proofs: FAIL: unbounded recursion did not end in a reported fault (rc=$rc): $out" >&2; exit 1
 fi
 echo "guard-proofs: stack overflow stopped the node with a reported hard fault (QEMU exit 1)"
+
+bad_cfg() { # VAR=value ... : must exit 2 with exactly one stderr line naming the variable
+  local var="${1%%=*}" err rc
+  set +e
+  err=$(env -i EKC_NODE_ID=ok-1 EKC_MODULE_ID=3 EKC_BIND_IP=10.0.0.2 "$@" build/mkcfg "$tmp/bad.bin" 2>&1 >/dev/null); rc=$?
+  set -e
+  if [ $rc != 2 ] || [ "$(printf '%s\n' "$err" | wc -l)" != 1 ] || ! printf '%s' "$err" | grep -q "$var"; then
+    echo "guard-proofs: FAIL: mkcfg accepted or garbled bad $*: rc=$rc: $err" >&2; exit 1
+  fi
+}
+bad_cfg EKC_NODE_ID=Bad_Id
+bad_cfg EKC_NODE_ID=-lead
+bad_cfg EKC_NODE_ID=seventeen-chars-x
+bad_cfg EKC_MODULE_ID=0
+bad_cfg EKC_MODULE_ID=256
+bad_cfg EKC_MODULE_ID=3x
+bad_cfg EKC_BIND_IP=10.0.0
+bad_cfg EKC_BIND_IP=10.0.0.256
+bad_cfg EKC_MDNS=2
+bad_cfg EKC_LOG=xml
+bad_cfg EKC_PEERS=10.0.0.3,
+bad_cfg EKC_PEERS=10.0.0.3:0
+bad_cfg EKC_SEED=-1
+bad_cfg EKC_PROPOSAL_TIMEOUT_MS=50
+echo "guard-proofs: mkcfg rejects 14 malformed EKC_* values, one line each, exit 2"
+
+cp "$tmp/cfg.bin" "$tmp/corrupt.bin"
+printf '\x58' | dd of="$tmp/corrupt.bin" bs=1 seek=9 conv=notrunc status=none # inside node_id
+set +e
+out=$(timeout 20 qemu-system-arm -M mps2-an386 -display none -monitor none -serial stdio -nic none \
+  -semihosting-config enable=on,target=native -kernel build/ekc-mcu.elf \
+  -device loader,file="$tmp/corrupt.bin",addr=0x7f800 2>/dev/null); rc=$?
+set -e
+if [ $rc != 1 ] || ! echo "$out" | grep -q '"msg":"configuration blob CRC mismatch"'; then
+  echo "guard-proofs: FAIL: a corrupted configuration blob was not refused (rc=$rc): $out" >&2; exit 1
+fi
+echo "guard-proofs: corrupted configuration blob refused (CRC), node stopped with exit 1"

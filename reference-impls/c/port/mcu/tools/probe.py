@@ -7,6 +7,7 @@
   probe.py wait-ctl IP PORT SECS    polls `ping` until answered; prints the seconds it took
   probe.py mdns-browse SECS         sends one `_roj._udp.local` PTR query, prints every instance
                                     named in answers for SECS seconds (JSON lines)
+  probe.py rawsend IFACE DSTMAC N   sends N minimal Ethernet frames to DSTMAC (AF_PACKET, root)
 """
 import json
 import os
@@ -141,6 +142,17 @@ def instance_names(data: bytes):
     return out
 
 
+def rawsend(iface: str, dst: str, n: int) -> int:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((iface, 0))
+    src = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+    # EtherType 0x88B5 (IEEE local experimental): no stack on either side acts on it.
+    frame = bytes.fromhex(dst.replace(":", "")) + src + b"\x88\xb5" + bytes(46)
+    for _ in range(n):
+        sock.send(frame)
+    return 0
+
+
 def main() -> int:
     a = sys.argv[1:]
     if len(a) >= 2 and a[0] == "icmp":
@@ -159,6 +171,8 @@ def main() -> int:
                 return 0
         print("no control ping answer", file=sys.stderr)
         return 1
+    if len(a) == 4 and a[0] == "rawsend":
+        return rawsend(a[1], a[2], int(a[3]))
     if len(a) == 2 and a[0] == "mdns-browse":
         return mdns_browse(float(a[1]))
     print(__doc__, file=sys.stderr)

@@ -5,17 +5,18 @@
 #   2. answers ICMP echo (its own ARP + IPv4 + ICMP),
 #   3. answers the control `ping` (CTL-CMD-1) with its configured node_id and module_id,
 #   4. is discovered by an mDNS browser on the link (ROJ-DISC-1/2, multicast through the NIC's hash
-#      filter, not promiscuous mode),
+#      filter) while frames to another MAC and to an unjoined group are dropped by the NIC (not
+#      promiscuous, not pass-all-multicast),
 #   5. keeps its own origin_seq across a restart through semihosting persistence (CTL-PERSIST-1),
 # after proving the guards (tools/guard-proofs.sh: malloc and a RAM overflow fail to link, a stack
-# overflow stops the node with a reported fault).
+# overflow stops the node with a reported fault, bad configuration is refused).
 # Needs root (netns), /dev/net/tun, qemu-system-arm, arm-none-eabi-gcc and python3: a missing one
 # is a loud failure, never a skip. Prints the boot-to-ping times it measured.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
 make -s -C "$here" check | sed 's/^/  /'
-"$here/tools/guard-proofs.sh" || fail "a guard (no heap, RAM budget, stack overflow fault) does not hold"
+"$here/tools/guard-proofs.sh" || fail "a guard (no heap, RAM budget, stack overflow, bad configuration) does not hold"
 
 # ---- 1. boot and UART ----
 boot "$work/uart1.log"
@@ -44,6 +45,23 @@ found=$(probe mdns-browse 4) || { cat "$work/uart1.log" >&2; fail "no mDNS answe
 echo "$found" | grep -q '"instance": "mcu-t1"' || fail "mDNS answers do not name mcu-t1: $found"
 echo "test-firmware: discovered by mDNS: $(echo "$found" | tr '\n' ' ')"
 
+# ---- 4b. receive filter: promiscuous mode is off and only the joined group's hash bin passes ----
+# Counted frames come from the firmware's "mcu load" records (cumulative rx_frames, every 5 s).
+load_count() { grep -c '"msg":"mcu load"' "$work/uart1.log" || true; }
+rx_of_last() { grep '"msg":"mcu load"' "$work/uart1.log" | tail -1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["rx_frames"])'; }
+wait_record() { local n0; n0=$(load_count); for _ in $(seq 80); do [ "$(load_count)" -gt "$n0" ] && return 0; sleep 0.1; done; return 1; }
+wait_record || fail "no load record from the firmware"
+rx1=$(rx_of_last)
+probe rawsend br0 02:00:00:00:00:99 200         # another station's unicast address
+probe rawsend br0 01:00:5e:00:00:fc 200         # a group not joined (hash bin 62, mDNS is bin 15)
+probe rawsend br0 02:ec:0a:d5:00:02 20          # the MCU's own address: must be received
+wait_record || fail "no second load record from the firmware"
+rx2=$(rx_of_last)
+delta=$((rx2 - rx1))
+[ "$delta" -ge 20 ] || fail "frames to the MCU's own MAC were not received ($delta counted)"
+[ "$delta" -lt 120 ] || fail "receive filter passes foreign frames: $delta counted (promiscuous mode still on?)"
+echo "test-firmware: receive filter: $delta of 420 frames accepted (20 to its own MAC; foreign unicast and an unjoined group dropped by the NIC)"
+
 # ---- 5. persistence across a restart (CTL-PERSIST-1) ----
 emit() { ip netns exec "$ns" python3 -c '
 import json, sys
@@ -64,4 +82,4 @@ seq3=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["ori
 [ "$seq3" -gt "$seq2" ] || fail "origin_seq reused after restart: before $seq2, after $seq3 (KOR-VV-2)"
 echo "test-firmware: origin_seq $seq2 before restart, $seq3 after (persisted through semihosting)"
 stop
-echo "test-firmware: PASS (5 checks + 3 guard proofs)"
+echo "test-firmware: PASS (6 checks + 4 guard proofs)"
