@@ -651,6 +651,35 @@ mod tests {
     }
 
     #[test]
+    fn invalid_input_is_logged_once_per_kind_per_ten_seconds() {
+        let mut log = InvalidLog::default();
+        for t in 0..5 {
+            log.record(t, "roj_not_json", "ROJ-WIRE-4", "x");
+        }
+        assert_eq!(log.counts["roj_not_json"], 5);
+        assert_eq!(log.last["roj_not_json"], (0, 4), "logged at t=0, 4 repeats suppressed");
+        log.record(10_000, "roj_not_json", "ROJ-WIRE-4", "x");
+        assert_eq!(log.last["roj_not_json"], (10_000, 0), "logged again after 10 s");
+        log.record(10_001, "kor_bad_length", "KOR-WIRE-4", "x");
+        assert_eq!(log.last["kor_bad_length"], (10_001, 0), "another kind has its own budget");
+    }
+
+    #[test]
+    fn commit_while_catching_up_defers_its_bridge_event() {
+        // A single fresh node without persistence: alone, it may emit after 2 anti-entropy periods.
+        let mut n = Node::new(cfg("solo", 1), at(0), None);
+        let r = req(&mut n, at(1), r#"{"id":1,"cmd":"propose","args":{"key":"k","value":"v"}}"#);
+        assert_eq!(r["result"]["version"], 1, "a lone member commits at once: {r}");
+        assert_eq!(n.state_json()["kv_count"], 1);
+        assert_eq!(n.state_json()["log_count"], 0, "CTL-PERSIST-2: the event waits");
+        let e = req(&mut n, at(2), r#"{"id":2,"cmd":"emit","args":{"event_type":128,"payload_hex":"0000000000000000000000000000000000000000"}}"#);
+        assert_eq!(e["error"], "busy");
+        n.tick(at(2000));
+        assert_eq!(n.state_json()["log_count"], 1, "emitted once emission is allowed");
+        assert_eq!(n.state_json()["vv"], json!({"1": 1}));
+    }
+
+    #[test]
     fn empty_digests_match_the_spec() {
         let n = Node::new(cfg("a", 1), at(0), None);
         let s = n.state_json();

@@ -831,6 +831,45 @@ mod tests {
     }
 
     #[test]
+    fn announce_round_sends_one_seq_to_every_member() {
+        let mut a = node("a", 1);
+        a.on_message(0, addr(2), announce_from("b", &["b"]));
+        a.on_message(0, addr(3), announce_from("c", &["c"]));
+        sends(&mut a);
+        a.tick(0);
+        let seqs: Vec<u32> = sends(&mut a)
+            .iter()
+            .filter_map(|(_, m)| match &m.body { RojBody::Announce(an) => Some(an.seq), _ => None })
+            .collect();
+        assert_eq!(seqs.len(), 2);
+        assert_eq!(seqs[0], seqs[1], "ROJ-ANN-1: one round, one seq");
+        a.tick(1000);
+        let next: Vec<u32> = sends(&mut a)
+            .iter()
+            .filter_map(|(_, m)| match &m.body { RojBody::Announce(an) => Some(an.seq), _ => None })
+            .collect();
+        assert_eq!(next, vec![seqs[0] + 1, seqs[0] + 1]);
+    }
+
+    #[test]
+    fn stale_majority_waits_for_the_newer_version() {
+        let mut a = node("a", 1);
+        a.on_message(0, addr(2), announce_from("b", &["b"]));
+        sends(&mut a);
+        let (pid, _) = a.propose(0, "k", "1").unwrap();
+        a.on_message(1, addr(2), RojMessage { node_id: "b".into(), body: RojBody::Vote(Vote { pid, accept: false, reason: VoteReason::Stale }) });
+        sends(&mut a);
+        // Past the longest backoff the retry still waits: the proposer has not learned version 1.
+        a.tick(2000);
+        assert!(!sends(&mut a).iter().any(|(_, m)| matches!(m.body, RojBody::Propose(_))));
+        // Learning version 1 (COMMIT or bridge) releases it, proposing version 2.
+        a.apply("k", "x", 1, "test");
+        a.tick(2001);
+        let p = sends(&mut a).into_iter().find_map(|(_, m)| match m.body { RojBody::Propose(p) => Some(p), _ => None }).expect("retried");
+        assert_eq!(p.version, 2);
+    }
+
+    #[test]
     fn single_member_commits_alone() {
         let mut a = node("a", 1);
         a.propose(0, "x", "1").unwrap();
