@@ -2,7 +2,9 @@
 #include "fault.h"
 
 #include "board.h"
+#include "clock.h"
 #include "fmt.h"
+#include "log.h"
 #include "semihost.h"
 #include "uart.h"
 
@@ -12,7 +14,11 @@ void fault_stop(const char *why)
     char buf[200];
     fmt_t f;
     fmt_init(&f, buf, sizeof buf);
-    fmt_str(&f, "{\"ts\":0,\"level\":\"error\",\"node\":\"mcu\",\"msg\":");
+    fmt_str(&f, "{\"ts\":");
+    fmt_u64(&f, clock_ms());
+    fmt_str(&f, ",\"level\":\"error\",\"node\":");
+    fmt_json_str(&f, log_node_name());
+    fmt_str(&f, ",\"msg\":");
     fmt_json_str(&f, why);
     fmt_str(&f, ",\"cfsr\":");
     fmt_u64(&f, REG32(SCB_CFSR));

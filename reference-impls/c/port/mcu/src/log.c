@@ -25,6 +25,8 @@ void log_setup(const char *node_id, int text_mode)
     log_text = text_mode;
 }
 
+const char *log_node_name(void) { return log_node; }
+
 void log_line(ekc_log_level_t level, const char *msg, const char *clause, const char *fields)
 {
     fmt_t f;

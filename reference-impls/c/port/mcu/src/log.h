@@ -8,6 +8,7 @@
 #include "ekc_core.h"
 
 void log_setup(const char *node_id, int text_mode);
+const char *log_node_name(void); /* "mcu" until the configuration is read */
 /* `fields` is "" or JSON members without braces, as in ekc_log_record_t. */
 void log_line(ekc_log_level_t level, const char *msg, const char *clause, const char *fields);
 /* Hook for ekc_config_t.log. */
