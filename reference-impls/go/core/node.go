@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-
-	"ekcnode/codec"
 )
 
 // Channel names the UDP socket a datagram belongs to.
@@ -294,4 +292,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-var _ = codec.Threshold
