@@ -125,8 +125,9 @@ go-gopath:
 build-node-go: go-gopath
     cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "{{go_dir}}/bin/ekc-node-go" ./cmd/ekc-node-go
 
-# go vet, unit/golden/3-process tests, and the race detector over core and shell.
+# gofmt and go vet, unit/golden/3-process tests, and the race detector over core and shell.
 test-node-go: go-gopath
+    cd "{{go_dir}}" && unformatted=$(gofmt -l codec core shell cmd ctlclient clustertest) && [ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
     cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go vet ./...
     cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go test -count=1 ./...
     cd "{{go_dir}}/bin/gopath/src/ekcnode" && {{go_env}} go test -count=1 -race ./core/... ./shell/... ./codec/...
