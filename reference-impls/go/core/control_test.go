@@ -25,7 +25,7 @@ func TestControlCommands(t *testing.T) {
 		t.Fatalf("ping %v", r)
 	}
 	caps := ok(s.ctl(0, `{"id":2,"cmd":"caps","args":{}}`))
-	if caps["spec"] != "1.0" || fmt.Sprint(caps["caps"]) != "[roj kor ctl abort clock-skew kor-retx]" {
+	if caps["spec"] != "1.0" || fmt.Sprint(caps["caps"]) != "[roj kor ctl mdns abort persist clock-skew kor-retx]" {
 		t.Fatalf("caps %v", caps)
 	}
 	peers := ok(s.ctl(0, `{"id":3,"cmd":"peers"}`))

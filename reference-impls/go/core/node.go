@@ -84,16 +84,10 @@ type Config struct {
 }
 
 // Caps is the capability list this node claims (CTL-CAP-2, CTL-CAP-4: TXT, ANNOUNCE and caps agree).
+// Claims describe the implementation, not one run's configuration: a run without EKC_STATE_DIR or
+// with EKC_MDNS=0 still claims `persist` and `mdns`, so the suite can select those tests from `caps`.
 func (c *Config) Caps() []string {
-	caps := []string{"roj", "kor", "ctl"}
-	if c.MDNS {
-		caps = append(caps, "mdns")
-	}
-	caps = append(caps, "abort")
-	if c.Persist {
-		caps = append(caps, "persist")
-	}
-	return append(caps, "clock-skew", "kor-retx")
+	return []string{"roj", "kor", "ctl", "mdns", "abort", "persist", "clock-skew", "kor-retx"}
 }
 
 // Node is the whole protocol state of one node.

@@ -194,7 +194,9 @@ static void configure(ekc_config_t *cfg, int *mdns_on, uint32_t *tick_ms) {
         else if (strcmp(md, "0") == 0) *mdns_on = 0;
         else die("EKC_MDNS=%s must be 0 or 1%s", md, "");
     }
-    if (*mdns_on) cfg->caps |= EKC_CAP_MDNS;
+    /* Static claims (CTL-CAP-2): this port implements mDNS and persistence whether or not a run
+     * switches them on, so the suite can select their tests from `caps`. */
+    cfg->caps |= EKC_CAP_MDNS | EKC_CAP_PERSIST;
     const char *peers = env("EKC_PEERS");
     if (peers && *peers) {
         char buf[1024];
