@@ -103,7 +103,7 @@ pub fn start_capture(prefix: &[&str], iface: &str, path: &Path) -> Result<Captur
         .args(&prefix[1..])
         // Higher priority for the capture (root only; elsewhere nice warns and runs it as is), so a
         // busy host does not make tcpdump drop what the measurement needs.
-        .args(["nice", "-n", "-15", "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-B", "16384"])
+        .args(["nice", "-n", "-15", "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-B", "16384", "-s", "2048"])
         .args(["--time-stamp-precision=nano", "-w"])
         .arg(&path)
         .arg("udp")

