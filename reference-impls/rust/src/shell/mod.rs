@@ -73,7 +73,18 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if let Some(sock) = ctl {
         tokio::spawn(control::serve(shared.clone(), sock));
     }
-    let daemon = if cfg.mdns { Some(mdns::start(shared.clone(), &cfg)?) } else { None };
+    // ROJ-DISC-4: where multicast is unavailable the static peer list is the fallback.
+    let daemon = match (cfg.mdns, cfg.peers.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(mdns::start(shared.clone(), &cfg)?),
+        (true, false) => match mdns::start(shared.clone(), &cfg) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(clause = "ROJ-DISC-4", error = %e, "mDNS unavailable; continuing with EKC_PEERS only");
+                None
+            }
+        },
+    };
     tokio::spawn(udp::tick(shared.clone(), cfg.tick_ms));
 
     wait_for_signal().await;
