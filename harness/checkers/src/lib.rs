@@ -45,6 +45,10 @@ pub struct CheckOptions {
     pub time_slack_ms: u64,
     /// How long after a gap is evidenced the node has to send its EVENT_REQUEST (KOR-GAP-1).
     pub gap_request_tolerance_ms: u64,
+    /// How far the capture may reorder one sender's datagrams (different receivers, jitter): an
+    /// advertised vector is only compared with what the sender advertised at least this long
+    /// before (KOR-VV-2).
+    pub reorder_tolerance_ms: u64,
 }
 
 impl Default for CheckOptions {
@@ -58,6 +62,7 @@ impl Default for CheckOptions {
             node_names: BTreeMap::new(),
             time_slack_ms: 20,
             gap_request_tolerance_ms: 1000,
+            reorder_tolerance_ms: 200,
         }
     }
 }

@@ -93,16 +93,10 @@ pub struct CaptureFacts {
     pub lww: BTreeMap<u8, (u32, u8, u32, String, u64)>,
 }
 
-/// KOR-LWW-1 order: is `(ts_a, origin_a, seq_a)` newer than `b`?
+/// KOR-LWW-1 order (the oracle's): is `(ts_a, origin_a, seq_a)` newer than `b`?
 pub fn lww_newer(a: (u32, u8, u32), b: (u32, u8, u32)) -> bool {
-    if a.0 != b.0 {
-        let d = a.0.wrapping_sub(b.0);
-        if d == 1 << 31 {
-            return a.0 > b.0;
-        }
-        return (1..(1u32 << 31)).contains(&d);
-    }
-    (a.1, a.2) > (b.1, b.2)
+    use ekc_oracle::lww::{is_newer, LwwStamp};
+    is_newer(&LwwStamp { ts: a.0, origin: a.1, seq: a.2 }, &LwwStamp { ts: b.0, origin: b.1, seq: b.2 })
 }
 
 impl CaptureFacts {
@@ -142,22 +136,9 @@ impl CaptureFacts {
     }
 }
 
-/// FNV-1a 64 (CTL-DIGEST-1).
-pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
-/// `kv_digest` of a store (CTL-DIGEST-1).
+/// `kv_digest` of a store (CTL-DIGEST-1), computed by the oracle.
 pub fn kv_digest(kv: &[KvEntry]) -> String {
-    let mut sorted: Vec<&KvEntry> = kv.iter().collect();
-    sorted.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-    let text: String = sorted.iter().map(|e| format!("{}={}@{}\n", e.key, e.value, e.version)).collect();
-    format!("{:016x}", fnv1a64(text.into_bytes()))
+    ekc_oracle::digest::hex16(ekc_oracle::digest::kv_digest(kv.iter().map(|e| (e.key.as_str(), e.value.as_str(), e.version as u32))))
 }
 
 pub fn clauses() -> Vec<ClauseId> {

@@ -13,7 +13,7 @@
 
 use super::{Checker, Ctx, NodeRef, COMMIT_SAFETY};
 use crate::trace::{Body, Event};
-use crate::wire::{ekc_oracle_threshold as threshold, pid_node, Commit, Propose, RojBody};
+use crate::wire::{threshold, pid_node, Commit, Propose, RojBody};
 use crate::Severity;
 use ekc_oracle::clause::{self, ClauseId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -36,13 +36,14 @@ struct Prop {
     receipts: HashMap<String, (u64, u64)>,
     commit: Option<CommitSeen>,
     abort_frame: Option<u64>,
+    /// node -> when the COMMIT or ABORT first reached it (it releases its lock then)
+    outcome_at: HashMap<String, u64>,
     membership_checked: bool,
 }
 
 #[derive(Clone)]
 struct CommitSeen {
     frame: u64,
-    ts: u64,
     body: Commit,
 }
 
@@ -50,7 +51,6 @@ struct CommitSeen {
 struct Lock {
     pid: String,
     key: String,
-    from_ts: u64,
     from_frame: u64,
     until_ts: u64,
     released_ts: Option<u64>,
@@ -146,8 +146,7 @@ impl CommitSafety {
             }
             conflicts.push(l.clone());
         }
-        table.retain(|l| l.released_ts.is_none() && l.until_ts + slack > from_ts);
-        table.push(Lock { pid: pid.to_string(), key: key.to_string(), from_ts, from_frame, until_ts: from_ts + timeout_ns, released_ts: None });
+        table.push(Lock { pid: pid.to_string(), key: key.to_string(), from_frame, until_ts: from_ts + timeout_ns, released_ts: None });
         for older in conflicts {
             if older.released_ts.is_some() {
                 // released, but only after this decision (beyond the slack): held at the time.
@@ -233,6 +232,7 @@ impl CommitSafety {
                     receipts: HashMap::new(),
                     commit: None,
                     abort_frame: None,
+                    outcome_at: HashMap::new(),
                     membership_checked: false,
                 },
             );
@@ -291,14 +291,31 @@ impl CommitSafety {
             return;
         }
         prop.accepts.insert(voter.to_string(), ev.frame);
+        let n = prop.propose.n as u32;
+        let counted = 1 + prop.accepts.keys().filter(|v| **v != prop.proposer && prop.propose.members.contains(v)).count() as u32;
+        if counted >= threshold(n) && prop.commit.is_none() {
+            // From here the proposer may commit (and release its own lock) even if every COMMIT
+            // datagram is lost before the capture point: judge it leniently as released now.
+            let (proposer, key, pid_s) = (prop.proposer.clone(), prop.propose.key.clone(), pid.to_string());
+            self.release(cx, &proposer, &pid_s, &key, ev.ts_ns);
+        }
+        let Some(prop) = self.props.get_mut(pid) else { return };
         let (decision_ts, decision_frame) = prop.receipts.get(voter).copied().unwrap_or((ev.ts_ns, ev.frame));
         let (key, version, timeout_ns) = (prop.propose.key.clone(), prop.propose.version, prop.timeout_ns);
         let _ = decision_frame;
+        let outcome = prop.outcome_at.get(voter).copied();
         self.take_lock(cx, voter, pid, &key, version, decision_ts, ev.frame, timeout_ns);
+        // The outcome may have reached the voter before its VOTE reached the capture.
+        if let Some(at) = outcome {
+            self.release(cx, voter, pid, &key, at);
+        }
     }
 
     fn on_commit(&mut self, ev: &Event, cx: &mut Ctx, sender: &str, c: &Commit) {
         let receiver = Self::node_name(cx, *ev.dst.ip());
+        if let Some(p) = self.props.get_mut(&c.pid) {
+            p.outcome_at.entry(receiver.clone()).or_insert(ev.ts_ns);
+        }
         self.release(cx, &receiver, &c.pid, &c.key, ev.ts_ns);
         self.learn_version(&receiver, &c.key, c.version, ev.ts_ns, ev.frame);
         self.learn_version(sender, &c.key, c.version, ev.ts_ns, ev.frame);
@@ -331,7 +348,7 @@ impl CommitSafety {
             }
             return;
         }
-        prop.commit = Some(CommitSeen { frame: ev.frame, ts: ev.ts_ns, body: c.clone() });
+        prop.commit = Some(CommitSeen { frame: ev.frame, body: c.clone() });
         let p = prop.propose.clone();
         let (propose_frame, propose_ts, deadline, proposer) = (prop.propose_frame, prop.propose_ts, prop.deadline, prop.proposer.clone());
         let who = vec![NodeRef::Name(sender.to_string())];
@@ -454,6 +471,7 @@ impl CommitSafety {
         let receiver = Self::node_name(cx, *ev.dst.ip());
         let Some(prop) = self.props.get_mut(pid) else { return };
         let key = prop.propose.key.clone();
+        prop.outcome_at.entry(receiver.clone()).or_insert(ev.ts_ns);
         if pid_node(pid) == sender && prop.abort_frame.is_none() {
             prop.abort_frame = Some(ev.frame);
         }
@@ -472,7 +490,8 @@ impl CommitSafety {
         self.props.retain(|_, p| p.deadline + MAX_TIMEOUT_NS > now);
         for keys in self.locks.values_mut() {
             for t in keys.values_mut() {
-                t.retain(|l| l.released_ts.is_none() && l.until_ts + slack > now);
+                // Kept a while after they end: a VOTE can reveal, later, a decision taken earlier.
+                t.retain(|l| l.released_ts.unwrap_or(l.until_ts).min(l.until_ts) + MAX_TIMEOUT_NS > now);
             }
             keys.retain(|_, t| !t.is_empty());
         }

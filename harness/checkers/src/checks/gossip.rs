@@ -26,6 +26,10 @@ use std::net::Ipv4Addr;
 const HORIZON_NS: u64 = 30_000_000_000;
 /// A node re-requests at most every 500 ms (KOR-GAP-1): a request this recent still covers a gap.
 const REREQUEST_NS: u64 = 500_000_000;
+/// Receipts kept per event and node.
+const MAX_RECEIPTS: usize = 8;
+/// Identical frames closer than this are one frame duplicated by the network.
+const NETWORK_DUP_WINDOW_NS: u64 = 2_000_000;
 
 #[derive(Default)]
 struct Received {
@@ -46,6 +50,40 @@ impl Received {
         } else if s > self.contiguous {
             self.above.insert(s);
         }
+    }
+}
+
+/// A value a sender advertises that must never decrease, judged against what it advertised at
+/// least `tolerance` earlier (the capture may reorder one sender's frames to different receivers).
+#[derive(Default)]
+struct Monotone {
+    /// Recent (ts, frame, value), values strictly increasing, merged within 10 ms.
+    recent: std::collections::VecDeque<(u64, u64, u32)>,
+    settled: Option<(u32, u64)>,
+}
+
+impl Monotone {
+    /// Records `value`; returns the earlier advertisement it falls below, if any.
+    fn observe(&mut self, ts: u64, frame: u64, value: u32, tolerance: u64) -> Option<(u32, u64)> {
+        while let Some(&(t, f, v)) = self.recent.front() {
+            if t + tolerance > ts {
+                break;
+            }
+            self.recent.pop_front();
+            if self.settled.map(|(s, _)| v >= s).unwrap_or(true) {
+                self.settled = Some((v, f));
+            }
+        }
+        let back = self.settled.filter(|(s, _)| value < *s);
+        match self.recent.back_mut() {
+            Some(last) if value <= last.2 => {}
+            Some(last) if ts < last.0 + 10_000_000 => {
+                last.2 = value;
+                last.1 = frame;
+            }
+            _ => self.recent.push_back((ts, frame, value)),
+        }
+        back
     }
 }
 
@@ -70,17 +108,19 @@ struct GapCandidate {
 #[derive(Default)]
 struct NodeState {
     received: HashMap<u8, Received>,
-    /// (origin, seq) -> first valid receipt
-    first_receipt: HashMap<(u8, u32), Receipt>,
+    /// (origin, seq) -> valid receipts (a few: duplicates, repairs)
+    receipts: HashMap<(u8, u32), Vec<Receipt>>,
     /// (origin, seq, to) -> first forward frame
     forwarded: HashMap<(u8, u32, Ipv4Addr), (u64, u64)>,
     last_request: HashMap<u8, u64>,
-    vv_summary: Option<(VvSummary, u64)>,
-    vv_sync: HashMap<u8, (u32, u64)>,
+    vv_origins: Monotone,
+    vv_sum: Monotone,
+    vv_sync: HashMap<u8, Monotone>,
 }
 
 pub struct GossipOrder {
     tolerance_ns: u64,
+    reorder_ns: u64,
     nodes: HashMap<Ipv4Addr, NodeState>,
     gaps: Vec<GapCandidate>,
     now: u64,
@@ -89,7 +129,7 @@ pub struct GossipOrder {
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, nodes: HashMap::new(), gaps: Vec::new(), now: 0, last_prune: 0 }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: HashMap::new(), gaps: Vec::new(), now: 0, last_prune: 0 }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
@@ -106,75 +146,80 @@ impl GossipOrder {
         if is_forward {
             let st = self.nodes.entry(src).or_default();
             let contiguous = st.received.get(&o).map(|r| r.contiguous).unwrap_or(0);
-            let receipt = st.first_receipt.get(&(o, s)).copied();
+            let receipts: Vec<Receipt> = st.receipts.get(&(o, s)).cloned().unwrap_or_default();
             let dup = st.forwarded.get(&(o, s, dst)).copied();
             st.forwarded.entry((o, s, dst)).or_insert((ev.frame, ev.ts_ns));
-            let r_frames = |r: &Option<Receipt>| r.map(|r| vec![r.frame, ev.frame]).unwrap_or_else(|| vec![ev.frame]);
+            let first_frame = receipts.first().map(|r| r.frame);
+            let with_first = |f: u64| first_frame.map(|r| vec![r, f]).unwrap_or_else(|| vec![f]);
             if contiguous + 1 < s {
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_CAUSAL_1,
-                    &r_frames(&receipt),
+                    &with_first(ev.frame),
                     vec![NodeRef::Ip(src)],
                     format!("{who} forwarded event {o}:{s} while the capture shows it had received origin {o} only up to {contiguous} without gaps."),
                 );
             }
-            match receipt {
-                None => cx.report(
+            let to = cx.name(dst);
+            // The receipts that could have triggered this forward: not repaired, one hop less.
+            let triggers: Vec<&Receipt> = receipts.iter().filter(|r| !r.repair && r.hop + 1 == e.hop_count).collect();
+            if receipts.is_empty() {
+                cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_1,
                     &[ev.frame],
                     vec![NodeRef::Ip(src)],
                     format!("{who} forwarded event {o}:{s} at hop {} that the capture never shows it receiving.", e.hop_count),
-                ),
-                Some(r) => {
-                    let to = cx.name(dst);
-                    if r.repair {
-                        cx.report(
-                            GOSSIP_ORDER,
-                            clause::KOR_HOP_3,
-                            &[r.frame, ev.frame],
-                            vec![NodeRef::Ip(src)],
-                            format!("{who} forwarded event {o}:{s}, which it had received with REPAIR set."),
-                        );
-                    } else if r.hop >= 3 {
-                        cx.report(
-                            GOSSIP_ORDER,
-                            clause::KOR_HOP_1,
-                            &[r.frame, ev.frame],
-                            vec![NodeRef::Ip(src)],
-                            format!("{who} forwarded event {o}:{s}, which it had received at hop {} (the TTL), as hop {}.", r.hop, e.hop_count),
-                        );
-                    } else if e.hop_count != r.hop + 1 {
-                        cx.report(
-                            GOSSIP_ORDER,
-                            clause::KOR_HOP_1,
-                            &[r.frame, ev.frame],
-                            vec![NodeRef::Ip(src)],
-                            format!("{who} forwarded event {o}:{s} at hop {} after receiving it at hop {}: a forward adds exactly one.", e.hop_count, r.hop),
-                        );
-                    }
-                    if dst == r.from {
-                        cx.report(
-                            GOSSIP_ORDER,
-                            clause::KOR_HOP_1,
-                            &[r.frame, ev.frame],
-                            vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
-                            format!("{who} forwarded event {o}:{s} back to {to}, the node it received it from."),
-                        );
-                    } else if cx.nodes.module_of(dst) == Some(o) {
-                        cx.report(
-                            GOSSIP_ORDER,
-                            clause::KOR_HOP_1,
-                            &[r.frame, ev.frame],
-                            vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
-                            format!("{who} forwarded event {o}:{s} to its origin {to}."),
-                        );
-                    }
+                );
+            } else if triggers.is_empty() {
+                let r = receipts[0];
+                if receipts.iter().all(|r| r.repair) {
+                    cx.report(
+                        GOSSIP_ORDER,
+                        clause::KOR_HOP_3,
+                        &[r.frame, ev.frame],
+                        vec![NodeRef::Ip(src)],
+                        format!("{who} forwarded event {o}:{s}, which it had received only with REPAIR set."),
+                    );
+                } else if let Some(r) = receipts.iter().find(|r| !r.repair && r.hop >= 3) {
+                    cx.report(
+                        GOSSIP_ORDER,
+                        clause::KOR_HOP_1,
+                        &[r.frame, ev.frame],
+                        vec![NodeRef::Ip(src)],
+                        format!("{who} forwarded event {o}:{s}, which it had received at hop {} (the TTL), as hop {}.", r.hop, e.hop_count),
+                    );
+                } else {
+                    let r = receipts.iter().find(|r| !r.repair).unwrap_or(&r);
+                    cx.report(
+                        GOSSIP_ORDER,
+                        clause::KOR_HOP_1,
+                        &[r.frame, ev.frame],
+                        vec![NodeRef::Ip(src)],
+                        format!("{who} forwarded event {o}:{s} at hop {} after receiving it at hop {}: a forward adds exactly one.", e.hop_count, r.hop),
+                    );
                 }
+            } else if triggers.iter().all(|r| r.from == dst) {
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_HOP_1,
+                    &[triggers[0].frame, ev.frame],
+                    vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
+                    format!("{who} forwarded event {o}:{s} back to {to}, the node it received it from."),
+                );
             }
-            if let Some((first, _)) = dup {
-                let to = cx.name(dst);
+            if cx.nodes.module_of(dst) == Some(o) {
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_HOP_1,
+                    &with_first(ev.frame),
+                    vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
+                    format!("{who} forwarded event {o}:{s} to its origin {to}."),
+                );
+            }
+            // A copy within the duplication window is the network's (nft dup), not the node's.
+            if let Some((first, first_ts)) = dup.filter(|(_, t)| ev.ts_ns > t + NETWORK_DUP_WINDOW_NS) {
+                let _ = first_ts;
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_2,
@@ -191,7 +236,10 @@ impl GossipOrder {
         }
         // The receiver's view.
         let st = self.nodes.entry(dst).or_default();
-        st.first_receipt.entry((o, s)).or_insert(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
+        let list = st.receipts.entry((o, s)).or_default();
+        if list.len() < MAX_RECEIPTS {
+            list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
+        }
         let rcv = st.received.entry(o).or_default();
         let gap = !rcv.has(s) && s > rcv.contiguous + 1;
         rcv.add(s);
@@ -201,48 +249,52 @@ impl GossipOrder {
     }
 
     fn check_summary(&mut self, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
+        let tol = self.reorder_ns;
         let st = self.nodes.entry(src).or_default();
-        if let Some((prev, prev_frame)) = st.vv_summary {
-            let sum_back = prev.sum.wrapping_sub(vv.sum) as i32 > 0;
-            if vv.origins < prev.origins || sum_back {
-                let who = cx.name(src);
-                cx.report(
-                    GOSSIP_ORDER,
-                    clause::KOR_VV_2,
-                    &[prev_frame, ev.frame],
-                    vec![NodeRef::Ip(src)],
-                    format!(
-                        "{who}'s vv_summary went backwards (origins {} -> {}, sum {} -> {}).",
-                        prev.origins, vv.origins, prev.sum, vv.sum
-                    ),
-                );
-            }
+        let origins = st.vv_origins.observe(ev.ts_ns, ev.frame, vv.origins as u32, tol);
+        // The sum is modulo 2^32; a node never advances it by 2^31 within the tolerance.
+        let sum = st.vv_sum.observe(ev.ts_ns, ev.frame, vv.sum, tol);
+        let who = cx.name(src);
+        if let Some((prev, prev_frame)) = origins {
+            cx.report(
+                GOSSIP_ORDER,
+                clause::KOR_VV_2,
+                &[prev_frame, ev.frame],
+                vec![NodeRef::Ip(src)],
+                format!("{who}'s vv_summary counts {} origins after it had advertised {prev}: its version vector went backwards.", vv.origins),
+            );
+        } else if let Some((prev, prev_frame)) = sum {
+            cx.report(
+                GOSSIP_ORDER,
+                clause::KOR_VV_2,
+                &[prev_frame, ev.frame],
+                vec![NodeRef::Ip(src)],
+                format!("{who}'s vv_summary sum fell from {prev} to {}: its version vector went backwards.", vv.sum),
+            );
         }
-        st.vv_summary = Some((vv, ev.frame));
     }
 
     fn vv_sync(&mut self, ev: &Event, cx: &mut Ctx, lo: u8, hi: u8, entries: &[(u8, u32)]) {
         let src = *ev.src.ip();
         let who = cx.name(src);
+        let tol = self.reorder_ns;
         let st = self.nodes.entry(src).or_default();
         for o in lo..=hi {
             let now = entries.iter().find(|(x, _)| *x == o).map(|(_, s)| *s).unwrap_or(0);
-            if let Some(&(prev, prev_frame)) = st.vv_sync.get(&o) {
-                if now < prev {
-                    cx.report(
-                        GOSSIP_ORDER,
-                        clause::KOR_VV_2,
-                        &[prev_frame, ev.frame],
-                        vec![NodeRef::Ip(src)],
-                        format!("{who} advertised VV[{o}] = {now} in VV_SYNC after advertising {prev}."),
-                    );
+            if now == 0 && !st.vv_sync.contains_key(&o) {
+                if o == 255 {
+                    break;
                 }
+                continue;
             }
-            if now > 0 || st.vv_sync.contains_key(&o) {
-                let e = st.vv_sync.entry(o).or_insert((now, ev.frame));
-                if now >= e.0 {
-                    *e = (now, ev.frame);
-                }
+            if let Some((prev, prev_frame)) = st.vv_sync.entry(o).or_default().observe(ev.ts_ns, ev.frame, now, tol) {
+                cx.report(
+                    GOSSIP_ORDER,
+                    clause::KOR_VV_2,
+                    &[prev_frame, ev.frame],
+                    vec![NodeRef::Ip(src)],
+                    format!("{who} advertised VV[{o}] = {now} in VV_SYNC after advertising {prev}."),
+                );
             }
             if o == 255 {
                 break;
@@ -296,7 +348,7 @@ impl GossipOrder {
     fn prune(&mut self) {
         let now = self.now;
         for st in self.nodes.values_mut() {
-            st.first_receipt.retain(|_, r| r.ts + HORIZON_NS > now);
+            st.receipts.retain(|_, r| r.iter().any(|r| r.ts + HORIZON_NS > now));
             st.forwarded.retain(|_, (_, ts)| *ts + HORIZON_NS > now);
         }
     }
@@ -346,10 +398,11 @@ impl Checker for GossipOrder {
         let persists = cx.nodes.caps_of(ip).iter().any(|c| c == "persist");
         if let Some(st) = self.nodes.get_mut(&ip) {
             st.forwarded.clear();
-            st.first_receipt.clear();
+            st.receipts.clear();
             if !persists {
                 st.received.clear();
-                st.vv_summary = None;
+                st.vv_origins = Monotone::default();
+                st.vv_sum = Monotone::default();
                 st.vv_sync.clear();
             }
         }
