@@ -7,7 +7,8 @@
 #      proposed on the Go node reaches the MCU,
 #   3. a commit burst proposed on the MCU (BURST proposals, default 20) all commit, with the MCU's
 #      emulated busy fraction and QEMU's host CPU reported;
-#   4. with EKC_MDNS=0 and EKC_PEERS only (ROJ-DISC-4), the MCU and the C node still become live
+#   4. ROJ-WIRE-6 in a capture: the MCU sends EK-ROJ from 9990 and EK-KOR from 9991;
+#   5. with EKC_MDNS=0 and EKC_PEERS only (ROJ-DISC-4), the MCU and the C node still become live
 #      members of each other (the MCU's ARP request/queue path: nothing was learned beforehand).
 # Needs the same prerequisites as test-firmware.sh plus the Go and C node binaries (built here).
 set -euo pipefail
@@ -31,6 +32,10 @@ start_node() { # NS BIN NODE_ID MODULE IP LOG
     EKC_ANNOUNCE_MS=500 "$2" >"$6" 2>&1 &
   extra_pids+=($!)
 }
+command -v tcpdump >/dev/null || fail "tcpdump is not installed (tools/setup.sh installs it)"
+ip netns exec "$ns" tcpdump -i br0 -nn -U -w "$work/mcu.pcap" "udp and host 10.213.0.2" 2>/dev/null &
+extra_pids+=($!)
+sleep 0.5
 t0=$(date +%s.%N)
 boot "$work/mcu.log" EKC_ANNOUNCE_MS=500
 start_node go "$go_node" go-1 1 10.213.0.11 "$work/go.log"
@@ -137,6 +142,25 @@ for ip in "${ips[@]}"; do
 done
 echo "interop: converged after the burst: $((2 + burst)) keys on every node (kv_digest $d3)"
 grep '"mcu load"' "$work/mcu.log" | tail -2 | sed 's/^/interop: mcu: /'
+
+# ROJ-WIRE-6: every EK-ROJ datagram from the MCU leaves its EK-ROJ port, every EK-KOR frame its
+# EK-KOR port (from the capture of the whole run so far).
+sleep 0.3
+tcpdump -nn -r "$work/mcu.pcap" 'src host 10.213.0.2 and (dst port 9990 or dst port 9991)' 2>/dev/null >"$work/mcu.txt"
+python3 - "$work/mcu.txt" <<'PY' || fail "ROJ-WIRE-6: the MCU sent from an unbound port"
+import re, sys
+counts = {"9990": 0, "9991": 0}
+for line in open(sys.argv[1]):
+    m = re.search(r"10\.213\.0\.2\.(\d+) > [\d.]+\.(\d+):", line)
+    if not m:
+        continue
+    sport, dport = m.groups()
+    if dport in counts:
+        assert sport == dport, line
+        counts[dport] += 1
+assert counts["9990"] > 0 and counts["9991"] > 0, counts
+print(f"interop: ROJ-WIRE-6: {counts['9990']} EK-ROJ datagrams from port 9990, {counts['9991']} EK-KOR frames from 9991")
+PY
 
 # ---- static peers, no mDNS (ROJ-DISC-4): the MCU must resolve the C node by its own ARP ----
 stop
