@@ -25,6 +25,12 @@ enum Command {
     Images(cmd::images::Args),
     /// Remove containers, networks and volumes left behind by crashed runs.
     Gc(cmd::gc::Args),
+    /// Certify a vendor image: contract pre-check, every applicable test, a verifiable bundle.
+    Certify(cmd::certify::Args),
+    /// Show where two captures (two runs, two implementations) diverge, clause by clause.
+    Diff(cmd::diff::Args),
+    /// Render the HTML report of a run directory.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +41,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Images(args) => cmd::images::run(args),
         Command::Gc(args) => cmd::gc::run(args),
+        Command::Certify(args) => cmd::certify::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Report(args) => cmd::report::run(args),
     }
 }

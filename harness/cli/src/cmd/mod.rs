@@ -1,7 +1,10 @@
 //! One module per subcommand.
+pub mod certify;
 pub mod check;
+pub mod diff;
 pub mod gc;
 pub mod images;
+pub mod report;
 pub mod run;
 pub mod trace;
 

@@ -1,0 +1,9 @@
+//! `ekconform certify`.
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    super::not_built("certify")
+}
