@@ -162,7 +162,7 @@ impl GossipOrder {
             }
             let to = cx.name(dst);
             // The receipts that could have triggered this forward: not repaired, one hop less.
-            let triggers: Vec<&Receipt> = receipts.iter().filter(|r| !r.repair && r.hop + 1 == e.hop_count).collect();
+            let triggers: Vec<&Receipt> = receipts.iter().filter(|r| !r.repair && r.hop < 3 && r.hop + 1 == e.hop_count).collect();
             if receipts.is_empty() {
                 cx.report(
                     GOSSIP_ORDER,
