@@ -154,7 +154,13 @@ impl<'f, F: FnMut(&Datagram)> Decoder<'f, F> {
             Ok(s) => s,
             Err(_) => {
                 // Not decodable as far as IP: truncated or malformed unless it is simply not IPv4.
-                if captured_short || looks_ipv4(link, data) {
+                let header_len = match link {
+                    Link::Ethernet => 14,
+                    Link::Sll => 16,
+                    Link::Sll2 => 20,
+                    Link::RawIp => 1,
+                };
+                if captured_short || data.len() < header_len || looks_ipv4(link, data) {
                     self.stats.note_truncated(frame);
                 } else {
                     self.stats.ignored_frames += 1;

@@ -51,6 +51,7 @@ impl<W: Write> CaptureWriter<W> {
                     datalink: if kind == CaptureKind::PcapSll2 { DataLink::LINUX_SLL2 } else { DataLink::ETHERNET },
                     ts_resolution: TsResolution::NanoSecond,
                     snaplen: 65535,
+                    endianness: pcap_file::Endianness::Little,
                     ..Default::default()
                 };
                 Sink::Pcap(PcapWriter::with_header(w, header).expect("writing a pcap header"))
