@@ -3,6 +3,7 @@
 //! - overhead: one-way latency and engine CPU with a no-op profile (every packet through NFQUEUE,
 //!   nothing impaired) against no engine at all, same session;
 //! - time to apply and remove a fault (engine side, and host round trip).
+//!
 //! Needs root. Prints a table and writes JSON to target/ekc-faults-bench.json.
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@
 //! checks the effect from pcaps; [`probe`] sends numbered probe datagrams; [`testbed`] builds
 //! throwaway network namespaces for tests and benchmarks.
 
+pub mod cli_run;
 pub mod client;
 pub mod engine;
 pub mod impair;

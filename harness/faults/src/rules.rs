@@ -100,7 +100,7 @@ fn exempt_list(ports: &[u16]) -> String {
 }
 
 /// The device whose egress qdisc sees the selected direction.
-fn qdisc_device<'a>(iface: &'a str, direction: Direction) -> &'a str {
+fn qdisc_device(iface: &str, direction: Direction) -> &str {
     match direction {
         Direction::Egress => iface,
         Direction::Ingress => IFB_DEVICE,

@@ -46,6 +46,16 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         run: u32,
     },
+    /// Run a fault schedule (JSON file) on a topology (JSON file: nodes as netns or containers);
+    /// prints the applied record. Runs until the schedule's last action, then heals everything.
+    Run {
+        #[arg(long)]
+        topology: PathBuf,
+        #[arg(long)]
+        schedule: PathBuf,
+        #[arg(long, default_value = "auto")]
+        backend: BackendChoice,
+    },
     /// Measure a probe flow in a capture against a fault spec (JSON); prints the verification.
     Measure {
         /// Receive-side (or bridge) capture.
@@ -88,6 +98,26 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("ekc-nemesis send: {e}");
                     ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Run { topology, schedule, backend } => {
+            let go = || -> Result<Vec<ekc_faults::AppliedFault>, String> {
+                let topo: ekc_faults::cli_run::Topology =
+                    serde_json::from_slice(&std::fs::read(&topology).map_err(|e| format!("{}: {e}", topology.display()))?).map_err(|e| format!("--topology: {e}"))?;
+                let sched: ekc_faults::Schedule =
+                    serde_json::from_slice(&std::fs::read(&schedule).map_err(|e| format!("{}: {e}", schedule.display()))?).map_err(|e| format!("--schedule: {e}"))?;
+                let engine = std::env::current_exe().map_err(|e| e.to_string())?;
+                ekc_faults::cli_run::run(topo, &sched, backend, engine).map_err(|e| e.to_string())
+            };
+            match go() {
+                Ok(record) => {
+                    println!("{}", serde_json::to_string_pretty(&record).expect("serializable"));
+                    if record.iter().all(|r| r.error.is_none()) { ExitCode::SUCCESS } else { ExitCode::from(3) }
+                }
+                Err(e) => {
+                    eprintln!("ekc-nemesis run: {e}");
+                    ExitCode::from(2)
                 }
             }
         }
