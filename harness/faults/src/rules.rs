@@ -115,7 +115,9 @@ pub fn htb_root_steps(iface: &str, direction: Direction, exempt: &[u16]) -> Vec<
         steps.push(Step::run(&format!("ip link set {IFB_DEVICE} up")));
         steps.push(Step::run(&format!("tc qdisc add dev {iface} handle ffff: ingress")));
         steps.push(Step::run(&format!(
-            "tc filter add dev {iface} parent ffff: protocol ip prio 1 matchall action mirred egress redirect dev {IFB_DEVICE}"
+            // u32 match-all rather than `matchall`: kernels without cls_matchall (this project's CI)
+            // still have u32.
+            "tc filter add dev {iface} parent ffff: protocol ip prio 1 u32 match u32 0 0 action mirred egress redirect dev {IFB_DEVICE}"
         )));
     }
     let dev = qdisc_device(iface, direction);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ekc_faults::measure::{self, CapturedPacket, ProbeFlow, Verification, VerifyContext};
 use ekc_faults::probe::send_probes;
 use ekc_faults::testbed::Testbed;
-use ekc_faults::{Action, BackendChoice, Direction, Distribution, EngineHandle, Fault, FaultError, LossModel, Nemesis, NodeControl, NodeNet, ScheduledFault, Target};
+use ekc_faults::{Action, BackendChoice, Direction, Distribution, EngineHandle, Fault, FaultError, Impairment, LossModel, Nemesis, NodeControl, NodeNet, ScheduledFault, Target};
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_ekc-nemesis");
 const PORT: u16 = 40000;
@@ -214,6 +214,39 @@ fn ingress_delay_and_loss_measured_at_the_socket() {
     nem.teardown(&mut NoLab).unwrap();
 }
 
+/// Receives probes on a socket in node `to` until 500 ms of silence (ingress faults act after the
+/// capture point, so the socket is the measuring point).
+fn socket_receiver(tb: &Testbed, to: usize, from: usize) -> std::thread::JoinHandle<Vec<CapturedPacket>> {
+    let rx = tb.udp_socket(to, PORT).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let (src, dst) = (tb.nodes[from].addr, tb.nodes[to].addr);
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = rx.recv_from(&mut buf) {
+            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+            got.push(CapturedPacket { ts_unix_ns: ts, src, dst, sport: 0, dport: PORT, ip_len: n as u16 + 28, payload: buf[..n].to_vec() });
+        }
+        got
+    })
+}
+
+#[test]
+fn ingress_rate_limit_through_ifb() {
+    let _s = serial();
+    let (tb, mut nem, ctx) = cluster(2);
+    let f = Fault::Rate { target: Target::Node { node: "b".into(), direction: Direction::Ingress }, kbit: 1000, burst_bytes: 16384, latency_ms: 50 };
+    apply(&mut nem, &sf("r", f.clone()));
+    let receiver = socket_receiver(&tb, 1, 0);
+    let tx = tb.udp_socket(0, 0).unwrap();
+    send_probes(&tx, SocketAddr::from((tb.nodes[1].addr, PORT)), 4, 3000, 200, Duration::from_micros(100)).unwrap();
+    let got = receiver.join().unwrap();
+    let pf = ProbeFlow { src: tb.nodes[0].addr, dst: tb.nodes[1].addr, dport: PORT, run: 4, count: 3000 };
+    let v = measure::verify(&f, &pf, &got, None, &ctx);
+    assert_verified(&v);
+    nem.teardown(&mut NoLab).unwrap();
+}
+
 #[test]
 fn symmetric_partition_blocks_across_groups_only_and_heals() {
     let _s = serial();
@@ -387,4 +420,46 @@ fn cli_run_executes_a_schedule_file_on_namespaces() {
     );
     assert!(record[0]["mechanisms"].as_array().unwrap().len() == 2, "delay between a and b sets a rule on both: {}", record[0]);
     assert_eq!(record[1]["backend"], "iptables");
+}
+
+/// The netem backend's commands, run in a namespace: on a kernel with sch_netem all must succeed;
+/// on one without, tc must accept every argument (userland parsing) and fail only in the kernel
+/// with "Specified qdisc kind is unknown" — so the plans are valid tc-netem syntax either way.
+#[test]
+fn netem_backend_commands_are_valid_tc_netem() {
+    use ekc_faults::model::{DelaySpec, RateSpec, ReorderSpec};
+    use ekc_faults::rules::{self, Backend, Selector, Step};
+    let _s = serial();
+    let tb = Testbed::new(2).expect("testbed");
+    let ns = &tb.nodes[0].netns;
+    let probe = Command::new("ip").args(["netns", "exec", ns, ENGINE, "probe-kernel"]).output().unwrap();
+    let has_netem = serde_json::from_slice::<serde_json::Value>(&probe.stdout).unwrap()["kernel_has_netem"].as_bool().unwrap();
+    let imp = Impairment {
+        delay: Some(DelaySpec { delay_ms: 40.0, jitter_ms: 5.0, distribution: Distribution::Normal }),
+        loss: Some(LossModel::GilbertElliott { p: 5.0, r: 30.0, one_minus_h: 100.0, one_minus_k: 0.0 }),
+        duplicate_percent: Some(1.0),
+        corrupt_percent: Some(0.5),
+        reorder: Some(ReorderSpec { percent: 25.0, delay_ms: 40.0 }),
+        rate: Some(RateSpec { kbit: 2000, burst_bytes: 16384, latency_ms: 50 }),
+    };
+    let run = |step: &Step| -> Result<(), String> {
+        let Step::Run(argv) = step else { panic!("netem plans only run tc/ip: {step:?}") };
+        let out = Command::new("ip").args(["netns", "exec", ns]).args(argv).output().unwrap();
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+    };
+    for (slot, direction, peer) in [(1u16, Direction::Egress, Some(tb.nodes[1].addr)), (2, Direction::Ingress, None)] {
+        for step in rules::htb_root_steps("eth0", direction, &[9992]) {
+            run(&step).unwrap_or_else(|e| panic!("{step:?}: {e}"));
+        }
+        let sel = Selector { direction, peer, exempt_ports: vec![9992] };
+        let plan = rules::plan_impairment(Backend::Netem, "eth0", &sel, slot, &imp).unwrap();
+        for step in &plan.install {
+            let is_netem = matches!(step, Step::Run(a) if a.iter().any(|x| x == "netem"));
+            match (run(step), is_netem, has_netem) {
+                (Ok(()), _, _) => {}
+                (Err(e), true, false) => assert!(e.contains("Specified qdisc kind is unknown"), "tc rejected the netem arguments: {e}"),
+                (Err(e), _, _) => panic!("{step:?} failed: {e}"),
+            }
+        }
+    }
 }
