@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 conformance:
@@ -184,3 +184,44 @@ test-image-node-mcu:
 # MCU + Go + C nodes on one bridge (mDNS only): discovered-by-all time, cross-node commits, a burst.
 test-firmware-interop:
     reference-impls/c/port/mcu/tools/interop-firmware.sh
+
+# ---- fuzzing (fuzz/: cargo-fuzz targets on nightly, Go native fuzzing; see fuzz/README.md) --------
+# Targets: roj_judge kor_frame vv_lww ctl_request diff_roj diff_kor c_mdns. Corpora (fuzz/corpus/)
+# and findings (fuzz/artifacts/) are git-ignored; findings become vectors/fuzz-findings.json.
+
+# Seed fuzz/corpus/<target>/ from the golden vectors (and fuzz-findings.json, control requests, mDNS packets).
+fuzz-corpus:
+    fuzz/tools/fuzz.sh corpus
+
+# One cargo-fuzz target for DURATION seconds, e.g. `just fuzz diff_roj 600`.
+fuzz TARGET DURATION="60":
+    fuzz/tools/fuzz.sh run {{TARGET}} {{DURATION}}
+
+# One Go native fuzz target (FuzzRojSeeded, FuzzKorSeeded, FuzzCtlSeeded) for DURATION seconds.
+fuzz-go TARGET DURATION="60":
+    fuzz/tools/fuzz.sh go {{TARGET}} {{DURATION}}
+
+# Every target time-sliced (SLICE seconds each, ROUNDS rounds), then corpus merge and minimisation,
+# finding minimisation, a Go cross-check of the differential corpora and a summary.
+fuzz-overnight SLICE="1800" ROUNDS="4":
+    fuzz/tools/fuzz.sh overnight {{SLICE}} {{ROUNDS}}
+
+# Every parser's verdict (oracle, Rust node, C node, Go node) on each file; Go corpus files accepted.
+fuzz-replay +FILES:
+    fuzz/tools/fuzz.sh replay {{FILES}}
+
+# Replays every differential corpus entry through all four parsers; fails on any disagreement.
+fuzz-crosscheck:
+    fuzz/tools/fuzz.sh crosscheck
+
+# Each target for a few seconds (bounded runs) plus the replay tool's unit test: builds and runs.
+test-fuzz-smoke:
+    fuzz/tools/fuzz.sh smoke
+    cd fuzz && cargo test --quiet --features replay --bin fuzz-replay
+
+# ---- interoperability of the reference nodes ---------------------------------------------------
+
+# Rust, Go and C nodes as local processes in one cluster (n = 5): commits, a contended key, gossip,
+# identical digests, no datagram of one implementation judged invalid by another.
+test-interop-local: build-node-rust build-node-go build-node-c
+    python3 reference-impls/interop/test_mixed_local.py "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust" "{{go_dir}}/bin/ekc-node-go" reference-impls/c/build/ekc-node

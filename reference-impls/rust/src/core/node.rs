@@ -57,19 +57,27 @@ pub struct Snapshot {
     pub kv: Vec<(String, String, u32)>,
 }
 
-#[derive(Debug, Default)]
+/// Per-kind counts of dropped input, logged at most once per kind per 10 s (CTL-LOG-2). One log
+/// counts malformed input (`stats.invalid`), another valid input the protocol ignores, such as a
+/// late vote for a proposal that already committed (`stats.ignored`).
+#[derive(Debug)]
 struct InvalidLog {
+    what: &'static str,
     counts: BTreeMap<&'static str, u64>,
     last: BTreeMap<&'static str, (u64, u64)>,
 }
 
 impl InvalidLog {
+    fn new(what: &'static str) -> Self {
+        Self { what, counts: BTreeMap::new(), last: BTreeMap::new() }
+    }
+
     fn record(&mut self, now_ms: u64, kind: &'static str, clause: &'static str, detail: &str) {
         *self.counts.entry(kind).or_default() += 1;
         let slot = self.last.entry(kind).or_insert((0, 0));
         let first = self.counts[kind] == 1;
         if first || now_ms.saturating_sub(slot.0) >= INVALID_LOG_INTERVAL_MS {
-            info!(clause, kind, suppressed = slot.1, "invalid input dropped: {detail}");
+            info!(clause, kind, suppressed = slot.1, "{}: {detail}", self.what);
             *slot = (now_ms, 0);
         } else {
             slot.1 += 1;
@@ -89,6 +97,7 @@ pub struct Node {
     kor: Kor,
     out: Vec<Output>,
     invalid: InvalidLog,
+    ignored: InvalidLog,
     rx: Counters,
     tx: Counters,
     start_ms: u64,
@@ -135,7 +144,8 @@ impl Node {
             roj,
             kor,
             out: Vec::new(),
-            invalid: InvalidLog::default(),
+            invalid: InvalidLog::new("invalid input dropped"),
+            ignored: InvalidLog::new("valid input ignored"),
             rx: Counters::default(),
             tx: Counters::default(),
             start_ms: now.mono_ms,
@@ -282,7 +292,7 @@ impl Node {
                         self.out.push(Output::Roj { to, bytes: roj_json::emit(&msg) });
                     }
                     RojEffect::Bridge { key, value, version } => self.emit_bridge(now, key, value, version),
-                    RojEffect::Ignored { kind, clause, detail } => self.invalid.record(now.mono_ms, kind, clause, &detail),
+                    RojEffect::Ignored { kind, clause, detail } => self.ignored.record(now.mono_ms, kind, clause, &detail),
                 }
             }
             for e in kor_effects {
@@ -299,7 +309,7 @@ impl Node {
                             }
                         }
                     }
-                    KorEffect::Ignored { kind, clause, detail } => self.invalid.record(now.mono_ms, kind, clause, &detail),
+                    KorEffect::Ignored { kind, clause, detail } => self.ignored.record(now.mono_ms, kind, clause, &detail),
                 }
             }
         }
@@ -363,6 +373,7 @@ impl Node {
                 "rx": {"roj": self.rx.roj, "kor": self.rx.kor},
                 "tx": {"roj": self.tx.roj, "kor": self.tx.kor},
                 "invalid": self.invalid.counts,
+                "ignored": self.ignored.counts,
             })),
             Command::Log { origin, from } => {
                 let events: Vec<String> = self
@@ -652,7 +663,7 @@ mod tests {
 
     #[test]
     fn invalid_input_is_logged_once_per_kind_per_ten_seconds() {
-        let mut log = InvalidLog::default();
+        let mut log = InvalidLog::new("invalid input dropped");
         for t in 0..5 {
             log.record(t, "roj_not_json", "ROJ-WIRE-4", "x");
         }
