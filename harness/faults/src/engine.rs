@@ -343,7 +343,8 @@ fn queue_loop(mut queue: nfq::Queue, nl_fd: RawFd, wake_fd: RawFd, rx: mpsc::Rec
                             queue.bind(q).and_then(|_| queue.set_queue_max_len(q, 100_000)).map_err(|e| format!("NFQUEUE bind {q}: {e}"))
                         };
                         if r.is_ok() {
-                            rules.insert(q, Rule { key, impairer, stats: RuleStats::default() });
+                            let stats = rules.get(&q).map(|r| r.stats).unwrap_or_default();
+                            rules.insert(q, Rule { key, impairer, stats });
                         }
                         let _ = done.send(r);
                     }
@@ -482,6 +483,17 @@ impl Engine {
     }
 
     fn set(&mut self, key: String, sel: Selector, imp: Impairment, seed: u64) -> Result<Vec<String>, String> {
+        if let Some((slot, Installed::Impairment { plan: old })) = self.slots.get(&key) {
+            let same_rules = rules::plan_impairment(self.backend, &self.iface, &sel, *slot, &imp).ok();
+            if let (Some(new), Some(q), Some(w)) = (same_rules.filter(|n| n == old), old.queue, self.worker.as_ref()) {
+                // Only per-packet parameters changed (e.g. loss added to a delay): swap the decision
+                // maker in place, so packets already held keep their release times.
+                let (done, wait) = mpsc::channel();
+                w.send(QueueCmd::Bind { queue: q, key: key.clone(), impairer: Box::new(Impairer::new(imp, seed)), done });
+                wait.recv().map_err(|_| "NFQUEUE worker stopped".to_string())??;
+                return Ok(new.mechanisms);
+            }
+        }
         if self.slots.contains_key(&key) {
             self.unset(&key)?;
         }
