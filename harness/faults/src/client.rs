@@ -85,6 +85,7 @@ pub struct EngineHandle {
     stdout: BufReader<ChildStdout>,
     backend: Backend,
     kernel_has_netem: bool,
+    swept: Vec<String>,
     where_: String,
 }
 
@@ -114,7 +115,7 @@ impl EngineHandle {
             return Err(FaultError::Backend(hello.error.unwrap_or_else(|| "engine refused to start".into())));
         }
         let backend = hello.backend.ok_or_else(|| FaultError::Engine("greeting without a backend".into()))?;
-        Ok(EngineHandle { child, stdin, stdout, backend, kernel_has_netem: hello.kernel_has_netem, where_ })
+        Ok(EngineHandle { child, stdin, stdout, backend, kernel_has_netem: hello.kernel_has_netem, swept: hello.swept, where_ })
     }
 
     pub fn backend(&self) -> Backend {
@@ -123,6 +124,11 @@ impl EngineHandle {
 
     pub fn kernel_has_netem(&self) -> bool {
         self.kernel_has_netem
+    }
+
+    /// Leftovers of an earlier, killed engine that this one removed at start.
+    pub fn swept(&self) -> &[String] {
+        &self.swept
     }
 
     /// The engine's process id (for CPU accounting; with `ip netns exec` it is the engine itself).

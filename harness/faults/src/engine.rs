@@ -92,6 +92,9 @@ pub struct Hello {
     pub kernel_has_netem: bool,
     #[serde(default)]
     pub error: Option<String>,
+    /// Leftovers of an earlier engine that died without cleaning up (SIGKILL), removed at start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swept: Vec<String>,
 }
 
 /// Counters of one NFQUEUE rule.
@@ -170,6 +173,64 @@ pub fn resolve_backend(choice: BackendChoice) -> (Result<Backend, String>, bool)
         )),
     };
     (r, has)
+}
+
+fn capture_stdout(argv: &[&str]) -> String {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes rules an earlier engine left in this namespace (it was killed before it could clean
+/// up): EKC* iptables chains and their jumps, `ekcn*` nft tables, our htb root and IFB device.
+pub fn sweep_stale(iface: &str) -> Vec<String> {
+    let mut swept = Vec::new();
+    for table in ["mangle", "filter"] {
+        let dump = capture_stdout(&["iptables-save", "-t", table]);
+        let ours = |name: &str| name.starts_with("EKCN") || name.starts_with("EKCO") || name.starts_with("EKCI");
+        let chains: Vec<String> =
+            dump.lines().filter_map(|l| l.strip_prefix(':')).filter_map(|l| l.split_whitespace().next()).filter(|c| ours(c)).map(str::to_owned).collect();
+        if chains.is_empty() {
+            continue;
+        }
+        let mut script = format!("*{table}\n");
+        for l in dump.lines().filter(|l| l.starts_with("-A ")) {
+            let mut words = l.split_whitespace();
+            let chain = words.nth(1).unwrap_or_default();
+            let target = l.rsplit(" -j ").next().unwrap_or_default().split_whitespace().next().unwrap_or_default();
+            if !ours(chain) && ours(target) {
+                script.push_str(&format!("-D{}\n", &l[2..]));
+            }
+        }
+        for c in &chains {
+            script.push_str(&format!("-F {c}\n-X {c}\n"));
+        }
+        script.push_str("COMMIT\n");
+        if run_step(&Step::IptablesRestore(script)).is_ok() {
+            swept.extend(chains.iter().map(|c| format!("iptables {table} {c}")));
+        }
+    }
+    for line in capture_stdout(&["nft", "list", "tables"]).lines() {
+        if let Some(name) = line.strip_prefix("table netdev ").filter(|n| n.starts_with("ekcn")) {
+            if run_step(&Step::Nft(format!("delete table netdev {name}\n"))).is_ok() {
+                swept.push(format!("nft netdev {name}"));
+            }
+        }
+    }
+    let classes = capture_stdout(&["tc", "class", "show", "dev", iface]);
+    if classes.lines().any(|l| l.starts_with("class htb 1:1 root") && l.contains("rate 10Gbit")) {
+        let _ = run_step(&Step::Run(vec!["tc".into(), "qdisc".into(), "del".into(), "dev".into(), iface.into(), "root".into()]));
+        swept.push(format!("tc htb root on {iface}"));
+    }
+    if !capture_stdout(&["ip", "link", "show", rules::IFB_DEVICE]).is_empty() {
+        let _ = run_step(&Step::Run(vec!["tc".into(), "qdisc".into(), "del".into(), "dev".into(), iface.into(), "ingress".into()]));
+        let _ = run_step(&Step::Run(vec!["ip".into(), "link".into(), "del".into(), rules::IFB_DEVICE.into()]));
+        swept.push(format!("{} and the ingress redirect", rules::IFB_DEVICE));
+    }
+    swept
 }
 
 // ---- NFQUEUE worker ---------------------------------------------------------------------------
@@ -604,9 +665,10 @@ pub fn serve(iface: &str, choice: BackendChoice) -> i32 {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let (backend, has_netem) = resolve_backend(choice);
+    let swept = if backend.is_ok() { sweep_stale(iface) } else { vec![] };
     let hello = match &backend {
-        Ok(b) => Hello { ok: true, backend: Some(*b), kernel_has_netem: has_netem, error: None },
-        Err(e) => Hello { ok: false, backend: None, kernel_has_netem: has_netem, error: Some(e.clone()) },
+        Ok(b) => Hello { ok: true, backend: Some(*b), kernel_has_netem: has_netem, error: None, swept },
+        Err(e) => Hello { ok: false, backend: None, kernel_has_netem: has_netem, error: Some(e.clone()), swept },
     };
     let _ = writeln!(out, "{}", serde_json::to_string(&hello).expect("serializable"));
     let _ = out.flush();

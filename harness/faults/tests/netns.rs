@@ -489,3 +489,40 @@ fn composing_faults_on_a_target_does_not_release_held_packets() {
     assert!(f.loss_ratio > 0.08 && f.loss_ratio < 0.28, "loss {}", f.loss_ratio);
     nem.teardown(&mut NoLab).unwrap();
 }
+
+/// An engine killed with SIGKILL cannot clean up; the next engine in that namespace removes its
+/// leftovers before it greets.
+#[test]
+fn a_new_engine_sweeps_what_a_killed_one_left() {
+    use ekc_faults::engine::Request;
+    use ekc_faults::model::DelaySpec;
+    use ekc_faults::rules::Selector;
+    let _s = serial();
+    let tb = Testbed::new(2).expect("testbed");
+    let launcher = tb.launcher(0, Path::new(ENGINE));
+    let mut e = EngineHandle::start(&launcher, "eth0", BackendChoice::Auto).unwrap();
+    let egress = Selector { direction: Direction::Egress, peer: Some(tb.nodes[1].addr), exempt_ports: vec![9992] };
+    let imp = Impairment {
+        delay: Some(DelaySpec { delay_ms: 5.0, jitter_ms: 0.0, distribution: Distribution::Uniform }),
+        duplicate_percent: Some(5.0),
+        rate: Some(ekc_faults::model::RateSpec { kbit: 1000, burst_bytes: 16384, latency_ms: 50 }),
+        ..Default::default()
+    };
+    e.request(&Request::Set { key: "x".into(), selector: egress, impairment: imp, seed: 1 }).unwrap();
+    let ingress = Selector { direction: Direction::Ingress, peer: None, exempt_ports: vec![9992] };
+    let rate = Impairment { rate: Some(ekc_faults::model::RateSpec { kbit: 1000, burst_bytes: 16384, latency_ms: 50 }), ..Default::default() };
+    e.request(&Request::Set { key: "y".into(), selector: ingress, impairment: rate, seed: 1 }).unwrap();
+    e.request(&Request::Block { key: "p".into(), peers_out: vec![tb.nodes[1].addr], peers_in: vec![], exempt_ports: vec![9992] }).unwrap();
+    // SAFETY: killing the engine process we started.
+    unsafe { libc::kill(e.pid() as i32, libc::SIGKILL) };
+    drop(e);
+    let left = ns_rules(&tb.nodes[0].netns);
+    assert!(left.contains("EKCN") && left.contains("ekcn") && left.contains("ekcifb0"), "SIGKILL leaves rules: {left}");
+    let fresh = EngineHandle::start(&launcher, "eth0", BackendChoice::Auto).unwrap();
+    assert!(fresh.swept().len() >= 5, "{:?}", fresh.swept());
+    let after = ns_rules(&tb.nodes[0].netns);
+    for marker in ["EKCN", "EKCO", "ekcn", "htb", "ekcifb0"] {
+        assert!(!after.contains(marker), "{marker} survived the sweep:\n{after}");
+    }
+    fresh.shutdown().unwrap();
+}
