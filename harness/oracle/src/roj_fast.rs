@@ -11,20 +11,84 @@
 use crate::roj::{
     is_node_id, Abort, AbortReason, Announce, Commit, Pid, Propose, RojMessage, Vote, VoteReason,
 };
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The payload, deserialized in the same pass as the envelope (no second scan of its bytes).
+enum Payload<'a> {
+    Announce(AnnouncePayload<'a>),
+    Propose(ProposePayload<'a>),
+    Vote(VotePayload<'a>),
+    Commit(CommitPayload<'a>),
+    Abort(AbortPayload<'a>),
+}
+
 struct Envelope<'a> {
     proto: u8,
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    node_id: Cow<'a, str>,
-    #[serde(borrow)]
-    payload: &'a RawValue,
+    node_id: &'a str,
+    payload: Payload<'a>,
+}
+
+/// Reads the envelope object member by member. Bails out (to the schema path) on anything unusual:
+/// a duplicate or unknown member, a `payload` before `type`, escapes in `type`/`node_id`, a
+/// non-object.
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an EK-ROJ envelope object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+        let (mut proto, mut kind, mut node_id, mut payload) = (None, None::<&'de str>, None, None);
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "proto" if proto.is_none() => proto = Some(map.next_value::<u8>()?),
+                "type" if kind.is_none() => kind = Some(map.next_value::<&'de str>()?),
+                "node_id" if node_id.is_none() => node_id = Some(map.next_value::<&'de str>()?),
+                "payload" if payload.is_none() => {
+                    payload = Some(match kind {
+                        Some("ANNOUNCE") => Payload::Announce(map.next_value_seed(ObjectOnly(PhantomData))?),
+                        Some("PROPOSE") => Payload::Propose(map.next_value_seed(ObjectOnly(PhantomData))?),
+                        Some("VOTE") => Payload::Vote(map.next_value_seed(ObjectOnly(PhantomData))?),
+                        Some("COMMIT") => Payload::Commit(map.next_value_seed(ObjectOnly(PhantomData))?),
+                        Some("ABORT") => Payload::Abort(map.next_value_seed(ObjectOnly(PhantomData))?),
+                        _ => return Err(de::Error::custom("payload before a known type")),
+                    })
+                }
+                _ => return Err(de::Error::custom("unexpected or repeated member")),
+            }
+        }
+        match (proto, node_id, payload) {
+            (Some(proto), Some(node_id), Some(payload)) => Ok(Envelope { proto, node_id, payload }),
+            _ => Err(de::Error::custom("missing member")),
+        }
+    }
+}
+
+/// Deserializes `T` from a JSON object only (serde's derived structs also accept arrays).
+struct ObjectOnly<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ObjectOnly<T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
 }
 
 #[derive(Deserialize)]
@@ -148,22 +212,15 @@ fn pid_ok(pid: &str) -> Option<Pid<'_>> {
 
 /// Accepts a fully valid message, or returns `None` (the caller then runs the schema path).
 pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
-    // serde's derived structs also accept the JSON array form; the wire allows only objects.
-    if first_token(datagram.iter().copied()) != Some(b'{') {
+    let mut de = serde_json::Deserializer::from_slice(datagram);
+    let env = de.deserialize_map(EnvelopeVisitor).ok()?;
+    de.end().ok()?;
+    if env.proto != 1 || !is_node_id(env.node_id) {
         return None;
     }
-    let env: Envelope = serde_json::from_slice(datagram).ok()?;
-    if first_token(env.payload.get().bytes()) != Some(b'{') {
-        return None;
-    }
-    if env.proto != 1 || !is_node_id(&env.node_id) {
-        return None;
-    }
-    let node_id = env.node_id.into_owned();
-    let payload = env.payload.get();
-    let message = match &*env.kind {
-        "ANNOUNCE" => {
-            let p: AnnouncePayload = serde_json::from_str(payload).ok()?;
+    let node_id = env.node_id.to_owned();
+    let message = match env.payload {
+        Payload::Announce(p) => {
             let caps_ok = p.caps.len() <= 16
                 && p.caps.iter().all(|c| is_tag(c))
                 && p.caps.iter().enumerate().all(|(i, c)| !p.caps[..i].contains(c));
@@ -191,8 +248,7 @@ pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
                 ctl_port: p.ctl_port,
             })
         }
-        "PROPOSE" => {
-            let p: ProposePayload = serde_json::from_str(payload).ok()?;
+        Payload::Propose(p) => {
             let ok = pid_ok(&p.pid).is_some_and(|pid| pid.node_id == node_id)
                 && is_key(&p.key)
                 && is_value(&p.value)
@@ -215,16 +271,14 @@ pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
                 timeout_ms: p.timeout_ms as u32,
             })
         }
-        "VOTE" => {
-            let p: VotePayload = serde_json::from_str(payload).ok()?;
+        Payload::Vote(p) => {
             let reason = VoteReason::from_wire(&p.reason)?;
             if pid_ok(&p.pid).is_none() || p.accept != (reason == VoteReason::Ok) {
                 return None;
             }
             RojMessage::Vote(Vote { node_id, pid: p.pid.into_owned(), accept: p.accept, reason })
         }
-        "COMMIT" => {
-            let p: CommitPayload = serde_json::from_str(payload).ok()?;
+        Payload::Commit(p) => {
             let n = p.n as usize;
             let ok = pid_ok(&p.pid).is_some_and(|pid| pid.node_id == node_id)
                 && is_key(&p.key)
@@ -248,19 +302,14 @@ pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
                 voters: p.voters,
             })
         }
-        "ABORT" => {
-            let p: AbortPayload = serde_json::from_str(payload).ok()?;
+        Payload::Abort(p) => {
             let reason = AbortReason::from_wire(&p.reason)?;
             if !pid_ok(&p.pid).is_some_and(|pid| pid.node_id == node_id) {
                 return None;
             }
             RojMessage::Abort(Abort { node_id, pid: p.pid.into_owned(), reason })
         }
-        _ => return None,
     };
     Some(message)
 }
 
-fn first_token(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
-    bytes.find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-}
