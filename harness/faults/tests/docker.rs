@@ -35,6 +35,7 @@ fn helper_image() -> String {
 struct Env {
     label: String,
     network: String,
+    captures: PathBuf,
 }
 
 impl Drop for Env {
@@ -45,6 +46,7 @@ impl Drop for Env {
             }
         }
         let _ = docker(&["network", "rm", &self.network]);
+        let _ = std::fs::remove_dir_all(&self.captures);
     }
 }
 
@@ -90,7 +92,8 @@ fn helper_sidecar_impairs_and_partitions_real_containers() {
         let third = (std::process::id() + k * 37) % 200 + 20;
         let subnet = format!("10.203.{third}.0/24");
         if docker(&["network", "create", "--internal", "--label", "io.ekconform.managed=true", "--label", &label, "--subnet", &subnet, &tag]).is_ok() {
-            env = Some((Env { label: label.clone(), network: tag.clone() }, third));
+            let captures = std::env::temp_dir().join(format!("{tag}-pcaps"));
+            env = Some((Env { label: label.clone(), network: tag.clone(), captures }, third));
             break;
         }
     }
@@ -127,7 +130,7 @@ fn helper_sidecar_impairs_and_partitions_real_containers() {
     }
 
     let pid_b = docker(&["inspect", "-f", "{{.State.Pid}}", &ids[1]]).unwrap();
-    let dir = std::env::temp_dir().join(format!("{tag}-pcaps"));
+    let dir = env.captures.clone();
     std::fs::create_dir_all(&dir).unwrap();
     let run_flow = |run: u32, count: u32| {
         let cap = start_capture(&["nsenter", "-t", &pid_b, "-n"], "eth0", &dir.join(format!("{run}.pcap"))).expect("capture in b");
@@ -181,6 +184,5 @@ fn helper_sidecar_impairs_and_partitions_real_containers() {
         assert!(Instant::now() < deadline, "helper containers are removed when the nemesis ends: {left}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = std::fs::remove_dir_all(&dir);
     drop(env);
 }
