@@ -12,19 +12,66 @@ use serde::{Deserialize, Serialize};
 /// must keep driving nodes while their protocol traffic suffers.
 pub const CONTROL_PORT: u16 = 9992;
 
-/// A node's name as the lab knows it (e.g. `"rust-1"`).
+/// A node's name as the lab knows it (e.g. `"rust-1"`, or its index in the cluster as `"0"`).
+/// Scenarios may write an index as a bare integer (`node = 0` in TOML): it is read as `"0"`.
 pub type NodeName = String;
+
+/// Deserializers accepting a node as a string or an integer index.
+mod node_ref {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ref {
+        Name(String),
+        Index(u64),
+    }
+
+    impl From<Ref> for String {
+        fn from(r: Ref) -> String {
+            match r {
+                Ref::Name(s) => s,
+                Ref::Index(i) => i.to_string(),
+            }
+        }
+    }
+
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ref::deserialize(d).map(String::from)
+    }
+    pub fn many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Vec::<Ref>::deserialize(d).map(|v| v.into_iter().map(String::from).collect())
+    }
+    pub fn groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<String>>, D::Error> {
+        Vec::<Vec<Ref>>::deserialize(d).map(|v| v.into_iter().map(|g| g.into_iter().map(String::from).collect()).collect())
+    }
+    pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[String; 2], D::Error> {
+        <[Ref; 2]>::deserialize(d).map(|[a, b]| [a.into(), b.into()])
+    }
+}
 
 /// Where a link impairment applies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Target {
     /// Every packet one node sends (`egress`) or receives (`ingress`).
-    Node { node: NodeName, direction: Direction },
+    Node {
+        #[serde(deserialize_with = "node_ref::one")]
+        node: NodeName,
+        direction: Direction,
+    },
     /// Packets from `from` to `to` only (one direction of one link; unicast).
-    Link { from: NodeName, to: NodeName },
+    Link {
+        #[serde(deserialize_with = "node_ref::one")]
+        from: NodeName,
+        #[serde(deserialize_with = "node_ref::one")]
+        to: NodeName,
+    },
     /// Both directions between two nodes; expands to two `Link`s with the same impairment.
-    Between { between: [NodeName; 2] },
+    Between {
+        #[serde(deserialize_with = "node_ref::pair")]
+        between: [NodeName; 2],
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,17 +157,39 @@ pub enum Fault {
         latency_ms: u32,
     },
     /// Symmetric partition: no protocol traffic between nodes of different groups.
-    Partition { groups: Vec<Vec<NodeName>> },
+    Partition {
+        #[serde(deserialize_with = "node_ref::groups")]
+        groups: Vec<Vec<NodeName>>,
+    },
     /// One-way partition: what `from` sends never reaches `to`; the reverse direction still works.
-    PartitionOneWay { from: Vec<NodeName>, to: Vec<NodeName> },
+    PartitionOneWay {
+        #[serde(deserialize_with = "node_ref::many")]
+        from: Vec<NodeName>,
+        #[serde(deserialize_with = "node_ref::many")]
+        to: Vec<NodeName>,
+    },
     /// SIGKILL the node's container; healing starts it again with its persisted state.
-    Kill { node: NodeName },
+    Kill {
+        #[serde(deserialize_with = "node_ref::one")]
+        node: NodeName,
+    },
     /// Freeze the node (cgroup freezer); healing resumes it.
-    Pause { node: NodeName },
+    Pause {
+        #[serde(deserialize_with = "node_ref::one")]
+        node: NodeName,
+    },
     /// Kill then start at once, keeping or wiping its persisted state (`EKC_STATE_DIR`).
-    Restart { node: NodeName, keep_state: bool },
+    Restart {
+        #[serde(deserialize_with = "node_ref::one")]
+        node: NodeName,
+        keep_state: bool,
+    },
     /// control.md CTL-CMD-11 `set_clock_skew`; healing sets the offset back to 0.
-    ClockSkew { node: NodeName, offset_us: i64 },
+    ClockSkew {
+        #[serde(deserialize_with = "node_ref::one")]
+        node: NodeName,
+        offset_us: i64,
+    },
 }
 
 fn default_burst() -> u32 {
@@ -376,6 +445,22 @@ mod tests {
             let back: Fault = serde_json::from_str(&serde_json::to_string(f).unwrap()).unwrap();
             assert_eq!(&back, f);
         }
+    }
+
+    #[test]
+    fn nodes_may_be_given_by_index() {
+        let json = r#"[
+          {"kind":"delay","target":{"from":0,"to":"1"},"delay_ms":5},
+          {"kind":"partition","groups":[[0],[1,2]]},
+          {"kind":"loss","target":{"between":[2,0]},"model":"random","percent":1},
+          {"kind":"kill","node":3}
+        ]"#;
+        let f: Vec<Fault> = serde_json::from_str(json).unwrap();
+        assert_eq!(f[0].nodes(), vec!["0", "1"]);
+        assert_eq!(f[1].nodes(), vec!["0", "1", "2"]);
+        assert_eq!(f[2].nodes(), vec!["2", "0"]);
+        assert_eq!(f[3].nodes(), vec!["3"]);
+        assert!(serde_json::from_str::<Fault>(r#"{"kind":"kill","node":-1}"#).is_err());
     }
 
     #[test]
