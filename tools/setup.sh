@@ -33,3 +33,7 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked --quiet cargo
 python3 -c 'import jsonschema, referencing' 2>/dev/null \
   || python3 -m pip install --quiet 'jsonschema>=4.18' 2>/dev/null \
   || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4.18'
+# Fuzzing (fuzz/, just fuzz ...): cargo-fuzz drives libFuzzer on the nightly toolchain; nightly is
+# used for fuzzing only.
+rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
