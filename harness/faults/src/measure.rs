@@ -371,6 +371,11 @@ pub fn compare(fault: &Fault, src: Ipv4Addr, dst: Ipv4Addr, fig: FlowFigures, ct
             let cut = is_in(from, src) && is_in(to, dst);
             partition_checks(&mut checks, cut, &fig);
         }
+        Fault::Grudge { drops } => {
+            let name = |ip: Ipv4Addr| ctx.addrs.iter().find(|(_, a)| **a == ip).map(|(n, _)| n.clone());
+            let cut = matches!((name(src), name(dst)), (Some(s), Some(d)) if drops.get(&d).is_some_and(|v| v.contains(&s)));
+            partition_checks(&mut checks, cut, &fig);
+        }
         _ => {}
     }
     Verification { fault_kind: fault.kind().into(), figures: fig, checks }

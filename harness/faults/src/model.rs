@@ -45,6 +45,9 @@ mod node_ref {
     pub fn groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<String>>, D::Error> {
         Vec::<Vec<Ref>>::deserialize(d).map(|v| v.into_iter().map(|g| g.into_iter().map(String::from).collect()).collect())
     }
+    pub fn grudge<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, Vec<String>>, D::Error> {
+        std::collections::BTreeMap::<String, Vec<Ref>>::deserialize(d).map(|m| m.into_iter().map(|(k, v)| (k, v.into_iter().map(String::from).collect())).collect())
+    }
     pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[String; 2], D::Error> {
         <[Ref; 2]>::deserialize(d).map(|[a, b]| [a.into(), b.into()])
     }
@@ -168,6 +171,12 @@ pub enum Fault {
         #[serde(deserialize_with = "node_ref::many")]
         to: Vec<NodeName>,
     },
+    /// Jepsen's grudge: each key node drops everything from the listed nodes (and they drop what
+    /// they would send it). Expresses any partition, e.g. overlapping majorities in a ring.
+    Grudge {
+        #[serde(deserialize_with = "node_ref::grudge")]
+        drops: std::collections::BTreeMap<NodeName, Vec<NodeName>>,
+    },
     /// SIGKILL the node's container; healing starts it again with its persisted state.
     Kill {
         #[serde(deserialize_with = "node_ref::one")]
@@ -222,6 +231,7 @@ impl Fault {
             Fault::Rate { .. } => "rate",
             Fault::Partition { .. } => "partition",
             Fault::PartitionOneWay { .. } => "partition_one_way",
+            Fault::Grudge { .. } => "grudge",
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
             Fault::Restart { .. } => "restart",
@@ -237,7 +247,7 @@ impl Fault {
             | Fault::Reorder { .. }
             | Fault::Corrupt { .. }
             | Fault::Rate { .. } => FaultClass::Link,
-            Fault::Partition { .. } | Fault::PartitionOneWay { .. } => FaultClass::Partition,
+            Fault::Partition { .. } | Fault::PartitionOneWay { .. } | Fault::Grudge { .. } => FaultClass::Partition,
             _ => FaultClass::Node,
         }
     }
@@ -260,6 +270,12 @@ impl Fault {
         match self {
             Fault::Partition { groups } => groups.iter().flatten().map(String::as_str).collect(),
             Fault::PartitionOneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
+            Fault::Grudge { drops } => {
+                let mut v: Vec<&str> = drops.keys().map(String::as_str).chain(drops.values().flatten().map(String::as_str)).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
             Fault::Kill { node } | Fault::Pause { node } | Fault::Restart { node, .. } | Fault::ClockSkew { node, .. } => {
                 vec![node.as_str()]
             }
@@ -333,6 +349,14 @@ impl Fault {
                 }
                 if let Some(n) = from.iter().find(|n| to.contains(n)) {
                     return Err(format!("node {n} is on both sides of the one-way partition"));
+                }
+            }
+            Fault::Grudge { drops } => {
+                if drops.values().all(Vec::is_empty) {
+                    return Err("grudge drops nothing".into());
+                }
+                if let Some((n, _)) = drops.iter().find(|(n, v)| v.contains(n)) {
+                    return Err(format!("node {n} cannot hold a grudge against itself"));
                 }
             }
             _ => {}
@@ -436,8 +460,9 @@ mod tests {
           {"kind":"clock_skew","node":"c","offset_us":-250000},
           {"kind":"rate","target":{"node":"a","direction":"egress"},"kbit":1000}
         ]"#;
-        let faults: Vec<Fault> = serde_json::from_str(json).unwrap();
+        let mut faults: Vec<Fault> = serde_json::from_str(json).unwrap();
         assert_eq!(faults.len(), 8);
+        faults.push(serde_json::from_str(r#"{"kind":"grudge","drops":{"a":["b"],"b":["c"],"c":["a"]}}"#).unwrap());
         assert!(matches!(&faults[0], Fault::Delay { target: Target::Link { .. }, delay_ms, .. } if *delay_ms == 40.0));
         assert!(matches!(&faults[7], Fault::Rate { burst_bytes: 16384, latency_ms: 50, .. }));
         for f in &faults {

@@ -259,6 +259,16 @@ impl Nemesis {
                     plan.entry(n.clone()).or_default().1 = from_addrs.clone();
                 }
             }
+            Fault::Grudge { drops } => {
+                for (receiver, senders) in drops {
+                    let r_addr = self.addr(receiver)?;
+                    let addrs: Vec<Ipv4Addr> = senders.iter().map(|n| self.addr(n)).collect::<Result<_, _>>()?;
+                    plan.entry(receiver.clone()).or_default().1.extend(addrs);
+                    for s in senders {
+                        plan.entry(s.clone()).or_default().0.push(r_addr);
+                    }
+                }
+            }
             _ => unreachable!("partition class"),
         }
         let mut mechanisms = Vec::new();

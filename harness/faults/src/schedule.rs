@@ -10,6 +10,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Direction, Distribution, Fault, LossModel, NodeName, Target};
 
+/// Jepsen's partition specs (nemesis/combined.clj `grudge`) over `nodes`, as a fault:
+/// `one` isolates a node, `majority` splits a clean majority from the rest, `minority_third` splits
+/// off fewer than a third, `majorities_ring` gives every node its own overlapping majority.
+pub fn partition_spec(spec: &str, nodes: &[NodeName], rng: &mut XorShiftRng) -> Result<Fault, String> {
+    let n = nodes.len();
+    if n < 2 {
+        return Err("a partition needs at least two nodes".into());
+    }
+    let mut shuffled = nodes.to_vec();
+    for i in (1..n).rev() {
+        shuffled.swap(i, rng.random_range(0..=i));
+    }
+    let split = |k: usize| Fault::Partition { groups: vec![shuffled[..k].to_vec(), shuffled[k..].to_vec()] };
+    Ok(match spec {
+        "one" => split(1),
+        "majority" => split(n / 2 + 1),
+        "minority_third" => split(((n - 1) / 3).max(1)),
+        "majorities_ring" => {
+            // Node i (in shuffled order) hears only from the majority centred on it in the ring.
+            let m = n / 2 + 1;
+            let mut drops = std::collections::BTreeMap::new();
+            for i in 0..n {
+                let keep: Vec<usize> = (0..m).map(|k| (i + n - m / 2 + k) % n).collect();
+                let dropped: Vec<NodeName> = (0..n).filter(|j| !keep.contains(j)).map(|j| shuffled[j].clone()).collect();
+                drops.insert(shuffled[i].clone(), dropped);
+            }
+            Fault::Grudge { drops }
+        }
+        other => return Err(format!("unknown partition spec {other:?} (one, majority, minority_third, majorities_ring)")),
+    })
+}
+
 /// One fault in a schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledFault {
@@ -119,13 +151,8 @@ impl Schedule {
                 "corrupt" => Fault::Corrupt { target: link, percent: rng.random_range(1..20) as f64 },
                 "rate" => Fault::Rate { target: Target::Node { node: node.clone(), direction: Direction::Egress }, kbit: rng.random_range(64..2000), burst_bytes: 16384, latency_ms: 50 },
                 "partition" => {
-                    // Split into a random non-empty proper subset and the rest (Jepsen's random-halves style).
-                    let mut a = vec![node.clone()];
-                    let mut b = vec![other.clone()];
-                    for n in nodes.iter().filter(|n| **n != node && **n != other) {
-                        if rng.random_bool(0.5) { a.push(n.clone()) } else { b.push(n.clone()) }
-                    }
-                    Fault::Partition { groups: vec![a, b] }
+                    let specs: &[&str] = if nodes.len() >= 3 { &["one", "majority", "minority_third", "majorities_ring"] } else { &["one"] };
+                    partition_spec(specs[rng.random_range(0..specs.len())], nodes, &mut rng)?
                 }
                 "partition_one_way" => Fault::PartitionOneWay { from: vec![node.clone()], to: vec![other.clone()] },
                 "kill" => Fault::Kill { node },
@@ -162,6 +189,25 @@ mod tests {
         a.validate(Some(&nodes())).unwrap();
         assert_eq!(a.rule_seed("x", "a"), b.rule_seed("x", "a"));
         assert_ne!(a.rule_seed("x", "a"), a.rule_seed("x", "b"));
+    }
+
+    #[test]
+    fn jepsen_partition_specs() {
+        let nodes: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let mut rng = XorShiftRng::seed_from_u64(1);
+        let Fault::Partition { groups } = partition_spec("majority", &nodes, &mut rng).unwrap() else { panic!() };
+        assert_eq!((groups[0].len(), groups[1].len()), (3, 2));
+        let Fault::Partition { groups } = partition_spec("one", &nodes, &mut rng).unwrap() else { panic!() };
+        assert_eq!(groups[0].len(), 1);
+        let ring = partition_spec("majorities_ring", &nodes, &mut rng).unwrap();
+        ring.validate().unwrap();
+        let Fault::Grudge { drops } = ring else { panic!() };
+        // Each node hears a majority (itself + 2 others of 5) and drops the other 2; no two nodes
+        // share the same majority.
+        assert!(drops.values().all(|d| d.len() == 2));
+        let distinct: std::collections::HashSet<&Vec<String>> = drops.values().collect();
+        assert_eq!(distinct.len(), 5);
+        assert!(partition_spec("halves", &nodes, &mut rng).is_err());
     }
 
     #[test]

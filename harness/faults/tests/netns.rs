@@ -526,3 +526,16 @@ fn a_new_engine_sweeps_what_a_killed_one_left() {
     }
     fresh.shutdown().unwrap();
 }
+
+#[test]
+fn grudge_drops_exactly_the_listed_senders() {
+    let _s = serial();
+    let (tb, mut nem, ctx) = cluster(3);
+    let g: Fault = serde_json::from_str(r#"{"kind":"grudge","drops":{"a":["b"]}}"#).unwrap();
+    apply(&mut nem, &sf("g", g.clone()));
+    for (from, to, run) in [(1, 0, 41), (0, 1, 42), (2, 0, 43)] {
+        let (pf, rx) = send_and_capture(&tb, &Flow { from, to, run, count: 300, size: 64, interval: Duration::from_micros(200) }, Duration::from_millis(100));
+        assert_verified(&measure::verify(&g, &pf, &rx, None, &ctx));
+    }
+    nem.teardown(&mut NoLab).unwrap();
+}
