@@ -1,2 +1,16 @@
-//! The lab: builds images, boots clusters on isolated Docker networks, captures, drives nodes,
-//! runs the scenario catalogue and writes reports.
+//! The lab: builds images, boots clusters on isolated Docker networks, captures every datagram,
+//! drives nodes through the control protocol and a fake peer, runs the scenario catalogue,
+//! hands captures to the checkers and writes reports.
+pub mod checks;
+pub mod cluster;
+pub mod control;
+pub mod docker;
+pub mod fakepeer;
+pub mod images;
+pub mod matrix;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod vectors;
+pub mod verdict;
+pub mod workload;

@@ -1,9 +1,49 @@
-//! `ekconform gc`.
+//! `ekconform gc`: remove containers and networks left behind by crashed runs (everything
+//! labelled `io.ekconform.managed=true` whose creating process is gone, or all with `--all`).
+use ekc_lab::docker;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Also remove objects of runs that are still alive.
+    #[arg(long)]
+    pub all: bool,
+    /// Only objects of this run id.
+    #[arg(long)]
+    pub run: Option<String>,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    super::not_built("gc")
+pub fn run(args: Args) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    rt.block_on(async move {
+        let d = match docker::connect().await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("ekconform gc: {e:#}");
+                return ExitCode::from(super::EXIT_UNJUDGEABLE);
+            }
+        };
+        let mut filters = vec![format!("{}=true", docker::LABEL_MANAGED)];
+        if let Some(r) = &args.run {
+            filters.push(format!("{}={r}", docker::LABEL_RUN));
+        }
+        let all = args.all || args.run.is_some();
+        match docker::sweep(&d, &filters, |labels| !all && docker::owner_alive(labels)).await {
+            Ok((c, n)) => {
+                let rules = match docker::gc_multicast_rules(&d).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("ekconform gc: stale multicast exceptions: {e:#}");
+                        return ExitCode::from(1);
+                    }
+                };
+                eprintln!("ekconform gc: removed {c} container(s), {n} network(s), {rules} firewall exception(s)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ekconform gc: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    })
 }

@@ -1,9 +1,131 @@
-//! `ekconform run`.
+//! `ekconform run`: run conformance scenarios on local Docker and write reports/<run-id>/.
+use ekc_lab::cluster::Implementation;
+use ekc_lab::{docker, images, run, verdict::Verdict};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Implementations to test (reference nodes: rust, go, c). Default: every reference node whose
+    /// image exists, or all three with --require-all.
+    #[arg(long = "impls", value_delimiter = ',')]
+    pub impls: Vec<String>,
+    /// Add a vendor's image to the matrix: NAME=IMAGE (the image must exist locally).
+    #[arg(long = "impl", value_name = "NAME=IMAGE")]
+    pub extra: Vec<String>,
+    /// Scenarios to run (default: the default catalogue).
+    #[arg(long = "scenario", short = 's', value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// The short CI selection (scenarios marked `short`).
+    #[arg(long)]
+    pub short: bool,
+    /// Only these cluster mixes (e.g. `rust`, `go+c`, `rust+go+c`).
+    #[arg(long = "mix", value_delimiter = ',')]
+    pub mixes: Vec<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run every case N times and report pass rates.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Cases run in parallel (each on its own network).
+    #[arg(long, short = 'j', default_value_t = 3)]
+    pub jobs: usize,
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    #[arg(long, default_value = "vectors/scenarios")]
+    pub scenario_dir: PathBuf,
+    #[arg(long, default_value = "ekconform/helper:dev")]
+    pub helper_image: String,
+    /// Fail (exit 2) when a reference node's image is missing instead of leaving it out.
+    #[arg(long)]
+    pub require_all: bool,
+    /// List the selected cases and exit.
+    #[arg(long)]
+    pub list: bool,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    super::not_built("run")
+const REFERENCE: [&str; 3] = ["rust", "go", "c"];
+
+fn valid_impl_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 12 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) 
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    rt.block_on(async move {
+        match run_inner(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ekconform run: {e:#}");
+                ExitCode::from(super::EXIT_UNJUDGEABLE)
+            }
+        }
+    })
+}
+
+async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
+    let d = docker::connect().await?;
+    let mut impls = Vec::new();
+    let wanted: Vec<String> = if args.impls.is_empty() && args.extra.is_empty() { REFERENCE.iter().map(|s| s.to_string()).collect() } else { args.impls.clone() };
+    for name in &wanted {
+        if !valid_impl_name(name) {
+            anyhow::bail!("implementation name `{name}` must be 1-12 lowercase letters/digits");
+        }
+        let image = format!("ekconform/node-{name}:dev");
+        if docker::image_id(&d, &image).await?.is_none() {
+            if args.require_all || !args.impls.is_empty() {
+                anyhow::bail!("image {image} for implementation {name} does not exist (run `ekconform images`)");
+            }
+            eprintln!("ekconform run: leaving out {name}: image {image} does not exist");
+            continue;
+        }
+        impls.push(Implementation { name: name.clone(), image });
+    }
+    for e in &args.extra {
+        let (name, image) = e.split_once('=').ok_or_else(|| anyhow::anyhow!("--impl wants NAME=IMAGE, got {e}"))?;
+        if !valid_impl_name(name) {
+            anyhow::bail!("implementation name `{name}` must be 1-12 lowercase letters/digits");
+        }
+        if docker::image_id(&d, image).await?.is_none() {
+            anyhow::bail!("image {image} of --impl {name} does not exist locally");
+        }
+        impls.push(Implementation { name: name.into(), image: image.into() });
+    }
+    if impls.is_empty() {
+        anyhow::bail!("no implementation to test (no node image exists; run `ekconform images`)");
+    }
+    let cfg = run::RunConfig {
+        impls,
+        scenarios: args.scenarios.clone(),
+        short: args.short,
+        mixes: if args.mixes.is_empty() { None } else { Some(args.mixes.clone()) },
+        seed: args.seed,
+        repeat: args.repeat,
+        jobs: args.jobs,
+        reports_dir: args.reports.clone(),
+        scenario_dir: args.scenario_dir.clone(),
+        helper_image: args.helper_image.clone(),
+        suite_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    if args.list {
+        let scen = run::select_scenarios(ekc_lab::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
+        for c in ekc_lab::matrix::expand(&scen, &cfg.impls, cfg.mixes.as_deref(), cfg.repeat, cfg.seed.unwrap_or(0)) {
+            println!("{}", c.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = images::LABEL_HASH;
+    let run_id = run::new_run_id();
+    let cancel = CancellationToken::new();
+    run::install_signal_handlers(cancel.clone(), d.clone(), run_id.clone());
+    let (dir, results) = run::run(d, cfg, run_id, cancel.clone()).await?;
+    let s = ekc_lab::report::summarize(&results);
+    eprintln!("ekconform run: {} cases: {} pass, {} fail, {} not applicable, {} error; report {}", s["cases"], s["pass"], s["fail"], s["not_applicable"], s["error"], dir.join("matrix.md").display());
+    if cancel.is_cancelled() {
+        return Ok(ExitCode::from(130));
+    }
+    let bad = results.iter().any(|r| matches!(r.verdict, Verdict::Fail));
+    let err = results.iter().any(|r| matches!(r.verdict, Verdict::Error));
+    Ok(if bad { ExitCode::from(1) } else if err { ExitCode::from(super::EXIT_UNJUDGEABLE) } else { ExitCode::SUCCESS })
 }

@@ -1,0 +1,412 @@
+//! Docker access for the lab: one connection, and every object the suite creates (networks,
+//! containers) created here with the suite's labels, limits and security settings. Also the sweep
+//! that removes a run's objects (teardown) and the garbage collector for crashed runs.
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Label carried by every object the suite creates.
+pub const LABEL_MANAGED: &str = "io.ekconform.managed";
+/// Label naming the run that created an object.
+pub const LABEL_RUN: &str = "io.ekconform.run";
+/// Label with the creating process id, so `gc` can tell leftovers of dead runs from live ones.
+pub const LABEL_PID: &str = "io.ekconform.pid";
+/// Label with the creating host's name (a pid only means something on its own host).
+pub const LABEL_HOST: &str = "io.ekconform.host";
+/// Label naming the test case an object belongs to.
+pub const LABEL_CASE: &str = "io.ekconform.case";
+
+/// Connect to the engine named by DOCKER_HOST (or the local socket), negotiating the API version
+/// so older engines work. Fails with a clear reason when Docker is not reachable.
+pub async fn connect() -> Result<Docker> {
+    let docker = Docker::connect_with_defaults().context("cannot configure a Docker connection")?;
+    let docker = docker
+        .negotiate_version()
+        .await
+        .context("Docker is not reachable (is the engine running and DOCKER_HOST right?)")?;
+    docker.ping().await.context("Docker does not answer ping")?;
+    Ok(docker)
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// The labels of an object created by run `run_id` for test `case`.
+pub fn labels(run_id: &str, case: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_RUN.to_string(), run_id.to_string()),
+        (LABEL_PID.to_string(), std::process::id().to_string()),
+        (LABEL_HOST.to_string(), hostname()),
+        (LABEL_CASE.to_string(), case.to_string()),
+    ])
+}
+
+/// A test's network: internal bridge, own /24, known bridge interface name.
+#[derive(Clone, Debug)]
+pub struct TestNetwork {
+    pub name: String,
+    pub bridge: String,
+    pub subnet_base: Ipv4Addr,
+}
+
+impl TestNetwork {
+    /// Host part `host` of the subnet (`.1` is the gateway: the host's address on the bridge).
+    pub fn addr(&self, host: u8) -> Ipv4Addr {
+        let o = self.subnet_base.octets();
+        Ipv4Addr::new(o[0], o[1], o[2], host)
+    }
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.addr(1)
+    }
+}
+
+/// Create an internal network with a free /24 from 10.201.0.0/16..10.239.0.0/16 (starting at a
+/// position derived from `salt`, moving on when the engine reports an overlap).
+pub async fn create_network(docker: &Docker, run_id: &str, case: &str, salt: u64) -> Result<TestNetwork> {
+    let mut last_err = None;
+    for attempt in 0..64u64 {
+        let slot = (salt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(attempt * 7919)) % (39 * 256);
+        let base = Ipv4Addr::new(10, 201 + (slot / 256) as u8, (slot % 256) as u8, 0);
+        let tag = format!("{:08x}", rand::random::<u32>());
+        let name = format!("ekc-{tag}");
+        let bridge = format!("ekc{tag}");
+        let req = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(format!("{base}/24")),
+                    gateway: Some(Ipv4Addr::new(base.octets()[0], base.octets()[1], base.octets()[2], 1).to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("com.docker.network.bridge.name".to_string(), bridge.clone()),
+                ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
+            ])),
+            labels: Some(labels(run_id, case)),
+            ..Default::default()
+        };
+        match docker.create_network(req).await {
+            Ok(_) => return Ok(TestNetwork { name, bridge, subnet_base: base }),
+            Err(e) => {
+                let msg = e.to_string();
+                if msg.contains("overlap") || msg.contains("already") {
+                    last_err = Some(e);
+                    continue;
+                }
+                return Err(anyhow!(e).context("creating the test network"));
+            }
+        }
+    }
+    Err(anyhow!("no free /24 for a test network: {last_err:?}"))
+}
+
+/// What a container of the lab looks like; nodes and helpers differ only in these fields.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    /// Attach to this network with this address; `None` means the host network namespace.
+    pub network: Option<(String, Ipv4Addr)>,
+    pub cap_add: Vec<String>,
+    /// (host path, container path) bind mounts, read-write.
+    pub binds: Vec<(String, String)>,
+    /// tmpfs mounts (container path).
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub nano_cpus: i64,
+    pub memory: i64,
+    pub pids: i64,
+}
+
+/// Create and start a container (labelled, all capabilities dropped except `cap_add`,
+/// no-new-privileges, resource limits). Returns its id.
+pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<String> {
+    let mut endpoints = HashMap::new();
+    let network_mode = match &spec.network {
+        Some((net, ip)) => {
+            endpoints.insert(
+                net.clone(),
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(ip.to_string()), ..Default::default() }),
+                    ..Default::default()
+                },
+            );
+            net.clone()
+        }
+        None => "host".to_string(),
+    };
+    let mounts: Vec<Mount> = spec
+        .binds
+        .iter()
+        .map(|(src, dst)| Mount { target: Some(dst.clone()), source: Some(src.clone()), typ: Some(MountType::BIND), ..Default::default() })
+        .collect();
+    let tmpfs: HashMap<String, String> = spec.tmpfs.iter().map(|p| (p.clone(), "rw,size=16m".to_string())).collect();
+    let host_config = HostConfig {
+        network_mode: Some(network_mode),
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: if spec.cap_add.is_empty() { None } else { Some(spec.cap_add.clone()) },
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        readonly_rootfs: Some(spec.read_only),
+        nano_cpus: if spec.nano_cpus > 0 { Some(spec.nano_cpus) } else { None },
+        memory: if spec.memory > 0 { Some(spec.memory) } else { None },
+        memory_swap: if spec.memory > 0 { Some(spec.memory) } else { None },
+        pids_limit: if spec.pids > 0 { Some(spec.pids) } else { None },
+        mounts: if mounts.is_empty() { None } else { Some(mounts) },
+        tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
+        init: Some(false),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        entrypoint: spec.entrypoint.clone(),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(labels(run_id, case)),
+        host_config: Some(host_config),
+        networking_config: if endpoints.is_empty() { None } else { Some(NetworkingConfig { endpoints_config: Some(endpoints) }) },
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+    let created = docker
+        .create_container(Some(opts), body)
+        .await
+        .with_context(|| format!("creating container {} from {}", spec.name, spec.image))?;
+    docker
+        .start_container(&created.id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting container {}", spec.name))?;
+    Ok(created.id)
+}
+
+/// SIGTERM, then SIGKILL after `grace`.
+pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<()> {
+    let opts = StopContainerOptionsBuilder::default().t(grace.as_secs().max(1) as i32).build();
+    match docker.stop_container(id, Some(opts)).await {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304 | 404, .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// SIGKILL, ignoring an already stopped container.
+pub async fn kill(docker: &Docker, id: &str) -> Result<()> {
+    match docker.kill_container(id, None::<bollard::query_parameters::KillContainerOptions>).await {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn start(docker: &Docker, id: &str) -> Result<()> {
+    docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await?;
+    Ok(())
+}
+
+/// Whether the container is running, and its exit code when it is not.
+pub async fn status(docker: &Docker, id: &str) -> Result<(bool, Option<i64>)> {
+    let info = docker.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>).await?;
+    let state = info.state.unwrap_or_default();
+    Ok((state.running.unwrap_or(false), state.exit_code))
+}
+
+/// The container's stdout and stderr so far, as text (stderr lines prefixed).
+pub async fn logs(docker: &Docker, id: &str) -> Result<String> {
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+    let mut stream = docker.logs(id, Some(opts));
+    let mut out = String::new();
+    while let Some(item) = stream.next().await {
+        match item? {
+            bollard::container::LogOutput::StdErr { message } => {
+                for line in String::from_utf8_lossy(&message).lines() {
+                    out.push_str("[stderr] ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+        }
+    }
+    Ok(out)
+}
+
+/// Write a container's logs to `path`.
+pub async fn save_logs(docker: &Docker, id: &str, path: &Path) -> Result<()> {
+    let text = logs(docker, id).await.unwrap_or_else(|e| format!("(logs unavailable: {e})\n"));
+    tokio::fs::write(path, text).await?;
+    Ok(())
+}
+
+/// Remove containers and networks carrying all `label_filters` (`key=value` or `key`).
+/// Returns (containers removed, networks removed).
+pub async fn sweep(docker: &Docker, label_filters: &[String], keep: impl Fn(&HashMap<String, String>) -> bool) -> Result<(usize, usize)> {
+    let filters = HashMap::from([("label".to_string(), label_filters.to_vec())]);
+    let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let containers = docker.list_containers(Some(opts)).await?;
+    let mut removed_c = 0;
+    let mut errors = Vec::new();
+    let mut tasks = Vec::new();
+    for c in containers {
+        if keep(&c.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        let Some(id) = c.id else { continue };
+        let docker = docker.clone();
+        tasks.push(tokio::spawn(async move {
+            let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            match docker.remove_container(&id, Some(opts)).await {
+                Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+                Err(e) => Err(format!("container {id}: {e}")),
+            }
+        }));
+    }
+    for t in tasks {
+        match t.await {
+            Ok(Ok(())) => removed_c += 1,
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let nopts = ListNetworksOptionsBuilder::default().filters(&filters).build();
+    let networks = docker.list_networks(Some(nopts)).await?;
+    let mut removed_n = 0;
+    for n in networks {
+        if keep(&n.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        let Some(id) = n.id else { continue };
+        match docker.remove_network(&id).await {
+            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => removed_n += 1,
+            Err(e) => errors.push(format!("network {id}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("could not remove: {}", errors.join("; "));
+    }
+    Ok((removed_c, removed_n))
+}
+
+/// Remove every object of run `run_id`.
+pub async fn sweep_run(docker: &Docker, run_id: &str) -> Result<(usize, usize)> {
+    sweep(docker, &[format!("{LABEL_MANAGED}=true"), format!("{LABEL_RUN}={run_id}")], |_| false).await
+}
+
+/// Whether the process that created an object is still alive (same host only; an object from
+/// another host is always considered alive, unless `all`).
+pub fn owner_alive(labels: &HashMap<String, String>) -> bool {
+    let same_host = labels.get(LABEL_HOST).map(|h| *h == hostname()).unwrap_or(true);
+    if !same_host {
+        return true;
+    }
+    match labels.get(LABEL_PID).and_then(|p| p.parse::<i32>().ok()) {
+        Some(pid) if pid > 0 => Path::new(&format!("/proc/{pid}")).exists() && pid != std::process::id() as i32 || pid == std::process::id() as i32,
+        _ => false,
+    }
+}
+
+/// Image id (content digest) of a local image, or None when absent.
+pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<(String, HashMap<String, String>)>> {
+    match docker.inspect_image(image).await {
+        Ok(info) => Ok(Some((
+            info.id.unwrap_or_default(),
+            info.config.and_then(|c| c.labels).unwrap_or_default(),
+        ))),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Run a container to completion (create, start, wait, collect logs, remove); returns its exit
+/// code and output.
+pub async fn run_oneshot(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<(i64, String)> {
+    let id = run_container(docker, run_id, case, spec).await?;
+    let mut wait = docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let mut code = 0;
+    while let Some(r) = wait.next().await {
+        match r {
+            Ok(w) => code = w.status_code,
+            Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let out = logs(docker, &id).await.unwrap_or_default();
+    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    let _ = docker.remove_container(&id, Some(opts)).await;
+    Ok((code, out))
+}
+
+/// The image of the iptables sidecar (docker/images.toml).
+pub const NETADMIN_IMAGE: &str = "ekconform/netadmin:dev";
+
+fn netadmin_spec(name: String, script: String) -> ContainerSpec {
+    ContainerSpec {
+        name,
+        image: NETADMIN_IMAGE.into(),
+        entrypoint: Some(vec!["sh".into(), "-c".into()]),
+        cmd: Some(vec![script]),
+        network: None,
+        cap_add: vec!["NET_ADMIN".into(), "NET_RAW".into()],
+        read_only: true,
+        nano_cpus: 500_000_000,
+        memory: 64 * 1024 * 1024,
+        pids: 32,
+        ..Default::default()
+    }
+}
+
+/// Let multicast (mDNS) be bridged between the containers of an internal test network. Docker's
+/// isolation rule for internal networks drops every bridged frame whose destination is outside
+/// the subnet once br_netfilter makes bridged frames traverse iptables, which includes
+/// 224.0.0.251. The exception is scoped to this bridge and to multicast, in DOCKER-USER (the
+/// chain Docker reserves for user rules, evaluated first); it is removed at teardown and by `gc`.
+pub async fn allow_multicast(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
+    let rule = format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT");
+    let script = format!("iptables -C {rule} 2>/dev/null || iptables -I {rule}");
+    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-mcast"), script)).await.context("running the iptables sidecar")?;
+    if code != 0 {
+        bail!("adding the multicast exception for {bridge} failed ({code}): {}", out.trim());
+    }
+    Ok(())
+}
+
+pub async fn remove_multicast_rule(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
+    let rule = format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT");
+    let script = format!("while iptables -C {rule} 2>/dev/null; do iptables -D {rule}; done; true");
+    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-unmcast"), script)).await?;
+    if code != 0 {
+        bail!("removing the multicast exception for {bridge} failed: {}", out.trim());
+    }
+    Ok(())
+}
+
+/// Remove multicast exceptions whose bridge no longer exists (leftovers of killed runs).
+pub async fn gc_multicast_rules(docker: &Docker) -> Result<usize> {
+    if image_id(docker, NETADMIN_IMAGE).await?.is_none() {
+        return Ok(0);
+    }
+    let script = "n=0; iptables -S DOCKER-USER 2>/dev/null | grep -E -- '-i ekc[0-9a-f]{8} -o ekc[0-9a-f]{8} -d 224.0.0.0/4 -j ACCEPT' | while read -r _ chain rest; do br=$(echo \"$rest\" | sed -E 's/.*-i (ekc[0-9a-f]{8}).*/\\1/'); if ! ip link show \"$br\" >/dev/null 2>&1; then iptables -D $chain $rest && echo removed; fi; done; true".to_string();
+    let run_id = format!("gc-{}", std::process::id());
+    let (_, out) = run_oneshot(docker, &run_id, "gc", &netadmin_spec(format!("ekc-gc-{}", std::process::id()), script)).await?;
+    Ok(out.lines().filter(|l| l.trim() == "removed").count())
+}

@@ -1,0 +1,115 @@
+//! The implementation matrix: which cluster mixes a scenario runs on (every implementation
+//! alone, every pair, all together), and the expansion of scenarios x sizes x mixes x repeats
+//! into test cases with their own seeds.
+use crate::cluster::Implementation;
+use crate::scenario::{Mixes, Scenario};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Mix {
+    pub name: String,
+    pub members: Vec<Implementation>,
+}
+
+/// Every homogeneous mix, every pair and the all-together mix (when there are 3 or more).
+pub fn mixes(impls: &[Implementation], which: Mixes) -> Vec<Mix> {
+    let mut out = Vec::new();
+    let single = |i: &Implementation| Mix { name: i.name.clone(), members: vec![i.clone()] };
+    if matches!(which, Mixes::All | Mixes::Homogeneous) {
+        out.extend(impls.iter().map(single));
+    }
+    if matches!(which, Mixes::All | Mixes::Mixed) {
+        for a in 0..impls.len() {
+            for b in a + 1..impls.len() {
+                out.push(Mix { name: format!("{}+{}", impls[a].name, impls[b].name), members: vec![impls[a].clone(), impls[b].clone()] });
+            }
+        }
+        if impls.len() >= 3 {
+            out.push(all_together(impls));
+        }
+    }
+    if which == Mixes::Together {
+        out.push(if impls.len() == 1 { single(&impls[0]) } else { all_together(impls) });
+    }
+    out
+}
+
+fn all_together(impls: &[Implementation]) -> Mix {
+    Mix { name: impls.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"), members: impls.to_vec() }
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub scenario: Arc<Scenario>,
+    pub size: usize,
+    pub mix: Mix,
+    pub repeat: u32,
+    pub seed: u64,
+}
+
+impl Case {
+    /// Cluster composition: implementations of the mix assigned round-robin.
+    pub fn composition(&self) -> Vec<Implementation> {
+        (0..self.size).map(|i| self.mix.members[i % self.mix.members.len()].clone()).collect()
+    }
+}
+
+/// FNV-1a 64 of a string: stable per-case seeds derived from the run seed.
+pub fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+pub fn expand(scenarios: &[Arc<Scenario>], impls: &[Implementation], mix_filter: Option<&[String]>, repeat: u32, seed: u64) -> Vec<Case> {
+    let mut out = Vec::new();
+    for r in 0..repeat.max(1) {
+        for s in scenarios {
+            for size in s.sizes() {
+                for mix in mixes(impls, s.mixes) {
+                    if let Some(f) = mix_filter {
+                        if !f.iter().any(|m| *m == mix.name) {
+                            continue;
+                        }
+                    }
+                    let sized = if s.sizes.is_some() { format!("{}/n{size}", s.name) } else { s.name.clone() };
+                    let id = format!("{sized}@{}", mix.name);
+                    let case_seed = fnv(&format!("{seed}/{id}/{r}"));
+                    out.push(Case { id, scenario: s.clone(), size, mix: mix.clone(), repeat: r, seed: case_seed });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn imp(n: &str) -> Implementation {
+        Implementation { name: n.into(), image: format!("x/{n}") }
+    }
+
+    #[test]
+    fn three_implementations_give_seven_mixes() {
+        let m = mixes(&[imp("rust"), imp("go"), imp("c")], Mixes::All);
+        let names: Vec<_> = m.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["rust", "go", "c", "rust+go", "rust+c", "go+c", "rust+go+c"]);
+        assert_eq!(mixes(&[imp("rust"), imp("go")], Mixes::Mixed).len(), 1);
+        assert_eq!(mixes(&[imp("rust")], Mixes::Mixed).len(), 0);
+        assert_eq!(mixes(&[imp("rust")], Mixes::Together)[0].name, "rust");
+    }
+
+    #[test]
+    fn composition_is_round_robin_and_seeds_differ() {
+        let c = Case { id: "x".into(), scenario: Arc::new(toml::from_str("name='x'\nsummary=''\nclauses=[]\ntimeout_s=1\nsteps=[]").unwrap()), size: 5, mix: mixes(&[imp("a"), imp("b")], Mixes::Mixed)[0].clone(), repeat: 0, seed: 1 };
+        let names: Vec<_> = c.composition().iter().map(|i| i.name.clone()).collect();
+        assert_eq!(names, ["a", "b", "a", "b", "a"]);
+        assert_ne!(fnv("1/x/0"), fnv("1/x/1"));
+    }
+}

@@ -1,0 +1,216 @@
+//! Scenario declarations (vectors/scenarios/*.toml): one small file per test case, in the spirit
+//! of quic-interop-runner's testcases: name, the clauses it exercises, the capabilities it needs,
+//! the cluster, a seeded workload (steps), faults (reserved for the fault-injection layer), a
+//! timeout and the checks to run on the capture. This module only parses and validates them.
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Which cluster mixes of the implementation matrix a scenario runs on.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mixes {
+    /// Every implementation alone, every pair, and all together.
+    #[default]
+    All,
+    /// Every implementation alone.
+    Homogeneous,
+    /// Pairs and all-together only.
+    Mixed,
+    /// Only the all-implementations cluster (or the single one when only one is selected).
+    Together,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Discovery {
+    /// Nodes find each other by mDNS only (EKC_MDNS=1, no EKC_PEERS).
+    #[default]
+    Mdns,
+    /// mDNS off, static peer list (ROJ-DISC-4).
+    Static,
+}
+
+/// Which nodes a step addresses: an index into the cluster, or `"all"`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Target {
+    One(usize),
+    Named(String),
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target::Named("all".into())
+    }
+}
+
+/// One workload step. Node indices are positions in the cluster (0-based).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// `propose` through control; `expect` is `ok` (default), an error code (`locked`,
+    /// `capacity`, ...) or `any`. Without `value` a seeded random value is used.
+    Propose { node: usize, key: String, value: Option<String>, #[serde(default)] expect: Option<String> },
+    /// `count` proposals on keys `<prefix><i>` (i from `start`), from `node` or round-robin over
+    /// the cluster (`node = "each"`), keeping at most `window` pending per proposer: waits for a
+    /// proposal to commit on its proposer before exceeding the window.
+    Commits { #[serde(default)] node: Target, count: usize, prefix: String, #[serde(default)] start: usize, #[serde(default = "default_window")] window: usize },
+    /// Every listed node proposes on `key` at the same instant; afterwards at most one value may
+    /// have been committed for the version (checked by the checkers and by `await_agreement`).
+    Race { nodes: Vec<usize>, key: String },
+    /// Wait until every addressed node stores `key` (with `value` if given).
+    AwaitKv { key: String, value: Option<String>, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
+    /// Wait until every addressed node stores exactly `count` keys.
+    AwaitKvCount { count: u64, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
+    /// For `during_ms`, no addressed node may store `key`.
+    AwaitAbsent { key: String, #[serde(default)] nodes: Target, during_ms: u64 },
+    /// Wait until every running node reports equal `state` digests (kv, log, fields) and VV.
+    AwaitConverged { #[serde(default = "default_within")] within_ms: u64, #[serde(default)] kv_only: bool },
+    /// Wait until `node` holds no locks and no pending proposals (`state.locks`/`pending` = 0).
+    AwaitIdle { #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
+    /// `count` events from `node` (`event_type` default 0x80 USER_DEFINED, seeded payloads);
+    /// `field_id` makes them FIELD_PUBLISHED (0x02) for that field.
+    Emit { #[serde(default)] node: Target, #[serde(default = "one")] count: usize, event_type: Option<u8>, field_id: Option<u8>, #[serde(default)] gap_ms: u64 },
+    /// Wait until every addressed node has delivered `count` events of every emitting origin
+    /// (`vv[origin]` reaches the emitted count).
+    AwaitDelivered { #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
+    Sleep { ms: u64 },
+    /// SIGKILL the node's container (a crash).
+    Kill { node: usize },
+    /// SIGTERM; the node must exit within 2 s (CTL-IMG-3).
+    Stop { node: usize },
+    /// Start a stopped node again (same address, new incarnation) and wait until it is ready and
+    /// discovered by every running node.
+    Start { node: usize },
+    /// control `set_neighbours` (KOR-NBR-2).
+    SetNeighbours { node: usize, modules: Vec<u8> },
+    /// The fake peer announces itself to every node as member `node_id` with module `module_id`
+    /// (ROJ-MEMB-1) and waits until every node lists it as a member.
+    FakeJoin { node_id: String, module_id: u8 },
+    /// The fake peer sends a PROPOSE for `key` to every node and never commits (a proposer that
+    /// crashed mid-vote). `expect_accept` says whether the voters must accept.
+    FakePropose { key: String, value: String, timeout_ms: u64, #[serde(default = "yes")] expect_accept: bool },
+    /// The fake peer sends `hex` (or `text`) to the node's `port` (`roj`, `kor`, `ctl`); the node
+    /// must stay alive (`ping`) and, with `expect_silence`, send nothing back to the fake peer.
+    Inject { #[serde(default)] node: Target, port: String, hex: Option<String>, text: Option<String>, #[serde(default)] expect_silence: bool },
+    /// Replay every applicable golden vector (vectors/roj, vectors/kor) against `node`.
+    ReplayVectors { node: usize },
+}
+
+fn default_window() -> usize {
+    16
+}
+fn default_within() -> u64 {
+    10_000
+}
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub summary: String,
+    /// Spec clauses the test exercises (reported with the verdict).
+    pub clauses: Vec<String>,
+    /// Capabilities every node must claim (control.md CTL-CAP-2); otherwise not-applicable.
+    #[serde(default = "default_requires")]
+    pub requires: Vec<String>,
+    /// Cluster size, or several (`sizes`): one test case per size.
+    pub size: Option<usize>,
+    pub sizes: Option<Vec<usize>>,
+    #[serde(default)]
+    pub discovery: Discovery,
+    #[serde(default)]
+    pub mixes: Mixes,
+    /// Extra EKC_* environment for every node (timers made shorter for a test, ...).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Whether a fake peer (relay) container joins the network.
+    #[serde(default)]
+    pub fake_peer: bool,
+    /// Whether the scenario is part of the default (`just conformance`) matrix.
+    #[serde(default = "yes")]
+    pub default: bool,
+    /// Whether the scenario is part of the short CI matrix (`just test-lab`).
+    #[serde(default)]
+    pub short: bool,
+    pub timeout_s: u64,
+    /// Checkers to run on the capture (names of the checker crate); empty = all.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Faults to inject (reserved: the fault layer is not wired yet; a non-empty list is refused).
+    #[serde(default)]
+    pub faults: Vec<toml::Value>,
+    pub steps: Vec<Step>,
+}
+
+fn default_requires() -> Vec<String> {
+    vec!["roj".into(), "kor".into(), "ctl".into()]
+}
+
+impl Scenario {
+    pub fn sizes(&self) -> Vec<usize> {
+        match (&self.sizes, self.size) {
+            (Some(v), _) => v.clone(),
+            (None, Some(n)) => vec![n],
+            (None, None) => vec![3],
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            bail!("scenario name `{}` must be lowercase letters, digits and '-'", self.name);
+        }
+        let sizes = self.sizes();
+        if sizes.iter().any(|&n| n == 0 || n > 32) {
+            bail!("cluster sizes must be 1..=32");
+        }
+        if !self.faults.is_empty() {
+            bail!("faults are not supported by this version of the lab");
+        }
+        let min = *sizes.iter().min().unwrap_or(&1);
+        for s in &self.steps {
+            let idx = match s {
+                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } => vec![*node],
+                Step::Race { nodes, .. } => nodes.clone(),
+                _ => vec![],
+            };
+            if let Some(i) = idx.iter().find(|&&i| i >= min) {
+                bail!("step {s:?} addresses node {i} but the smallest cluster has {min} nodes");
+            }
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose { .. } | Step::Inject { .. } | Step::ReplayVectors { .. }) && !self.fake_peer {
+                bail!("step {s:?} needs `fake_peer = true`");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every scenario in `dir` (sorted by file name).
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p)?;
+        let s: Scenario = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        s.validate().with_context(|| format!("in {}", p.display()))?;
+        if out.iter().any(|o: &Scenario| o.name == s.name) {
+            bail!("duplicate scenario name {}", s.name);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

@@ -1,0 +1,495 @@
+//! Executes a scenario's steps against a live cluster. Every step either holds or raises an
+//! `Outcome` naming the clause it judges; node answers `unsupported` make the case
+//! not-applicable (CTL-WIRE-3), never a pass.
+use crate::cluster::{Cluster, KOR_PORT, ROJ_PORT};
+use crate::control::{Ctl, CtlError};
+use crate::scenario::{Step, Target};
+use crate::verdict::Outcome;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::time::{Duration, Instant};
+
+/// Measurements a workload produces (reported per case).
+#[derive(Default, Debug, serde::Serialize)]
+pub struct WorkloadMetrics {
+    pub proposals: u64,
+    pub emitted: u64,
+    /// Wall time of each `await_*` step that waited for the cluster (ms), in order.
+    pub waits_ms: Vec<(String, u64)>,
+    pub restart_discovered_ms: Vec<(String, u64)>,
+    pub stop_ms: Vec<(String, u64)>,
+}
+
+pub struct Workload<'a> {
+    pub cluster: &'a mut Cluster,
+    pub rng: ChaCha8Rng,
+    pub metrics: WorkloadMetrics,
+    /// Events emitted per origin module id (the expected `vv[origin]`).
+    emitted: BTreeMap<u8, u64>,
+    fake_node_id: Option<String>,
+    fake_counter: u32,
+    fake_incarnation: u32,
+}
+
+fn ctl_outcome(node: &str, cmd: &str, clause: &str, e: CtlError) -> Outcome {
+    if e.is_unsupported() {
+        Outcome::na(format!("node {node} answers `unsupported` to `{cmd}`"))
+    } else {
+        Outcome::fail(clause, format!("node {node}: `{cmd}`: {e}"))
+    }
+}
+
+fn random_value(rng: &mut ChaCha8Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let len = rng.gen_range(1..=8);
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+impl<'a> Workload<'a> {
+    pub fn new(cluster: &'a mut Cluster, rng: ChaCha8Rng) -> Self {
+        let fake_incarnation = {
+            let mut r = rng.clone();
+            r.gen()
+        };
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
+    }
+
+    fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
+        match t {
+            Target::One(i) if *i < self.cluster.nodes.len() => Ok(vec![*i]),
+            Target::Named(s) if s == "all" || s == "each" => Ok((0..self.cluster.nodes.len()).filter(|&i| self.cluster.nodes[i].running).collect()),
+            other => Err(Outcome::error(format!("bad node target {other:?}"))),
+        }
+    }
+
+    fn node(&self, i: usize) -> Result<(String, Ctl), Outcome> {
+        let n = self.cluster.nodes.get(i).ok_or_else(|| Outcome::error(format!("no node {i}")))?;
+        Ok((n.name.clone(), n.ctl()))
+    }
+
+    pub async fn run(&mut self, steps: &[Step]) -> Result<(), Outcome> {
+        for (k, step) in steps.iter().enumerate() {
+            self.step(step).await.map_err(|mut o| {
+                o.reason = format!("step {} ({}): {}", k + 1, step_name(step), o.reason);
+                o
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn propose(&mut self, i: usize, key: &str, value: &str) -> Result<Result<Value, CtlError>, Outcome> {
+        let (_, ctl) = self.node(i)?;
+        self.metrics.proposals += 1;
+        Ok(ctl.call("propose", json!({"key": key, "value": value})).await)
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), Outcome> {
+        match step {
+            Step::Propose { node, key, value, expect } => {
+                let value = value.clone().unwrap_or_else(|| random_value(&mut self.rng));
+                let (name, _) = self.node(*node)?;
+                let r = self.propose(*node, key, &value).await?;
+                let expect = expect.as_deref().unwrap_or("ok");
+                match (expect, r) {
+                    ("any", Err(e)) if e.is_unsupported() => Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                    ("any", Err(CtlError::Timeout)) => Err(Outcome::fail("CTL-CMD-4", format!("{name}: propose got no answer"))),
+                    ("any", _) => Ok(()),
+                    ("ok", Ok(_)) => Ok(()),
+                    ("ok", Err(e)) => Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                    (code, Ok(r)) => Err(Outcome::fail(clause_for_code(code), format!("{name}: propose {key}={value} succeeded ({r}) but `{code}` was expected"))),
+                    (code, Err(e)) if e.code() == Some(code) => Ok(()),
+                    (code, Err(e)) => Err(if e.is_unsupported() { ctl_outcome(&name, "propose", "CTL-CMD-4", e) } else { Outcome::fail(clause_for_code(code), format!("{name}: propose {key}: expected `{code}`, got {e}")) }),
+                }
+            }
+            Step::Commits { node, count, prefix, start, window } => {
+                let proposers = self.targets(node)?;
+                if proposers.is_empty() {
+                    return Err(Outcome::error("no running proposer"));
+                }
+                for k in 0..*count {
+                    let i = proposers[k % proposers.len()];
+                    let key = format!("{prefix}{}", start + k);
+                    let value = random_value(&mut self.rng);
+                    let (name, ctl) = self.node(i)?;
+                    self.wait_pending_below(&ctl, &name, *window as u64).await?;
+                    // `busy`/`locked` can be momentary (own lock from a previous attempt): retry briefly.
+                    let mut tries = 0;
+                    loop {
+                        match self.propose(i, &key, &value).await? {
+                            Ok(_) => break,
+                            Err(e) if matches!(e.code(), Some("busy") | Some("capacity")) && tries < 50 => {
+                                tries += 1;
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                            Err(e) => return Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Step::Race { nodes, key } => {
+                let mut futs = Vec::new();
+                for &i in nodes {
+                    let (name, ctl) = self.node(i)?;
+                    let value = random_value(&mut self.rng);
+                    let key = key.clone();
+                    self.metrics.proposals += 1;
+                    futs.push(async move { (name, ctl.call("propose", json!({"key": key, "value": value})).await) });
+                }
+                for (name, r) in futures_util::future::join_all(futs).await {
+                    match r {
+                        Ok(_) => {}
+                        Err(e) if matches!(e.code(), Some("locked") | Some("busy") | Some("stale")) => {}
+                        Err(e) => return Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                    }
+                }
+                Ok(())
+            }
+            Step::AwaitKv { key, value, nodes, within_ms } => {
+                let targets = self.targets(nodes)?;
+                let key = key.clone();
+                let value = value.clone();
+                self.await_all("await_kv", &targets, *within_ms, "ROJ-KV-1", move |kv: &Value, _| {
+                    let entries = kv.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let found = entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key.as_str()));
+                    match (found, &value) {
+                        (Some(e), Some(v)) => e.get("value").and_then(Value::as_str) == Some(v.as_str()),
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    }
+                }, Src::Kv)
+                .await
+            }
+            Step::AwaitKvCount { count, nodes, within_ms } => {
+                let targets = self.targets(nodes)?;
+                let count = *count;
+                self.await_all("await_kv_count", &targets, *within_ms, "ROJ-KV-1", move |st: &Value, _| st.get("kv_count").and_then(Value::as_u64) == Some(count), Src::State).await
+            }
+            Step::AwaitAbsent { key, nodes, during_ms } => {
+                let targets = self.targets(nodes)?;
+                let end = Instant::now() + Duration::from_millis(*during_ms);
+                while Instant::now() < end {
+                    for &i in &targets {
+                        let (name, ctl) = self.node(i)?;
+                        let kv = ctl.all_pages("kv").await.map_err(|e| ctl_outcome(&name, "kv", "CTL-CMD-7", e))?;
+                        let entries = kv.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
+                        if let Some(e) = entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key.as_str())) {
+                            return Err(Outcome::fail("ROJ-COMMIT-1", format!("{name} stores {e} although no proposal for `{key}` could reach t(n)")));
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(())
+            }
+            Step::AwaitConverged { within_ms, kv_only } => {
+                let targets = self.targets(&Target::default())?;
+                let t0 = Instant::now();
+                let deadline = t0 + Duration::from_millis(*within_ms);
+                loop {
+                    let mut views = BTreeMap::new();
+                    for &i in &targets {
+                        let (name, ctl) = self.node(i)?;
+                        let st = ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(&name, "state", "CTL-CMD-6", e))?;
+                        let view = if *kv_only {
+                            json!([st.get("kv_digest")])
+                        } else {
+                            json!([st.get("kv_digest"), st.get("log_digest"), st.get("fields_digest"), st.get("vv")])
+                        };
+                        views.insert(name, view);
+                    }
+                    let first = views.values().next().cloned();
+                    if views.values().all(|v| Some(v) == first.as_ref()) {
+                        self.metrics.waits_ms.push(("await_converged".into(), t0.elapsed().as_millis() as u64));
+                        return Ok(());
+                    }
+                    if Instant::now() > deadline {
+                        let clause = if *kv_only { "ROJ-SAFE-2" } else { "KOR-LWW-3" };
+                        return Err(Outcome::fail(clause, format!("not converged after {within_ms} ms: {}", serde_json::to_string(&views).unwrap_or_default())));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Step::AwaitIdle { nodes, within_ms } => {
+                let targets = self.targets(nodes)?;
+                self.await_all("await_idle", &targets, *within_ms, "ROJ-TIME-2", |st: &Value, _| {
+                    st.get("locks").and_then(Value::as_u64) == Some(0) && st.get("pending").and_then(Value::as_u64) == Some(0)
+                }, Src::State)
+                .await
+            }
+            Step::Emit { node, count, event_type, field_id, gap_ms } => {
+                let targets = self.targets(node)?;
+                for _ in 0..*count {
+                    for &i in &targets {
+                        let (name, ctl) = self.node(i)?;
+                        let mut payload = [0u8; 20];
+                        self.rng.fill(&mut payload);
+                        let et = match field_id {
+                            Some(f) => {
+                                payload[0] = *f;
+                                2
+                            }
+                            None => event_type.unwrap_or(0x80),
+                        };
+                        let r = ctl.call("emit", json!({"event_type": et, "payload_hex": hex::encode(payload)})).await.map_err(|e| ctl_outcome(&name, "emit", "CTL-CMD-5", e))?;
+                        let seq = r.get("origin_seq").and_then(Value::as_u64).unwrap_or(0);
+                        let origin = self.cluster.nodes[i].module_id;
+                        if r.get("origin_id").and_then(Value::as_u64) != Some(origin as u64) {
+                            return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned {r}, expected origin_id {origin}")));
+                        }
+                        let prev = self.emitted.get(&origin).copied().unwrap_or(0);
+                        if seq <= prev {
+                            return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned origin_seq {seq} after {prev}")));
+                        }
+                        self.emitted.insert(origin, seq);
+                        self.metrics.emitted += 1;
+                    }
+                    if *gap_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(*gap_ms)).await;
+                    }
+                }
+                Ok(())
+            }
+            Step::AwaitDelivered { nodes, within_ms } => {
+                let targets = self.targets(nodes)?;
+                let expected = self.emitted.clone();
+                self.await_all("await_delivered", &targets, *within_ms, "KOR-VV-1", move |st: &Value, _| {
+                    let vv = st.get("vv").cloned().unwrap_or(json!({}));
+                    expected.iter().all(|(o, s)| vv.get(o.to_string()).and_then(Value::as_u64).unwrap_or(0) >= *s)
+                }, Src::State)
+                .await
+            }
+            Step::Sleep { ms } => {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+                Ok(())
+            }
+            Step::Kill { node } => self.cluster.kill_node(*node).await.map_err(Outcome::from),
+            Step::Stop { node } => {
+                let took = self.cluster.stop_node(*node).await.map_err(Outcome::from)?;
+                let name = self.cluster.nodes[*node].name.clone();
+                self.metrics.stop_ms.push((name.clone(), took.as_millis() as u64));
+                if took > Duration::from_millis(2500) {
+                    return Err(Outcome::fail("CTL-IMG-3", format!("{name} took {took:?} to stop on SIGTERM")));
+                }
+                Ok(())
+            }
+            Step::Start { node } => {
+                self.cluster.restart_node(*node).await?;
+                self.cluster.await_discovery(Duration::from_secs(15)).await?;
+                let n = &self.cluster.nodes[*node];
+                self.metrics.restart_discovered_ms.push((n.name.clone(), n.discovered_ms.unwrap_or(0)));
+                Ok(())
+            }
+            Step::SetNeighbours { node, modules } => {
+                let (name, ctl) = self.node(*node)?;
+                ctl.call("set_neighbours", json!({"modules": modules})).await.map_err(|e| ctl_outcome(&name, "set_neighbours", "CTL-CMD-9", e))?;
+                Ok(())
+            }
+            Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
+            Step::FakePropose { key, value, timeout_ms, expect_accept } => self.fake_propose(key, value, *timeout_ms, *expect_accept).await,
+            Step::Inject { node, port, hex: h, text, expect_silence } => {
+                let payload = match (h, text) {
+                    (Some(h), _) => hex::decode(h).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?,
+                    (None, Some(t)) => t.as_bytes().to_vec(),
+                    _ => return Err(Outcome::error("inject needs `hex` or `text`")),
+                };
+                for i in self.targets(node)? {
+                    self.inject_and_check(i, port, &payload, *expect_silence).await?;
+                }
+                Ok(())
+            }
+            Step::ReplayVectors { node } => crate::vectors::replay(self, *node).await,
+        }
+    }
+
+    pub async fn inject_and_check(&mut self, i: usize, port: &str, payload: &[u8], expect_silence: bool) -> Result<Vec<Vec<u8>>, Outcome> {
+        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+        let n = &self.cluster.nodes[i];
+        let (p, src) = match port {
+            "roj" => (ROJ_PORT, ROJ_PORT),
+            "kor" => (KOR_PORT, KOR_PORT),
+            "ctl" => (crate::cluster::CTL_PORT, 40000),
+            other => return Err(Outcome::error(format!("unknown port {other}"))),
+        };
+        let name = n.name.clone();
+        let ip = n.ip;
+        let ctl = n.ctl();
+        fake.send(src, SocketAddrV4::new(ip, p), payload).await?;
+        let got = fake.collect_from(ip, Duration::from_millis(400)).await?;
+        let replies: Vec<Vec<u8>> = got
+            .into_iter()
+            .filter(|r| r.from.port() == p)
+            .map(|r| r.payload)
+            .filter(|pl| !is_announce(pl))
+            .collect();
+        if expect_silence && !replies.is_empty() {
+            return Err(Outcome::fail(if port == "kor" { "KOR-WIRE-4" } else { "ROJ-WIRE-4" }, format!("{name} answered invalid input {} with {} datagram(s), first {}", hex::encode(payload), replies.len(), String::from_utf8_lossy(&replies[0]))));
+        }
+        ctl.call("ping", Value::Null).await.map_err(|e| Outcome::fail(if port == "kor" { "KOR-WIRE-4" } else { "ROJ-WIRE-4" }, format!("{name} no longer answers ping after input {}: {e}", hex::encode(payload))))?;
+        Ok(replies)
+    }
+
+    async fn wait_pending_below(&self, ctl: &Ctl, name: &str, window: u64) -> Result<(), Outcome> {
+        if window >= 16 {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let st = ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(name, "state", "CTL-CMD-6", e))?;
+            if st.get("pending").and_then(Value::as_u64).unwrap_or(0) < window {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Outcome::fail("ROJ-TIME-1", format!("{name} still has {window} pending proposals after 30 s")));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Poll `state` or all `kv` pages of every target until `pred` holds for all of them.
+    async fn await_all(&mut self, what: &str, targets: &[usize], within_ms: u64, clause: &str, pred: impl Fn(&Value, &str) -> bool, src: Src) -> Result<(), Outcome> {
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_millis(within_ms);
+        let mut done = vec![false; targets.len()];
+        let mut last = BTreeMap::new();
+        loop {
+            for (k, &i) in targets.iter().enumerate() {
+                if done[k] {
+                    continue;
+                }
+                let (name, ctl) = self.node(i)?;
+                let v = match src {
+                    Src::State => ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(&name, "state", "CTL-CMD-6", e))?,
+                    Src::Kv => ctl.all_pages("kv").await.map_err(|e| ctl_outcome(&name, "kv", "CTL-CMD-7", e))?,
+                };
+                done[k] = pred(&v, &name);
+                last.insert(name, v);
+            }
+            if done.iter().all(|d| *d) {
+                self.metrics.waits_ms.push((what.into(), t0.elapsed().as_millis() as u64));
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let pending: Vec<_> = targets.iter().zip(&done).filter(|(_, d)| !**d).map(|(i, _)| self.cluster.nodes[*i].name.clone()).collect();
+                let detail: BTreeMap<_, _> = last.into_iter().filter(|(n, _)| pending.contains(n)).collect();
+                return Err(Outcome::fail(clause, format!("{what}: not reached within {within_ms} ms on {pending:?}; last answers {}", truncate(&serde_json::to_string(&detail).unwrap_or_default(), 600))));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn announce_json(&self, node_id: &str, module_id: u8, seq: u32, members: &[String]) -> Value {
+        json!({"proto":1,"type":"ANNOUNCE","node_id":node_id,"payload":{
+            "module_id":module_id,"lang":"fake","version":"0.1.0","caps":["roj","kor"],
+            "incarnation":self.fake_incarnation,"seq":seq,"members":members,"kor_port":KOR_PORT,"ctl_port":crate::cluster::CTL_PORT}})
+    }
+
+    async fn fake_join(&mut self, node_id: &str, module_id: u8) -> Result<(), Outcome> {
+        self.fake_node_id = Some(node_id.to_string());
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let mut seq = 0u32;
+        loop {
+            let mut members: Vec<String> = self.cluster.nodes.iter().map(|n| n.name.clone()).collect();
+            members.push(node_id.to_string());
+            members.sort();
+            let msg = serde_json::to_vec(&self.announce_json(node_id, module_id, seq, &[node_id.to_string()])).unwrap();
+            seq += 1;
+            let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+            for n in self.cluster.nodes.iter().filter(|n| n.running) {
+                fake.send(ROJ_PORT, SocketAddrV4::new(n.ip, ROJ_PORT), &msg).await?;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut all = true;
+            for n in self.cluster.nodes.iter().filter(|n| n.running) {
+                let p = n.ctl().call("peers", Value::Null).await.map_err(|e| ctl_outcome(&n.name, "peers", "CTL-CMD-3", e))?;
+                let members = p.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+                if !members.iter().any(|m| m.as_str() == Some(node_id)) {
+                    all = false;
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Outcome::fail("ROJ-MEMB-1", format!("not every node learned member {node_id} from its ANNOUNCEs within 8 s")));
+            }
+        }
+    }
+
+    async fn fake_propose(&mut self, key: &str, value: &str, timeout_ms: u64, expect_accept: bool) -> Result<(), Outcome> {
+        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_propose needs fake_join first"))?;
+        self.fake_counter += 1;
+        let pid = format!("{me}:{:08x}:{}", self.fake_incarnation, self.fake_counter);
+        let mut members: Vec<String> = self.cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        members.push(me.clone());
+        members.sort();
+        let msg = json!({"proto":1,"type":"PROPOSE","node_id":me,"payload":{
+            "pid":pid,"key":key,"value":value,"version":1,"members":members,"n":members.len(),"timeout_ms":timeout_ms}});
+        let bytes = serde_json::to_vec(&msg).unwrap();
+        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+        let running: Vec<(String, std::net::Ipv4Addr)> = self.cluster.nodes.iter().filter(|n| n.running).map(|n| (n.name.clone(), n.ip)).collect();
+        for (_, ip) in &running {
+            fake.send(ROJ_PORT, SocketAddrV4::new(*ip, ROJ_PORT), &bytes).await?;
+        }
+        let mut votes: BTreeMap<String, Value> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while votes.len() < running.len() && Instant::now() < deadline {
+            let Some(r) = fake.recv(Duration::from_millis(200)).await? else { continue };
+            let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else { continue };
+            if v.get("type").and_then(Value::as_str) == Some("VOTE") && v.pointer("/payload/pid").and_then(Value::as_str) == Some(pid.as_str()) {
+                let from = v.get("node_id").and_then(Value::as_str).unwrap_or("").to_string();
+                votes.insert(from, v["payload"].clone());
+            }
+        }
+        for (name, _) in &running {
+            match votes.get(name) {
+                None => return Err(Outcome::fail("ROJ-VOTE-1", format!("{name} sent no VOTE for the fake peer's {pid} within 3 s"))),
+                Some(v) => {
+                    let accept = v.get("accept").and_then(Value::as_bool).unwrap_or(false);
+                    if accept != expect_accept {
+                        return Err(Outcome::fail(if expect_accept { "ROJ-VOTE-6" } else { "ROJ-VOTE-4" }, format!("{name} voted {v} on {pid}; expected accept={expect_accept}")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Src {
+    State,
+    Kv,
+}
+
+fn is_announce(pl: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(pl).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(|t| t == "ANNOUNCE")).unwrap_or(false)
+}
+
+fn clause_for_code(code: &str) -> &'static str {
+    match code {
+        "capacity" => "ROJ-PROP-8",
+        "locked" => "ROJ-PROP-7",
+        "bad_request" => "CTL-WIRE-3",
+        _ => "CTL-CMD-4",
+    }
+}
+
+pub fn step_name(s: &Step) -> String {
+    let v = serde_json::to_value(s).unwrap_or(Value::Null);
+    v.get("do").and_then(Value::as_str).unwrap_or("?").to_string()
+}
+
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        s.to_string()
+    } else {
+        let mut end = n;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
