@@ -68,3 +68,37 @@ pub fn fields_digest(fields: &[(u8, [u8; 36])]) -> u64 {
     }
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_reference_values() {
+        // Published FNV-1a 64 test values.
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+        assert_eq!(hex16(kv_digest([])), "cbf29ce484222325", "CTL-DIGEST-1: the empty store");
+    }
+
+    #[test]
+    fn kv_digest_is_the_fnv_of_the_canonical_text() {
+        let d = kv_digest([("b", "2", 10), ("a", "", 1)]);
+        assert_eq!(d, fnv1a64(b"a=@1\nb=2@10\n"));
+    }
+
+    #[test]
+    fn log_digest_ignores_flags_hops_and_order() {
+        let mut e1 = [0u8; 36];
+        e1[10] = 3;
+        e1[12] = 1;
+        let mut e2 = e1;
+        e2[12] = 2;
+        let mut e2_forwarded = e2;
+        e2_forwarded[9] = 1;
+        e2_forwarded[11] = 2;
+        assert_eq!(log_digest(&[e1, e2]), log_digest(&[e2_forwarded, e1]));
+        assert_ne!(log_digest(&[e1, e2]), log_digest(&[e1]));
+    }
+}

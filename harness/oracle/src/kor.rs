@@ -970,3 +970,62 @@ fn hex_lower(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_read_little_endian_at_the_documented_offsets() {
+        let mut buf = [0u8; REQUEST_LEN];
+        buf[..4].copy_from_slice(&[0x62, 7, 3, 0]);
+        buf[4..8].copy_from_slice(&0x0102_0304u32.to_le_bytes());
+        buf[8..12].copy_from_slice(&0x0102_0340u32.to_le_bytes());
+        let frame = Frame::new_checked(&buf[..]).unwrap();
+        assert_eq!((frame.msg_type(), frame.source_module(), frame.target_origin()), (0x62, 7, 3));
+        assert_eq!((frame.from_seq(), frame.to_seq()), (0x0102_0304, 0x0102_0340));
+    }
+
+    #[test]
+    fn setters_and_views_agree() {
+        let mut buf = [0u8; GOSSIP_LEN];
+        let mut frame = Frame::new_unchecked(&mut buf[..]);
+        frame.set_msg_type(msg_type::EVENT_GOSSIP);
+        frame.set_source_module(9);
+        frame.set_event_count(1);
+        {
+            let mut ev = frame.event_mut();
+            ev.set_sequence(5);
+            ev.set_origin_seq(5);
+            ev.set_origin_id(9);
+            ev.set_event_type(event_type::STATE_TRANSITION);
+            ev.set_timestamp_us(0xdead_beef);
+        }
+        assert_eq!(buf[10..14], [5, 0, 0, 0]);
+        assert_eq!(buf[14..18], 0xdead_beefu32.to_le_bytes());
+        let repr = KorRepr::parse(&buf).unwrap();
+        let KorRepr::Gossip(g) = repr else { panic!("not a gossip: {repr:?}") };
+        assert_eq!((g.source_module, g.event.origin_seq, g.event.timestamp_us), (9, 5, 0xdead_beef));
+    }
+
+    #[test]
+    fn check_len_never_panics_on_short_input() {
+        for t in 0x60..=0x63u8 {
+            for len in 0..=MAX_FRAME_LEN + 1 {
+                let mut buf = vec![0u8; len];
+                if let Some(b) = buf.first_mut() {
+                    *b = t;
+                }
+                let _ = KorRepr::parse(&buf);
+            }
+        }
+    }
+
+    #[test]
+    fn consensus_result_payload_round_trip() {
+        let p = consensus_result_payload("bay3", "11000", 4).unwrap();
+        let r = check_consensus_result(&p).unwrap();
+        assert_eq!((r.key, r.value, r.version), ("bay3", "11000", 4));
+        assert!(consensus_result_payload("toolongkey", "", 1).is_none());
+    }
+}

@@ -53,3 +53,25 @@ impl PartialOrd for LwwStamp {
         Some(self.cmp(other))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(ts: u32, origin: u8, seq: u32) -> LwwStamp {
+        LwwStamp { ts, origin, seq }
+    }
+
+    #[test]
+    fn serial_arithmetic_and_ties() {
+        assert!(is_newer(&s(3, 1, 1), &s(u32::MAX - 3, 1, 1)), "wrap: small after large");
+        assert!(is_newer(&s(1 << 31, 1, 1), &s(0, 1, 1)), "exactly 2^31: larger wins");
+        assert!(!is_newer(&s(0, 1, 1), &s(1 << 31, 1, 1)));
+        assert!(is_newer(&s(0, 1, 1), &s((1 << 31) + 1, 1, 1)), "2^31 + 1 apart: the smaller is newer");
+        assert!(is_newer(&s(7, 2, 1), &s(7, 1, 9)), "tie on ts: origin decides");
+        assert!(is_newer(&s(7, 2, 10), &s(7, 2, 9)), "tie on ts and origin: seq decides");
+        assert!(!is_newer(&s(7, 2, 9), &s(7, 2, 9)));
+        assert_eq!(s(7, 2, 9).cmp(&s(7, 2, 9)), Ordering::Equal);
+        assert_eq!(s(8, 0, 0).cmp(&s(7, 255, 255)), Ordering::Greater);
+    }
+}

@@ -18,3 +18,19 @@ pub fn t_seed_f64(n: u32) -> u32 {
 pub fn seed_disagreements(range: std::ops::RangeInclusive<u32>) -> impl Iterator<Item = u32> {
     range.filter(|&n| t(n) != t_seed_f64(n))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_values() {
+        let expected = [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (10, 7), (32, 22), (100, 67), (1500, 1005)];
+        for (n, want) in expected {
+            assert_eq!(t(n), want, "t({n})");
+        }
+        assert_eq!(t(u32::MAX), 2_877_628_088, "no overflow at the top of the range");
+        assert_eq!(t_seed_f64(1500), 1006, "the seed's double formula rounds 1005.0000000000001 up");
+        assert_eq!(seed_disagreements(1..=2000).collect::<Vec<_>>(), vec![1500]);
+    }
+}

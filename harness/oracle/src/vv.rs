@@ -120,3 +120,29 @@ impl fmt::Debug for VersionVector {
         f.debug_map().entries(self.iter()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_layout() {
+        assert_eq!(VersionVector::new().summary(), [0, 0, 0, 0, 0, 0xff, 0xff], "CRC init with no input");
+        let vv = VersionVector::from_entries([(3, 7)]);
+        let s = vv.summary();
+        assert_eq!(s[0], 1);
+        assert_eq!(u32::from_le_bytes([s[1], s[2], s[3], s[4]]), 7);
+        assert_eq!(
+            u16::from_le_bytes([s[5], s[6]]),
+            CRC16_CCITT_FALSE.checksum(&[3, 7, 0, 0, 0])
+        );
+        assert_eq!(CRC16_CCITT_FALSE.checksum(b"123456789"), 0x29b1, "catalogue check value");
+    }
+
+    #[test]
+    fn origin_zero_is_ignored() {
+        let mut vv = VersionVector::new();
+        vv.set(0, 9);
+        assert_eq!(vv, VersionVector::new());
+    }
+}
