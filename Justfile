@@ -10,12 +10,12 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
-conformance:
-    @echo "ekconform: the lab (docker matrix) is not built yet; nothing was run, nothing passed." >&2
-    @exit 1
+# Extra arguments go to `ekconform run` (e.g. `just conformance --repeat 3 -s single-commit`).
+conformance *args: images
+    cargo run -q -p ekconform -- run --require-all "$@"
 
 # Criterion benchmarks of the oracle codecs: EK-KOR frame decode (target >= 20M frames/s) and EK-ROJ
 # parse + validate (target >= 1M messages/s). Reports land in target/criterion/.
@@ -225,3 +225,28 @@ test-fuzz-smoke:
 # identical digests, no datagram of one implementation judged invalid by another.
 test-interop-local: build-node-rust build-node-go build-node-c
     python3 reference-impls/interop/test_mixed_local.py "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust" "{{go_dir}}/bin/ekc-node-go" reference-impls/c/build/ekc-node
+
+# ---- lab (harness/lab, docker/helper, docker/images.toml, vectors/scenarios) ---------------------
+
+# Build every image the suite needs (nodes, helper, iptables sidecar), offline, cached by content hash.
+images:
+    cargo run -q -p ekconform -- images --strict
+
+# Short matrix on real Docker (the short scenarios on the all-implementations cluster), the lab's
+# unit tests, and the interruption test (SIGKILL + gc, SIGINT). Fails loudly without Docker.
+test-lab: images
+    docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
+    cargo nextest run -p ekc-lab --no-fail-fast
+    cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
+    EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
+
+# Wall time of one 5-node mixed scenario (boot, discover, 10 commits, teardown) and of the no-op
+# image step; repeat with `just bench-lab 5`.
+bench-lab n="3": images
+    for i in $(seq 1 {{n}}); do /usr/bin/time -f "image step (no-op): %e s" cargo run -q -p ekconform -- images >/dev/null; done
+    cargo run -q -p ekconform -- run -s concurrent-commits --mix rust+go+c --repeat {{n}} -j 1 --reports target/lab-bench
+    jq -r '.cases[] | "\(.id) repeat \(.repeat): \(.verdict) \(.seconds) s"' target/lab-bench/latest/results.json
+
+# Remove whatever crashed runs left behind.
+lab-gc:
+    cargo run -q -p ekconform -- gc

@@ -312,16 +312,15 @@ pub async fn sweep_run(docker: &Docker, run_id: &str) -> Result<(usize, usize)> 
     sweep(docker, &[format!("{LABEL_MANAGED}=true"), format!("{LABEL_RUN}={run_id}")], |_| false).await
 }
 
-/// Whether the process that created an object is still alive (same host only; an object from
-/// another host is always considered alive, unless `all`).
+/// Whether the process that created an object may still be alive: objects from another host, or
+/// without a creator pid (made by other tools of the suite), count as alive; `gc --all` ignores this.
 pub fn owner_alive(labels: &HashMap<String, String>) -> bool {
-    let same_host = labels.get(LABEL_HOST).map(|h| *h == hostname()).unwrap_or(true);
-    if !same_host {
+    if labels.get(LABEL_HOST).is_some_and(|h| *h != hostname()) {
         return true;
     }
-    match labels.get(LABEL_PID).and_then(|p| p.parse::<i32>().ok()) {
-        Some(pid) if pid > 0 => Path::new(&format!("/proc/{pid}")).exists() && pid != std::process::id() as i32 || pid == std::process::id() as i32,
-        _ => false,
+    match labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
     }
 }
 
@@ -405,7 +404,8 @@ pub async fn gc_multicast_rules(docker: &Docker) -> Result<usize> {
     if image_id(docker, NETADMIN_IMAGE).await?.is_none() {
         return Ok(0);
     }
-    let script = "n=0; iptables -S DOCKER-USER 2>/dev/null | grep -E -- '-i ekc[0-9a-f]{8} -o ekc[0-9a-f]{8} -d 224.0.0.0/4 -j ACCEPT' | while read -r _ chain rest; do br=$(echo \"$rest\" | sed -E 's/.*-i (ekc[0-9a-f]{8}).*/\\1/'); if ! ip link show \"$br\" >/dev/null 2>&1; then iptables -D $chain $rest && echo removed; fi; done; true".to_string();
+    // `iptables -S` prints the rule as `-A DOCKER-USER -d 224.0.0.0/4 -i <br> -o <br> -j ACCEPT`.
+    let script = "iptables -S DOCKER-USER 2>/dev/null | grep -E -- '^-A DOCKER-USER -d 224.0.0.0/4 -i ekc[0-9a-f]{8} -o ekc[0-9a-f]{8} -j ACCEPT$' | while read -r _ _ _ _ _ br _; do if ! ip link show \"$br\" >/dev/null 2>&1; then iptables -D DOCKER-USER -i \"$br\" -o \"$br\" -d 224.0.0.0/4 -j ACCEPT && echo removed; fi; done; true".to_string();
     let run_id = format!("gc-{}", std::process::id());
     let (_, out) = run_oneshot(docker, &run_id, "gc", &netadmin_spec(format!("ekc-gc-{}", std::process::id()), script)).await?;
     Ok(out.lines().filter(|l| l.trim() == "removed").count())

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Proves a conformance run leaves nothing behind when it is killed mid-way:
+#  1. SIGKILL of the runner while its nodes are up: leftovers exist, `ekconform gc` removes them all.
+#  2. SIGINT of the runner while its nodes are up: the runner itself tears everything down and
+#     exits 130.
+# Objects are found by the creating process id label (io.ekconform.pid), so concurrent runs of
+# other people are not touched. Fails loudly when Docker is unavailable.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+EKC="${EKC:-target/debug/ekconform}"
+docker info >/dev/null 2>&1 || { echo "interrupt test: Docker is not available" >&2; exit 1; }
+[ -x "$EKC" ] || { echo "interrupt test: $EKC is not built" >&2; exit 1; }
+IMPL_ARGS=(--impls "${LAB_IMPLS:-rust}" -s single-commit --reports "$(mktemp -d)")
+
+objects() { # number of containers + networks created by pid $1
+  local c n
+  c=$(docker ps -aq --filter "label=io.ekconform.pid=$1" | wc -l)
+  n=$(docker network ls -q --filter "label=io.ekconform.pid=$1" | wc -l)
+  echo $((c + n))
+}
+
+wait_for_nodes() { # until the run of pid $1 has node containers (up to 60 s)
+  for _ in $(seq 1 600); do
+    if [ "$(docker ps -q --filter "label=io.ekconform.pid=$1" | wc -l)" -ge 3 ]; then return 0; fi
+    kill -0 "$1" 2>/dev/null || { echo "interrupt test: runner $1 exited before its nodes started" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "interrupt test: no containers of runner $1 after 60 s" >&2
+  return 1
+}
+
+# 1. SIGKILL, then gc.
+"$EKC" run "${IMPL_ARGS[@]}" >/dev/null 2>&1 &
+pid=$!
+wait_for_nodes "$pid"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+left=$(objects "$pid")
+[ "$left" -gt 0 ] || { echo "interrupt test: expected leftovers after SIGKILL, found none" >&2; exit 1; }
+"$EKC" gc
+left=$(objects "$pid")
+[ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) of killed runner $pid survive gc" >&2; exit 1; }
+echo "interrupt test: SIGKILL + gc: leftovers removed"
+
+# 2. SIGINT: the runner cleans up by itself.
+"$EKC" run "${IMPL_ARGS[@]}" >/dev/null 2>&1 &
+pid=$!
+wait_for_nodes "$pid"
+kill -INT "$pid"
+code=0
+wait "$pid" || code=$?
+[ "$code" -eq 130 ] || { echo "interrupt test: runner exited $code after SIGINT (expected 130)" >&2; exit 1; }
+left=$(objects "$pid")
+[ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT" >&2; exit 1; }
+if command -v iptables >/dev/null && [ "$(id -u)" = 0 ]; then
+  stale=$(iptables -S DOCKER-USER 2>/dev/null | grep -E -- "-i ekc[0-9a-f]{8} " | while read -r _ _ _ _ _ br _; do ip link show "$br" >/dev/null 2>&1 || echo "$br"; done | wc -l)
+  [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale multicast exception(s) in DOCKER-USER" >&2; exit 1; }
+fi
+echo "interrupt test: SIGINT: runner cleaned up and exited 130"
