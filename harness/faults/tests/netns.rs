@@ -198,6 +198,8 @@ fn ingress_delay_and_loss_measured_at_the_socket() {
     let dst = SocketAddr::from((tb.nodes[1].addr, PORT));
     let (src, dstip) = (tb.nodes[0].addr, tb.nodes[1].addr);
     let receiver = std::thread::spawn(move || {
+        // The socket is the measuring point here, so its reader must not lag on a busy host.
+        ekc_faults::engine::raise_priority();
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         while let Ok((n, _)) = rx.recv_from(&mut buf) {
@@ -221,6 +223,7 @@ fn socket_receiver(tb: &Testbed, to: usize, from: usize) -> std::thread::JoinHan
     rx.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let (src, dst) = (tb.nodes[from].addr, tb.nodes[to].addr);
     std::thread::spawn(move || {
+        ekc_faults::engine::raise_priority();
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         while let Ok((n, _)) = rx.recv_from(&mut buf) {
