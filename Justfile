@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab test-checkers
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 # Extra arguments go to `ekconform run` (e.g. `just conformance --repeat 3 -s single-commit`).
@@ -56,6 +56,18 @@ test-faults: image-faults
 # Fault engine accuracy (loss, delay), no-op overhead (latency, CPU) and apply/remove time (root).
 bench-faults:
     cargo bench -p ekc-faults --bench faults
+
+# ---- checkers (harness/checkers: capture -> trace -> verdicts) ---------------------------------
+
+# Checker tests: 2000 model executions must pass, one mutation per judged clause must be caught
+# with its frames, ingest edge cases, convergence dumps, report snapshots.
+test-checkers:
+    cargo nextest run -p ekc-checkers --no-fail-fast
+
+# End-to-end `ekconform check` throughput (target >= 1M packets/s, RSS < 200 MB) on a generated
+# capture of 1,000,000 mixed EK-ROJ/EK-KOR packets (.cache/bench-check/), ratio against tshark.
+bench-check packets="1000000" runs="3":
+    harness/checkers/bench/bench-check.sh {{packets}} {{runs}}
 
 # ---- tools -------------------------------------------------------------------------------------
 

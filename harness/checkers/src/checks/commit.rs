@@ -558,6 +558,19 @@ impl Checker for CommitSafety {
         }
     }
 
+    fn restarted(&mut self, ip: std::net::Ipv4Addr, cx: &mut Ctx) {
+        // A restarted node lost its locks and (without `persist`) its store: what it accepts from
+        // now on is judged against what it learns in its new incarnation.
+        let node = Self::node_name(cx, ip);
+        let persists = cx.nodes.caps_of(ip).iter().any(|c| c == "persist");
+        let now = self.now;
+        self.resolve_pending(cx, |p| p.node == node, Some(now));
+        self.locks.remove(&node);
+        if !persists {
+            self.known.remove(&node);
+        }
+    }
+
     fn finish(&mut self, cx: &mut Ctx) {
         // Locks still held at the end of the capture were held when the newer one was taken.
         let slack = self.slack_ns;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end `ekconform check` throughput on a generated capture of mixed EK-ROJ/EK-KOR packets,
+# peak RSS, and the ratio against tshark decoding the same file in the same run.
+# Usage: bench-check.sh [PACKETS] [RUNS]   (defaults 1000000 and 3; medians are reported)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+packets="${1:-1000000}"
+runs="${2:-3}"
+dir=.cache/bench-check
+capture="$dir/mixed-$packets.pcap"
+mkdir -p "$dir"
+
+command -v tshark >/dev/null || { echo "bench-check: tshark is not installed (tools/setup.sh installs it)" >&2; exit 2; }
+cargo build --release -q -p ekconform -p ekc-checkers --example gen_capture
+target="${CARGO_TARGET_DIR:-target}/release"
+if [ ! -s "$capture" ]; then
+    "$target/examples/gen_capture" --out "$capture" --packets "$packets" --nodes 5 --proposals 40 --emissions 60 --loss 0.02 --dup 0.01
+fi
+frames=$(python3 -c "
+import struct,sys
+f=open(sys.argv[1],'rb'); f.read(24); n=0
+while True:
+    h=f.read(16)
+    if len(h)<16: break
+    f.seek(struct.unpack('<I',h[8:12])[0],1); n+=1
+print(n)" "$capture")
+
+# One timed run: prints "seconds peak_rss_kib exit_code".
+timed() {
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+dt = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"{dt:.3f} {rss} {p.returncode}")
+if p.returncode not in (0, 1):
+    sys.stderr.write(p.stderr.decode(errors="replace"))
+PY
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "capture: $capture ($frames frames, $(du -h "$capture" | cut -f1))"
+ek_times=(); ek_rss=0
+for i in $(seq "$runs"); do
+    read -r s rss rc < <(timed "$target/ekconform" check "$capture" --format json)
+    [ "$rc" = 0 ] || { echo "bench-check: ekconform check exited $rc on a valid generated capture" >&2; "$target/ekconform" check "$capture" | sed -n '1,40p' >&2; exit 1; }
+    ek_times+=("$s"); [ "$rss" -gt "$ek_rss" ] && ek_rss=$rss
+done
+ts_times=()
+for i in $(seq "$runs"); do
+    read -r s rss rc < <(timed tshark -r "$capture" -d udp.port==9990,json -T fields -e frame.number -e udp.payload)
+    ts_times+=("$s")
+done
+ek=$(printf '%s\n' "${ek_times[@]}" | median)
+ts=$(printf '%s\n' "${ts_times[@]}" | median)
+python3 - "$frames" "$ek" "$ts" "$ek_rss" "$runs" <<'PY'
+import sys
+frames, ek, ts, rss, runs = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+print(f"ekconform check: median {ek:.3f} s over {runs} runs = {frames/ek/1e6:.2f} M packets/s (target >= 1.0), peak RSS {rss/1024:.1f} MiB (target < 200)")
+print(f"tshark decode:   median {ts:.3f} s over {runs} runs = {frames/ts/1e6:.3f} M packets/s")
+print(f"ratio: ekconform is {ts/ek:.1f}x faster than tshark (target >= 20x)")
+PY
