@@ -296,9 +296,24 @@ pub async fn sweep(docker: &Docker, label_filters: &[String], keep: impl Fn(&Has
             continue;
         }
         let Some(id) = n.id else { continue };
-        match docker.remove_network(&id).await {
-            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => removed_n += 1,
-            Err(e) => errors.push(format!("network {id}: {e}")),
+        // The engine may still be releasing the endpoint of a container removed a moment ago
+        // (403 "has active endpoints"): retry for a few seconds.
+        let mut attempt = 0;
+        loop {
+            match docker.remove_network(&id).await {
+                Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                    removed_n += 1;
+                    break;
+                }
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 403, .. }) if attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    errors.push(format!("network {id}: {e}"));
+                    break;
+                }
+            }
         }
     }
     if !errors.is_empty() {

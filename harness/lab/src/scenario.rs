@@ -94,7 +94,19 @@ pub enum Step {
     FakePropose { key: String, value: String, timeout_ms: u64, #[serde(default = "yes")] expect_accept: bool },
     /// The fake peer sends `hex` (or `text`) to the node's `port` (`roj`, `kor`, `ctl`); the node
     /// must stay alive (`ping`) and, with `expect_silence`, send nothing back to the fake peer.
-    Inject { #[serde(default)] node: Target, port: String, hex: Option<String>, text: Option<String>, #[serde(default)] expect_silence: bool },
+    /// With `expect_reply_prefix` (hex), some reply from the node must start with those bytes
+    /// (e.g. `62` for an EVENT_REQUEST after a gap), attributed to `clause`.
+    Inject {
+        #[serde(default)]
+        node: Target,
+        port: String,
+        hex: Option<String>,
+        text: Option<String>,
+        #[serde(default)]
+        expect_silence: bool,
+        expect_reply_prefix: Option<String>,
+        clause: Option<String>,
+    },
     /// Replay every applicable golden vector (vectors/roj, vectors/kor) against `node`.
     ReplayVectors { node: usize },
 }

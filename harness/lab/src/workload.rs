@@ -233,7 +233,19 @@ impl<'a> Workload<'a> {
                             }
                             None => event_type.unwrap_or(0x80),
                         };
-                        let r = ctl.call("emit", json!({"event_type": et, "payload_hex": hex::encode(payload)})).await.map_err(|e| ctl_outcome(&name, "emit", "CTL-CMD-5", e))?;
+                        // A restarted node without persistence refuses to emit until anti-entropy
+                        // showed its old sequence (CTL-PERSIST-2): `busy` is retried for 25 s.
+                        let mut tries = 0;
+                        let r = loop {
+                            match ctl.call("emit", json!({"event_type": et, "payload_hex": hex::encode(payload)})).await {
+                                Ok(r) => break r,
+                                Err(e) if e.code() == Some("busy") && tries < 250 => {
+                                    tries += 1;
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                }
+                                Err(e) => return Err(ctl_outcome(&name, "emit", "CTL-CMD-5", e)),
+                            }
+                        };
                         let seq = r.get("origin_seq").and_then(Value::as_u64).unwrap_or(0);
                         let origin = self.cluster.nodes[i].module_id;
                         if r.get("origin_id").and_then(Value::as_u64) != Some(origin as u64) {
@@ -289,14 +301,24 @@ impl<'a> Workload<'a> {
             }
             Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
             Step::FakePropose { key, value, timeout_ms, expect_accept } => self.fake_propose(key, value, *timeout_ms, *expect_accept).await,
-            Step::Inject { node, port, hex: h, text, expect_silence } => {
+            Step::Inject { node, port, hex: h, text, expect_silence, expect_reply_prefix, clause } => {
                 let payload = match (h, text) {
                     (Some(h), _) => hex::decode(h).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?,
                     (None, Some(t)) => t.as_bytes().to_vec(),
                     _ => return Err(Outcome::error("inject needs `hex` or `text`")),
                 };
+                let prefix = match expect_reply_prefix {
+                    Some(p) => Some(hex::decode(p).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?),
+                    None => None,
+                };
                 for i in self.targets(node)? {
-                    self.inject_and_check(i, port, &payload, *expect_silence).await?;
+                    let replies = self.inject_and_check(i, port, &payload, *expect_silence).await?;
+                    if let Some(p) = &prefix {
+                        if !replies.iter().any(|r| r.starts_with(p)) {
+                            let name = self.cluster.nodes[i].name.clone();
+                            return Err(Outcome::fail(clause.as_deref().unwrap_or("KOR-GAP-1"), format!("{name} sent no reply starting with {} after {} (got {:?})", hex::encode(p), hex::encode(&payload), replies.iter().map(hex::encode).collect::<Vec<_>>())));
+                        }
+                    }
                 }
                 Ok(())
             }
