@@ -195,7 +195,8 @@ fn is_semver(s: &str) -> bool {
     };
     let mut parts = core.split('.');
     let core_ok = (0..3).all(|_| parts.next().is_some_and(number)) && parts.next().is_none();
-    core_ok && pre.is_none_or(ident) && build.is_none_or(ident)
+    let part_ok = |part: Option<&str>| part.is_none() || part.is_some_and(ident);
+    core_ok && part_ok(pre) && part_ok(build)
 }
 
 /// `members` definition plus the spec's order: 1..32 node_ids, strictly ascending by bytes.
@@ -304,7 +305,7 @@ pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
         }
         Payload::Abort(p) => {
             let reason = AbortReason::from_wire(&p.reason)?;
-            if !pid_ok(&p.pid).is_some_and(|pid| pid.node_id == node_id) {
+            if !pid_ok(&p.pid).is_some_and(|pid| pid.node_id == node_id.as_str()) {
                 return None;
             }
             RojMessage::Abort(Abort { node_id, pid: p.pid.into_owned(), reason })
