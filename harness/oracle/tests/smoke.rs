@@ -17,3 +17,18 @@ fn spec_examples_are_valid_and_canonical() {
         assert_eq!(m.to_json(), *raw);
     }
 }
+
+/// One compiled oracle is shared across threads (checkers judge captures in parallel).
+#[test]
+fn oracle_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RojOracle>();
+    let oracle = std::sync::Arc::new(RojOracle::new());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let o = oracle.clone();
+            std::thread::spawn(move || EXAMPLES.iter().all(|raw| o.judge(raw.as_bytes()).is_ok()))
+        })
+        .collect();
+    assert!(handles.into_iter().all(|h| h.join().unwrap()));
+}
