@@ -17,8 +17,8 @@ test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-n
 conformance *args: images
     cargo run -q -p ekconform -- run --require-all "$@"
 
-# Criterion benchmarks of the oracle codecs: EK-KOR frame decode (target >= 20M frames/s) and EK-ROJ
-# parse + validate (target >= 1M messages/s). Reports land in target/criterion/.
+# Reports land in target/criterion/.
+# Oracle codec benchmarks (criterion): EK-KOR decode (>= 20M frames/s), EK-ROJ judge (>= 1M msgs/s).
 bench:
     cargo bench -p ekc-oracle --bench codecs
 
@@ -28,8 +28,7 @@ bench:
 test-rust:
     cargo nextest run --workspace --no-fail-fast
 
-# The JSON Schemas validate under an independent draft-7 validator (Python jsonschema), and every
-# schema-decided EK-ROJ golden vector agrees with them.
+# Schemas are valid draft-7 with resolving $refs, and EK-ROJ vectors agree (Python jsonschema).
 test-schemas:
     python3 vectors/check_schemas.py
 
@@ -198,7 +197,7 @@ test-firmware-interop:
     reference-impls/c/port/mcu/tools/interop-firmware.sh
 
 # ---- fuzzing (fuzz/: cargo-fuzz targets on nightly, Go native fuzzing; see fuzz/README.md) --------
-# Targets: roj_judge kor_frame vv_lww ctl_request diff_roj diff_kor c_mdns. Corpora (fuzz/corpus/)
+# Targets: roj_judge kor_frame vv_lww ctl_request diff_roj diff_kor pcap_ingest c_mdns. Corpora (fuzz/corpus/)
 # and findings (fuzz/artifacts/) are git-ignored; findings become vectors/fuzz-findings.json.
 
 # Seed fuzz/corpus/<target>/ from the golden vectors (and fuzz-findings.json, control requests, mDNS packets).
@@ -237,6 +236,26 @@ test-fuzz-smoke:
 # identical digests, no datagram of one implementation judged invalid by another.
 test-interop-local: build-node-rust build-node-go build-node-c
     python3 reference-impls/interop/test_mixed_local.py "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust" "{{go_dir}}/bin/ekc-node-go" reference-impls/c/build/ekc-node
+
+# ---- reports (harness/report: HTML report, trace diffs, certification bundles) -------------------
+
+# Render the static HTML report of a run directory into RUN_DIR/html/ (default: the latest run).
+report RUN_DIR="reports/latest":
+    cargo run --quiet -p ekconform -- report {{RUN_DIR}}
+
+# Report crate tests: HTML report of a synthetic run, bundles and tampering, diff, ROJ-DISC-1
+# judgement, trace snapshots (review changes with `cargo insta review`).
+test-report:
+    cargo nextest run -p ekc-report --no-fail-fast
+
+# The report renders in headless Chromium: DOM has the matrix, failures, plots and the sequence
+# chart; the screenshot is non-blank and shows the pass/fail colours (PNGs in target/report-render).
+test-report-render:
+    python3 harness/report/tools/render_check.py
+
+# Report generation time for a synthetic run of the default matrix's size (12 scenarios x 11 mixes).
+bench-report:
+    cargo bench -p ekc-report --bench render
 
 # ---- lab (harness/lab, docker/helper, docker/images.toml, vectors/scenarios) ---------------------
 
