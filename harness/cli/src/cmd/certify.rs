@@ -1,9 +1,345 @@
-//! `ekconform certify`.
+//! `ekconform certify`: certifies a vendor image. First the container-contract pre-check
+//! (control.md: the image starts, answers control `ping`, publishes `_roj._udp.local` with the
+//! ROJ-DISC-1 TXT keys, answers `unsupported` to an unknown command), then every applicable
+//! scenario through the lab in homogeneous and mixed clusters with the reference nodes, repeated
+//! to tell flakes from failures, then a bundle (directory + .tar.gz + SHA-256 manifest) pinning
+//! what was tested with what. `--verify BUNDLE` checks a bundle's manifest.
+//! Exit 0 certified / verified, 1 failures or a broken bundle, 2 could not be judged.
+use ekc_lab::cluster::Implementation;
+use ekc_lab::docker::{self, ContainerSpec};
+use ekc_lab::{control, run};
+use ekc_report::bundle::{create_bundle, sha256_file, tree_hash, verify_bundle, BundleInput};
+use ekc_report::contract::{judge_announcement, parse_roj_instances, roj_query, Step};
+use serde_json::{json, Value};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The vendor's node image (must exist locally).
+    #[arg(long, required_unless_present = "verify")]
+    pub image: Option<String>,
+    /// Capability statement (JSON: {"caps": [...]} or a list); compared with what the node claims.
+    #[arg(long)]
+    pub capabilities: Option<PathBuf>,
+    /// Check a bundle (directory or .tar.gz) against its manifest instead of certifying.
+    #[arg(long, value_name = "BUNDLE")]
+    pub verify: Option<PathBuf>,
+    /// Runs per case (pass rates separate flakes from failures).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Only the pre-check (no scenario runs, no bundle).
+    #[arg(long)]
+    pub precheck_only: bool,
+    /// Bundle an existing run directory instead of running the scenarios.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from_run: Option<PathBuf>,
+    /// Where the bundle goes (default: reports/certify-<run-id>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    #[arg(long, default_value = "vectors/scenarios")]
+    pub scenario_dir: PathBuf,
+    #[arg(long, default_value = "ekconform/helper:dev")]
+    pub helper_image: String,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    super::not_built("certify")
+const VENDOR: &str = "vendor";
+const NODE_ID: &str = "vendor-1";
+const MODULE_ID: u8 = 7;
+
+pub fn run(args: Args) -> ExitCode {
+    if let Some(b) = &args.verify {
+        return verify(b);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    rt.block_on(async move {
+        match certify(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ekconform certify: {e:#}");
+                ExitCode::from(super::EXIT_UNJUDGEABLE)
+            }
+        }
+    })
+}
+
+fn verify(path: &Path) -> ExitCode {
+    match verify_bundle(path) {
+        Ok(v) => {
+            println!("{} file(s) match the manifest", v.checked);
+            for p in &v.mismatched {
+                println!("CHANGED  {p}");
+            }
+            for p in &v.missing {
+                println!("MISSING  {p}");
+            }
+            for p in &v.unlisted {
+                println!("UNLISTED {p}");
+            }
+            if let Some(p) = &v.pins {
+                println!("suite {} commit {} seed {}", p["suite_version"], p["git_commit"], p["run"]["seed"]);
+            }
+            if v.ok() {
+                println!("bundle verified");
+                ExitCode::SUCCESS
+            } else {
+                println!("bundle does NOT verify");
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("ekconform certify --verify: {e}");
+            ExitCode::from(super::EXIT_UNJUDGEABLE)
+        }
+    }
+}
+
+fn claimed_caps(path: &Path) -> anyhow::Result<Vec<String>> {
+    let v: Value = serde_json::from_slice(&std::fs::read(path)?).map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
+    let list = v.get("caps").unwrap_or(&v);
+    list.as_array()
+        .ok_or_else(|| anyhow::anyhow!("{}: expected {{\"caps\": [..]}} or a list of capability names", path.display()))?
+        .iter()
+        .map(|c| c.as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("{}: capability names are strings", path.display())))
+        .collect()
+}
+
+fn step(steps: &mut Vec<Step>, name: &str, clause: &str, pass: bool, detail: impl Into<String>) {
+    let detail = detail.into();
+    eprintln!("pre-check {:<34} {:<12} {}  {detail}", name, clause, if pass { "ok  " } else { "FAIL" });
+    steps.push(Step { name: name.into(), clause: clause.into(), pass, detail });
+}
+
+/// Listens for `_roj._udp.local` announcements on the test bridge (the host's gateway address),
+/// querying once a second, until a conforming one from `node_ip` arrives or `budget` passes.
+fn mdns_probe(gateway: Ipv4Addr, node_ip: Ipv4Addr, budget: Duration) -> Result<Vec<String>, String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let group = Ipv4Addr::new(224, 0, 0, 251);
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| e.to_string())?;
+    s.set_reuse_address(true).map_err(|e| e.to_string())?;
+    let _ = s.set_reuse_port(true);
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 5353)).into()).map_err(|e| format!("binding UDP 5353: {e}"))?;
+    s.join_multicast_v4(&group, &gateway).map_err(|e| format!("joining 224.0.0.251 on {gateway}: {e}"))?;
+    s.set_multicast_if_v4(&gateway).map_err(|e| e.to_string())?;
+    let sock: std::net::UdpSocket = s.into();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut last_query = None::<Instant>;
+    let mut last_problems = vec!["no _roj._udp.local announcement from the node".to_string()];
+    let mut buf = [0u8; 9000];
+    while start.elapsed() < budget {
+        if last_query.map(|t| t.elapsed() > Duration::from_secs(1)).unwrap_or(true) {
+            let _ = sock.send_to(&roj_query(), SocketAddrV4::new(group, 5353));
+            last_query = Some(Instant::now());
+        }
+        let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+        if from.ip() != std::net::IpAddr::V4(node_ip) {
+            continue;
+        }
+        for a in parse_roj_instances(&buf[..n]) {
+            let problems = judge_announcement(&a, NODE_ID, MODULE_ID, 9990, 9991);
+            if problems.is_empty() {
+                return Ok(vec![]);
+            }
+            last_problems = problems;
+        }
+    }
+    Ok(last_problems)
+}
+
+async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(Vec<Step>, Vec<String>)> {
+    let d = docker::connect().await?;
+    let run_id = format!("certify-{:08x}", rand_u32());
+    let case = "precheck";
+    let net = docker::create_network(&d, &run_id, case, rand_u32() as u64).await?;
+    let ip = net.addr(2);
+    let spec = ContainerSpec {
+        name: format!("{run_id}-vendor-1"),
+        image: image.to_string(),
+        env: vec![
+            ("EKC_NODE_ID".into(), NODE_ID.into()),
+            ("EKC_MODULE_ID".into(), MODULE_ID.to_string()),
+            ("EKC_BIND_IP".into(), ip.to_string()),
+            ("EKC_CTL_PORT".into(), "9992".into()),
+            ("EKC_MDNS".into(), "1".into()),
+        ],
+        network: Some((net.name.clone(), ip)),
+        nano_cpus: 1_000_000_000,
+        memory: 256 * 1024 * 1024,
+        pids: 128,
+        ..Default::default()
+    };
+    let mut steps = Vec::new();
+    let mut caps = Vec::new();
+    let outcome = async {
+        let t0 = Instant::now();
+        let started = docker::run_container(&d, &run_id, case, &spec).await;
+        step(&mut steps, "container starts", "CTL-ENV-1", started.is_ok(), started.as_ref().map(|_| "started".to_string()).unwrap_or_else(|e| format!("{e:#}")));
+        let id = started?;
+        let ctl = SocketAddr::from((ip, 9992));
+        let ping = control::request(ctl, "ping", Value::Null, 50).await;
+        step(&mut steps, "answers control ping", "CTL-CMD-1", ping.is_ok(), match &ping {
+            Ok(_) => format!("after {} ms", t0.elapsed().as_millis()),
+            Err(e) => e.to_string(),
+        });
+        if ping.is_ok() {
+            let unknown = control::request(ctl, "no-such-command-ekconform", Value::Null, 10).await;
+            step(&mut steps, "unknown command is `unsupported`", "CTL-CMD-13", matches!(&unknown, Err(e) if e.is_unsupported()), match &unknown {
+                Ok(v) => format!("answered ok: {v}"),
+                Err(e) => e.to_string(),
+            });
+            match control::request(ctl, "caps", Value::Null, 10).await {
+                Ok(v) => {
+                    let list = v.get("caps").unwrap_or(&v);
+                    caps = list.as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                    step(&mut steps, "claims capabilities", "CTL-CMD-2", !caps.is_empty(), caps.join(","));
+                }
+                Err(e) => step(&mut steps, "claims capabilities", "CTL-CMD-2", false, e.to_string()),
+            }
+            if let Some(st) = statement {
+                let missing: Vec<&String> = st.iter().filter(|c| !caps.contains(c)).collect();
+                step(&mut steps, "claims match the capability statement", "CTL-CAP-5", missing.is_empty(), if missing.is_empty() { "all claimed".into() } else { format!("stated but not claimed: {missing:?}") });
+            }
+        }
+        let gw = net.gateway();
+        let mdns = tokio::task::spawn_blocking(move || mdns_probe(gw, ip, Duration::from_secs(8))).await?;
+        match mdns {
+            Ok(p) => step(&mut steps, "publishes _roj._udp.local", "ROJ-DISC-1", p.is_empty(), if p.is_empty() { "all TXT keys, SRV port, instance name".into() } else { p.join("; ") }),
+            Err(e) => step(&mut steps, "publishes _roj._udp.local", "ROJ-DISC-1", false, format!("could not listen: {e}")),
+        }
+        let logs = docker::logs(&d, &id).await.unwrap_or_default();
+        anyhow::Ok(logs)
+    }
+    .await;
+    let swept = docker::sweep_run(&d, &run_id).await;
+    if let Err(e) = swept {
+        eprintln!("warning: removing pre-check objects of {run_id}: {e:#} (run `ekconform gc`)");
+    }
+    let logs = outcome?;
+    steps.push(Step { name: "node log (first 4 KiB)".into(), clause: String::new(), pass: true, detail: logs.chars().take(4096).collect() });
+    Ok((steps, caps))
+}
+
+fn rand_u32() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    t ^ std::process::id().rotate_left(16)
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn certify(args: Args) -> anyhow::Result<ExitCode> {
+    let image = args.image.clone().expect("clap requires --image");
+    let statement = args.capabilities.as_deref().map(claimed_caps).transpose()?;
+    let d = docker::connect().await?;
+    let image_id = docker::image_id(&d, &image).await?.map(|(id, _)| id).ok_or_else(|| anyhow::anyhow!("image {image} does not exist locally (certify never pulls)"))?;
+    let t0 = Instant::now();
+    let (steps, caps) = precheck(&image, statement.as_deref()).await?;
+    let pre_ok = steps.iter().all(|s| s.pass);
+    eprintln!("pre-check: {} ({:.1} s)", if pre_ok { "pass" } else { "FAIL" }, t0.elapsed().as_secs_f64());
+    if args.precheck_only {
+        return Ok(if pre_ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
+    if !pre_ok {
+        eprintln!("ekconform certify: the image does not meet the container contract; no scenario was run");
+        return Ok(ExitCode::from(1));
+    }
+    let run_dir = match &args.from_run {
+        Some(dir) => dir.clone(),
+        None => {
+            let mut impls = vec![Implementation { name: VENDOR.into(), image: image.clone() }];
+            for r in ["rust", "go", "c"] {
+                let img = format!("ekconform/node-{r}:dev");
+                if docker::image_id(&d, &img).await?.is_some() {
+                    impls.push(Implementation { name: r.into(), image: img });
+                } else {
+                    eprintln!("ekconform certify: reference image {img} missing: mixes with {r} are not run (run `ekconform images`)");
+                }
+            }
+            // Every mix containing the vendor: alone, with each reference node, all together.
+            let mut mixes = vec![VENDOR.to_string()];
+            mixes.extend(impls[1..].iter().map(|i| format!("{VENDOR}+{}", i.name)));
+            if impls.len() >= 3 {
+                mixes.push(impls.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"));
+            }
+            let cfg = run::RunConfig {
+                impls,
+                scenarios: vec![],
+                short: false,
+                mixes: Some(mixes),
+                seed: args.seed,
+                repeat: args.repeat,
+                jobs: args.jobs,
+                reports_dir: args.reports.clone(),
+                scenario_dir: args.scenario_dir.clone(),
+                helper_image: args.helper_image.clone(),
+                suite_version: env!("CARGO_PKG_VERSION").to_string(),
+            };
+            let run_id = run::new_run_id();
+            let cancel = CancellationToken::new();
+            run::install_signal_handlers(cancel.clone(), d.clone(), run_id.clone());
+            let (dir, _) = run::run(d.clone(), cfg, run_id, cancel.clone()).await?;
+            if cancel.is_cancelled() {
+                anyhow::bail!("interrupted; the partial run is in {}", dir.display());
+            }
+            dir
+        }
+    };
+    if let Err(e) = ekc_report::render_run_dir(&run_dir, &Default::default()) {
+        eprintln!("warning: HTML report: {e}");
+    }
+    let results: Value = serde_json::from_slice(&std::fs::read(run_dir.join("results.json"))?)?;
+    let cases = results["cases"].as_array().cloned().unwrap_or_default();
+    let vendor_cases: Vec<&Value> = cases.iter().filter(|c| c["mix"].as_str().map(|m| m.split('+').any(|x| x == VENDOR)).unwrap_or(false)).collect();
+    let failing: Vec<&Value> = vendor_cases.iter().copied().filter(|c| c["verdict"] == "fail" || c["verdict"] == "error").collect();
+    let precheck_path = std::env::temp_dir().join(format!("ekc-precheck-{}.json", std::process::id()));
+    std::fs::write(&precheck_path, serde_json::to_vec_pretty(&json!({"image": image, "steps": steps, "caps": caps}))?)?;
+    let pins = json!({
+        "suite_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit(),
+        "image": {"name": image, "id": image_id},
+        "run": results.get("run").cloned().unwrap_or(Value::Null),
+        "seeds": cases.iter().map(|c| json!({"id": c["id"], "repeat": c["repeat"], "seed": c["seed"]})).collect::<Vec<_>>(),
+        "vectors_sha256": tree_hash(Path::new("vectors")).ok(),
+        "schemas_sha256": tree_hash(Path::new("vectors/schema")).ok(),
+        "scenarios_sha256": tree_hash(&args.scenario_dir).ok(),
+        "capability_statement_sha256": args.capabilities.as_deref().map(sha256_file).transpose().ok().flatten(),
+        "claimed_caps": caps,
+        "precheck": steps,
+        "verdict": if failing.is_empty() && !vendor_cases.is_empty() { "certified" } else { "not certified" },
+        "vendor_cases": vendor_cases.len(),
+        "vendor_cases_failing": failing.len(),
+    });
+    let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("certify-{}", run_dir.file_name().and_then(|n| n.to_str()).unwrap_or("run"))));
+    let bundle = create_bundle(
+        &out,
+        &BundleInput { run_dir: Some(&run_dir), capabilities: args.capabilities.as_deref(), pins, extra: vec![("precheck.json".into(), precheck_path.clone())] },
+    )?;
+    let _ = std::fs::remove_file(&precheck_path);
+    println!(
+        "bundle {} ({} files, {} bytes; archive {} bytes): {} vendor case run(s), {} failing",
+        bundle.dir.display(),
+        bundle.files,
+        bundle.bytes,
+        bundle.archive_bytes,
+        vendor_cases.len(),
+        failing.len()
+    );
+    Ok(if failing.is_empty() && !vendor_cases.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

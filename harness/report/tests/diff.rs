@@ -1,0 +1,37 @@
+//! `diff` of two captures: same execution -> same; another seed -> diverges at a trace line;
+//! a truncated frame -> the clause it violates differs.
+use ekc_checkers::testkit::capture::CaptureKind;
+use ekc_checkers::testkit::model::{run, write_pcap, ModelConfig};
+use ekc_checkers::CheckOptions;
+use ekc_report::diff::{diff_captures, render_diff};
+
+#[test]
+fn diff_tells_same_from_different() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = ModelConfig { nodes: 3, seed: 11, proposals: 3, emissions: 4, ..Default::default() };
+    let a = d.path().join("a.pcap");
+    let a2 = d.path().join("a2.pcapng");
+    let b = d.path().join("b.pcap");
+    let bad = d.path().join("bad.pcap");
+    let exec = run(&cfg);
+    write_pcap(&exec.capture, &a, CaptureKind::PcapEthernet).unwrap();
+    write_pcap(&exec.capture, &a2, CaptureKind::PcapNgEthernet).unwrap();
+    write_pcap(&run(&ModelConfig { seed: 12, ..cfg.clone() }).capture, &b, CaptureKind::PcapEthernet).unwrap();
+    let mut broken = exec.capture.clone();
+    let i = broken.iter().position(|c| c.dst.port() == 9991 && c.payload[0] == 0x60).unwrap();
+    broken[i].payload.truncate(20);
+    write_pcap(&broken, &bad, CaptureKind::PcapEthernet).unwrap();
+    let o = CheckOptions::default();
+
+    let same = diff_captures(&a, &a2, &o, 3).unwrap();
+    assert!(same.same(), "{}", render_diff(&same));
+    let other = diff_captures(&a, &b, &o, 3).unwrap();
+    assert!(!other.same());
+    assert!(other.first_divergence.is_some());
+    assert!(render_diff(&other).contains("first divergence at trace line"));
+    let broken = diff_captures(&a, &bad, &o, 1).unwrap();
+    assert!(!broken.same());
+    assert!(broken.clauses.iter().any(|c| c.clause.starts_with("KOR-") && c.a == 0 && c.b >= 1), "{:?}", broken.clauses);
+    assert!(broken.trace_diff.contains("+") && broken.trace_diff.contains("INVALID"));
+    assert!(diff_captures(&a, &d.path().join("missing.pcap"), &o, 3).is_err());
+}
