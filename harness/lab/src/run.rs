@@ -67,6 +67,7 @@ struct Ctx {
     cancel: CancellationToken,
     progress: Progress,
     missing_images: Vec<(String, String)>,
+    vectors_dir: PathBuf,
 }
 
 /// Trip `cancel` on SIGINT or SIGTERM (the runner then tears everything down and reports the
@@ -145,6 +146,7 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
         cancel: cancel.clone(),
         progress: Progress { start: Instant::now(), total: cases.len(), done: AtomicUsize::new(0) },
         missing_images: missing,
+        vectors_dir: cfg.scenario_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("vectors")),
     });
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.jobs.max(1)));
     let mut handles = Vec::new();
@@ -296,6 +298,7 @@ async fn run_case(
         mark(phases, "discover", Some("workload"));
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(case.seed);
         let mut w = Workload::new(&mut cl, rng);
+        w.vectors_dir = Some(ctx.vectors_dir.clone());
         let r = w.run(&s.steps).await;
         *metrics = json!({"workload": serde_json::to_value(&w.metrics).unwrap_or_default()});
         r?;

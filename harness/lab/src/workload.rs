@@ -21,12 +21,15 @@ pub struct WorkloadMetrics {
     pub waits_ms: Vec<(String, u64)>,
     pub restart_discovered_ms: Vec<(String, u64)>,
     pub stop_ms: Vec<(String, u64)>,
+    pub vectors_replayed: u64,
 }
 
 pub struct Workload<'a> {
     pub cluster: &'a mut Cluster,
     pub rng: ChaCha8Rng,
     pub metrics: WorkloadMetrics,
+    /// Directory of the golden vectors (for `replay_vectors`).
+    pub vectors_dir: Option<std::path::PathBuf>,
     /// Events emitted per origin module id (the expected `vv[origin]`).
     emitted: BTreeMap<u8, u64>,
     fake_node_id: Option<String>,
@@ -54,7 +57,7 @@ impl<'a> Workload<'a> {
             let mut r = rng.clone();
             r.gen()
         };
-        Workload { cluster, rng, metrics: WorkloadMetrics::default(), emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
     }
 
     fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
@@ -339,7 +342,7 @@ impl<'a> Workload<'a> {
         let ip = n.ip;
         let ctl = n.ctl();
         fake.send(src, SocketAddrV4::new(ip, p), payload).await?;
-        let got = fake.collect_from(ip, Duration::from_millis(400)).await?;
+        let got = fake.collect_from(ip, Duration::from_millis(300)).await?;
         let replies: Vec<Vec<u8>> = got
             .into_iter()
             .filter(|r| r.from.port() == p)

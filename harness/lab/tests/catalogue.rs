@@ -1,0 +1,96 @@
+//! Offline checks of the lab's declarations and renderers: the scenario catalogue parses and
+//! covers what the suite promises, the image manifest hashes deterministically, the replayable
+//! golden vectors load, and reports count verdicts correctly.
+use ekc_lab::cluster::Implementation;
+use ekc_lab::verdict::{CaseResult, Verdict};
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn catalogue_parses_and_covers_the_promised_scenarios() {
+    let all = ekc_lab::scenario::load_dir(&root().join("vectors/scenarios")).expect("catalogue loads");
+    let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    for want in [
+        "discovery", "single-commit", "concurrent-commits", "conflicting-proposals", "rejection", "crash-lock-release", "threshold",
+        "capacity-pending", "capacity-keys", "gossip-reach", "hop-limit", "gap-repair", "anti-entropy", "lww-conflict", "commit-bridge",
+        "restart", "invalid-input", "golden-vectors",
+    ] {
+        assert!(names.contains(&want), "scenario {want} missing from the catalogue");
+    }
+    let thr = all.iter().find(|s| s.name == "threshold").unwrap();
+    assert_eq!(thr.sizes(), vec![3, 4, 5, 6, 7]);
+    assert!(all.iter().any(|s| s.short), "no scenario is in the short CI selection");
+    for s in &all {
+        assert!(!s.clauses.is_empty(), "{} cites no clause", s.name);
+        assert!(s.faults.is_empty());
+    }
+}
+
+#[test]
+fn default_matrix_has_homogeneous_pairs_and_all_together() {
+    let all: Vec<_> = ekc_lab::scenario::load_dir(&root().join("vectors/scenarios")).unwrap().into_iter().map(std::sync::Arc::new).collect();
+    let impls: Vec<Implementation> = ["rust", "go", "c"].iter().map(|n| Implementation { name: n.to_string(), image: format!("x/{n}") }).collect();
+    let cases = ekc_lab::matrix::expand(&all, &impls, None, 1, 7);
+    for mix in ["rust", "go", "c", "rust+go", "rust+c", "go+c", "rust+go+c"] {
+        assert!(cases.iter().any(|c| c.id == format!("single-commit@{mix}")), "single-commit@{mix} missing");
+    }
+    let ids: std::collections::BTreeSet<_> = cases.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(ids.len(), cases.len(), "case ids must be unique");
+    let again = ekc_lab::matrix::expand(&all, &impls, None, 1, 7);
+    assert_eq!(cases.iter().map(|c| c.seed).collect::<Vec<_>>(), again.iter().map(|c| c.seed).collect::<Vec<_>>(), "seeds must replay");
+}
+
+#[test]
+fn bad_scenarios_are_refused() {
+    let dir = std::env::temp_dir().join(format!("ekc-lab-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.toml"), "name='x'\nsummary=''\nclauses=['ROJ-KV-1']\ntimeout_s=5\nsize=2\n[[steps]]\ndo='kill'\nnode=5\n").unwrap();
+    let err = ekc_lab::scenario::load_dir(&dir).unwrap_err();
+    assert!(format!("{err:#}").contains("addresses node 5"), "{err:#}");
+    std::fs::write(dir.join("a.toml"), "name='x'\nsummary=''\nclauses=[]\ntimeout_s=5\n[[steps]]\ndo='teleport'\n").unwrap();
+    assert!(ekc_lab::scenario::load_dir(&dir).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn image_hashes_are_deterministic_and_cover_inputs() {
+    let decls = ekc_lab::images::load_manifest(&root()).unwrap();
+    let helper = decls.iter().find(|d| d.name == "ekconform/helper:dev").expect("helper image declared");
+    let (h1, n1) = ekc_lab::images::content_hash(&root(), helper).unwrap();
+    let (h2, _) = ekc_lab::images::content_hash(&root(), helper).unwrap();
+    assert_eq!(h1, h2);
+    assert!(n1 >= 3, "helper inputs: {n1} files");
+    let mut other = helper.clone();
+    other.inputs.pop();
+    assert_ne!(ekc_lab::images::content_hash(&root(), &other).unwrap().0, h1, "dropping an input must change the hash");
+}
+
+#[test]
+fn golden_vectors_load_with_silence_first() {
+    let v = ekc_lab::vectors::load(&root().join("vectors")).unwrap();
+    assert!(v.len() > 50, "only {} replayable vectors", v.len());
+    let first_alive = v.iter().position(|x| !x.3).unwrap_or(v.len());
+    assert!(v[first_alive..].iter().all(|x| !x.3), "silence vectors must come first");
+}
+
+#[test]
+fn reports_count_verdicts() {
+    let mk = |id: &str, v: Verdict, repeat: u32| CaseResult {
+        id: id.into(), scenario: id.split('@').next().unwrap().into(), mix: id.split('@').nth(1).unwrap().into(), size: 3, repeat, seed: 1,
+        verdict: v, clause: None, reason: "r".into(), clauses: vec![], findings: vec![], nodes: vec![], seconds: 1.0, phases: vec![],
+        metrics: serde_json::json!({}), dir: "cases/x".into(),
+    };
+    let rs = vec![mk("a@rust", Verdict::Pass, 0), mk("a@rust", Verdict::Fail, 1), mk("b@go", Verdict::NotApplicable, 0), mk("c@go", Verdict::Error, 0)];
+    let s = ekc_lab::report::summarize(&rs);
+    assert_eq!((s["pass"].as_u64(), s["fail"].as_u64(), s["not_applicable"].as_u64(), s["error"].as_u64()), (Some(1), Some(1), Some(1), Some(1)));
+    let rates = ekc_lab::report::pass_rates(&rs);
+    assert_eq!(rates["a@rust"]["rate"].as_f64(), Some(0.5));
+    let meta = serde_json::json!({"run_id": "r", "seed": 1, "repeat": 2, "suite_version": "0.1.0", "wall_seconds": 3.0});
+    let x = ekc_lab::report::junit(&meta, &rs);
+    assert!(x.contains("tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\""), "{x}");
+    let md = ekc_lab::report::markdown(&meta, &rs);
+    assert!(md.contains("| a | ✗ 1/2 |"), "{md}");
+}
