@@ -10,7 +10,7 @@ default:
 # ---- everything --------------------------------------------------------------------------------
 
 # Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab test-checkers
+test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab test-checkers test-report test-report-render
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 # Extra arguments go to `ekconform run` (e.g. `just conformance --repeat 3 -s single-commit`).

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   debootstrap                                         # base image for containers that need a userland
   iproute2 nftables iptables jq
   file binutils                                       # Rust node image: static-link check, strip
+  chromium                                            # the HTML report's headless render check
 )
 
 missing=()

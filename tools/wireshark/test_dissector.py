@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Tests the Wireshark dissector (ekconform.lua) with tshark on a capture it writes itself.
 
-Given a pcap path argument, it instead decodes that capture (for example one written by the lab) and
-checks that every UDP datagram on the EK ports is dissected by our protocols without Lua errors.
+Without arguments it also decodes a capture written by the suite's own code (the checkers' testkit:
+a scripted 4-node execution with loss and duplication, built with `cargo run --example gen_capture`)
+and checks that every UDP datagram on the EK ports is dissected. Given pcap path arguments, it
+decodes those captures instead (for example lab captures) with the same check.
 Prints 'N passed, N failed' and exits non-zero on any failure.
 """
 import json, os, shutil, struct, subprocess, sys, tempfile
@@ -107,12 +109,40 @@ def real_capture_test(pcap):
     return [(f"{len(ours)} EK datagrams in {os.path.basename(pcap)} dissected", bool(ours) and not undissected)]
 
 
+def suite_capture_test():
+    """A capture written by the suite itself (checkers testkit), decoded end to end."""
+    root = os.path.abspath(os.path.join(HERE, "..", ".."))
+    with tempfile.TemporaryDirectory() as d:
+        pcap = os.path.join(d, "suite-model.pcap")
+        cmd = ["cargo", "run", "--quiet", "-p", "ekc-checkers", "--example", "gen_capture", "--",
+               "--out", pcap, "--nodes", "4", "--seed", "3", "--proposals", "6", "--emissions", "10",
+               "--loss", "0.05", "--dup", "0.05"]
+        out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=900)
+        if out.returncode != 0 or not os.path.exists(pcap):
+            return [("suite capture written by the checkers' testkit", False)], out.stderr.strip()
+        checks = real_capture_test(pcap)
+        rows = tshark_fields(pcap, ["ekroj.type", "ekkor.msg_type"])
+        roj_types = {r[0] for r in rows if r[0]}
+        kor_types = {r[1] for r in rows if r[1]}
+        checks.append((f"suite capture has EK-ROJ {sorted(roj_types)}",
+                       {"ANNOUNCE", "PROPOSE", "VOTE", "COMMIT"} <= roj_types))
+        checks.append((f"suite capture has EK-KOR {sorted(kor_types)}", {"0x60", "0x61"} <= kor_types))
+        return checks, ""
+
+
 def main():
     if not shutil.which("tshark"):
         print("tshark is not installed (Debian package tshark): cannot test the dissector", file=sys.stderr)
         print("0 passed, 1 failed")
         return 1
-    checks = real_capture_test(sys.argv[1]) if len(sys.argv) > 1 else self_test()
+    if len(sys.argv) > 1:
+        checks = [c for p in sys.argv[1:] for c in real_capture_test(p)]
+    else:
+        checks = self_test()
+        suite, err = suite_capture_test()
+        if err:
+            print(err, file=sys.stderr)
+        checks += suite
     failed = [name for name, ok in checks if not ok]
     for name, ok in checks:
         print(("ok   " if ok else "FAIL ") + name)

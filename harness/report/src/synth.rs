@@ -79,7 +79,7 @@ pub fn write_run(dir: &Path, spec: &SynthSpec) -> std::io::Result<usize> {
                 let nodes: Vec<Value> = (0..spec.nodes)
                     .map(|i| {
                         let imp = members[i % members.len()];
-                        json!({"name": format!("n{}", i + 1), "implementation": imp, "image": format!("ekconform/node-{imp}:dev"), "ip": format!("10.0.0.{}", i + 1), "module_id": i + 1})
+                        json!({"name": format!("n{}", i + 1), "implementation": imp, "image": format!("ekconform/node-{imp}:dev"), "ip": format!("10.0.0.{}", i + 2), "module_id": i + 1})
                     })
                     .collect();
                 cases.push(json!({
