@@ -40,6 +40,9 @@ pub struct Args {
     /// Where the bundle goes (default: reports/certify-<run-id>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Only these scenarios (default: the whole default catalogue).
+    #[arg(long = "scenario", short = 's', value_delimiter = ',')]
+    pub scenarios: Vec<String>,
     #[arg(long)]
     pub seed: Option<u64>,
     #[arg(long, short = 'j', default_value_t = 2)]
@@ -192,7 +195,7 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
             Err(e) => e.to_string(),
         });
         if ping.is_ok() {
-            let unknown = control::request(ctl, "no-such-command-ekconform", Value::Null, 10).await;
+            let unknown = control::request(ctl, "ekconform_unknown_cmd", Value::Null, 10).await;
             step(&mut steps, "unknown command is `unsupported`", "CTL-CMD-13", matches!(&unknown, Err(e) if e.is_unsupported()), match &unknown {
                 Ok(v) => format!("answered ok: {v}"),
                 Err(e) => e.to_string(),
@@ -280,7 +283,7 @@ async fn certify(args: Args) -> anyhow::Result<ExitCode> {
             }
             let cfg = run::RunConfig {
                 impls,
-                scenarios: vec![],
+                scenarios: args.scenarios.clone(),
                 short: false,
                 mixes: Some(mixes),
                 seed: args.seed,
