@@ -8,6 +8,7 @@ pub mod docker;
 pub mod fakepeer;
 pub mod images;
 pub mod matrix;
+pub mod pcapfilter;
 pub mod report;
 pub mod run;
 pub mod scenario;

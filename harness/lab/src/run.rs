@@ -328,7 +328,16 @@ async fn run_case(
     outcome?;
 
     // The capture is complete now (the capture container exited after the last node).
-    let pcap = dir.join("capture.pcap");
+    let mut pcap = dir.join("capture.pcap");
+    if !s.judge_fake_peer {
+        let judged = dir.join("capture-judged.pcap");
+        let fake_ip = cl.net.addr(cluster::FAKE_PEER_HOST);
+        let dropped = crate::pcapfilter::without_source(&pcap, &judged, fake_ip).map_err(|e| Outcome::error(format!("filtering the capture: {e:#}")))?;
+        if let Some(m) = metrics.as_object_mut() {
+            m.insert("fake_peer_frames_not_judged".into(), json!(dropped));
+        }
+        pcap = judged;
+    }
     let names = cl.node_names();
     let checks = s.checks.clone();
     let state = state_dir.clone();

@@ -147,6 +147,12 @@ pub struct Scenario {
     /// Whether a fake peer (relay) container joins the network.
     #[serde(default)]
     pub fake_peer: bool,
+    /// Whether the checkers judge the fake peer's own datagrams. Scenarios that inject invalid
+    /// input on purpose set this to false: their steps judge the node's reaction, and the
+    /// checkers get a copy of the capture without frames sent by the fake peer (the full
+    /// capture stays in the report).
+    #[serde(default = "yes")]
+    pub judge_fake_peer: bool,
     /// Whether the scenario is part of the default (`just conformance`) matrix.
     #[serde(default = "yes")]
     pub default: bool,
