@@ -176,7 +176,7 @@ pub struct FlowFigures {
     pub received_total: usize,
     pub received_unique: usize,
     pub loss_ratio: f64,
-    /// Extra copies / sent.
+    /// Extra copies / unique packets received (duplication acts on what loss let through, as netem).
     pub duplicate_ratio: f64,
     /// Packets that arrived after a higher sequence number had arrived / unique received.
     pub reordered_ratio: f64,
@@ -270,7 +270,7 @@ pub fn flow_figures(flow: &ProbeFlow, rx: &[CapturedPacket], tx: Option<&[Captur
         received_total: total,
         received_unique: unique,
         loss_ratio: ratio(sent as f64 - unique as f64, sent as f64).max(0.0),
-        duplicate_ratio: ratio(dups as f64, sent as f64),
+        duplicate_ratio: ratio(dups as f64, unique as f64),
         reordered_ratio: ratio(reordered as f64, unique as f64),
         corrupted_ratio: ratio(corrupted as f64, total as f64),
         delay_ms: Summary::of(delays.clone()),
@@ -442,7 +442,7 @@ pub fn traffic_figures(src: Ipv4Addr, dst: Ipv4Addr, tx: &[CapturedPacket], rx: 
         received_total: total,
         received_unique: unique,
         loss_ratio: ratio(count as f64 - unique as f64, count as f64).max(0.0),
-        duplicate_ratio: ratio(dups as f64, count as f64),
+        duplicate_ratio: ratio(dups as f64, unique as f64),
         reordered_ratio: ratio(reordered as f64, unique as f64),
         corrupted_ratio: ratio(corrupted as f64, total as f64),
         delay_ms: Summary::of(delays.clone()),
@@ -522,7 +522,7 @@ mod tests {
         let f = flow_figures(&flow(8), &rx, None);
         assert_eq!((f.received_total, f.received_unique), (8, 7));
         assert!((f.loss_ratio - 1.0 / 8.0).abs() < 1e-9);
-        assert!((f.duplicate_ratio - 1.0 / 8.0).abs() < 1e-9);
+        assert!((f.duplicate_ratio - 1.0 / 7.0).abs() < 1e-9);
         assert!((f.reordered_ratio - 1.0 / 7.0).abs() < 1e-9);
         assert!((f.corrupted_ratio - 1.0 / 8.0).abs() < 1e-9);
         let d = f.delay_ms.unwrap();
@@ -557,7 +557,7 @@ mod tests {
         let f = traffic_figures("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), &tx, &rx);
         assert_eq!((f.sent, f.received_total, f.received_unique), (4, 5, 3));
         assert_eq!(f.loss_ratio, 0.25);
-        assert_eq!(f.duplicate_ratio, 0.25);
+        assert!((f.duplicate_ratio - 1.0 / 3.0).abs() < 1e-9);
         assert!((f.reordered_ratio - 1.0 / 3.0).abs() < 1e-9);
         assert_eq!(f.corrupted_ratio, 0.2);
         assert_eq!(f.delay_ms.unwrap().median, 10.0);
