@@ -90,7 +90,7 @@ fn helper_sidecar_impairs_and_partitions_real_containers() {
     let mut env = None;
     for k in 0..8u32 {
         let third = (std::process::id() + k * 37) % 200 + 20;
-        let subnet = format!("10.203.{third}.0/24");
+        let subnet = format!("10.244.{third}.0/24");
         if docker(&["network", "create", "--internal", "--label", "io.ekconform.managed=true", "--label", &label, "--subnet", &subnet, &tag]).is_ok() {
             let captures = std::env::temp_dir().join(format!("{tag}-pcaps"));
             env = Some((Env { label: label.clone(), network: tag.clone(), captures }, third));
@@ -98,7 +98,7 @@ fn helper_sidecar_impairs_and_partitions_real_containers() {
         }
     }
     let (env, third) = env.expect("could not create an internal Docker network");
-    let ip = |h: u8| format!("10.203.{third}.{h}");
+    let ip = |h: u8| format!("10.244.{third}.{h}");
 
     // Node stand-ins: plain containers with every capability dropped, doing nothing but exist.
     let mut ids = Vec::new();
