@@ -37,7 +37,7 @@ kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 left=$(objects "$pid")
 [ "$left" -gt 0 ] || { echo "interrupt test: expected leftovers after SIGKILL, found none" >&2; exit 1; }
-"$EKC" gc
+"$EKC" gc --pid "$pid"   # scoped: objects of other runs (or engine leftovers) are not this test's
 left=$(objects "$pid")
 [ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) of killed runner $pid survive gc" >&2; exit 1; }
 echo "interrupt test: SIGKILL + gc: leftovers removed"

@@ -11,6 +11,9 @@ pub struct Args {
     /// Only objects of this run id.
     #[arg(long)]
     pub run: Option<String>,
+    /// Only objects created by this (dead) runner process id.
+    #[arg(long)]
+    pub pid: Option<u32>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -26,6 +29,9 @@ pub fn run(args: Args) -> ExitCode {
         let mut filters = vec![format!("{}=true", docker::LABEL_MANAGED)];
         if let Some(r) = &args.run {
             filters.push(format!("{}={r}", docker::LABEL_RUN));
+        }
+        if let Some(p) = args.pid {
+            filters.push(format!("{}={p}", docker::LABEL_PID));
         }
         let all = args.all || args.run.is_some();
         match docker::sweep(&d, &filters, |labels| !all && docker::owner_alive(labels)).await {
