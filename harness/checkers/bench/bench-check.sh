@@ -12,6 +12,8 @@ mkdir -p "$dir"
 
 command -v tshark >/dev/null || { echo "bench-check: tshark is not installed (tools/setup.sh installs it)" >&2; exit 2; }
 cargo build --release -q -p ekconform -p ekc-checkers --example gen_capture
+# EKC_BENCH_CHECKER overrides the judged binary (e.g. the check_file example, same library calls).
+checker="${EKC_BENCH_CHECKER:-}"
 target="${CARGO_TARGET_DIR:-target}/release"
 if [ ! -s "$capture" ]; then
     "$target/examples/gen_capture" --out "$capture" --packets "$packets" --nodes 5 --proposals 40 --emissions 60 --loss 0.02 --dup 0.01
@@ -43,7 +45,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "capture: $capture ($frames frames, $(du -h "$capture" | cut -f1))"
 ek_times=(); ek_rss=0
 for i in $(seq "$runs"); do
-    read -r s rss rc < <(timed "$target/ekconform" check "$capture" --format json)
+    if [ -n "$checker" ]; then cmd=("$checker" "$capture"); else cmd=("$target/ekconform" check "$capture" --format json); fi
+    read -r s rss rc < <(timed "${cmd[@]}")
     [ "$rc" = 0 ] || { echo "bench-check: ekconform check exited $rc on a valid generated capture" >&2; "$target/ekconform" check "$capture" | sed -n '1,40p' >&2; exit 1; }
     ek_times+=("$s"); [ "$rss" -gt "$ek_rss" ] && ek_rss=$rss
 done
