@@ -290,7 +290,7 @@ func (n *Node) StateResult() StateSummary {
 		vv[strconv.Itoa(int(o))] = s
 	}
 	return StateSummary{KVCount: len(n.roj.store), KVDigest: kvh.hex(), VV: vv, LogCount: len(ids), LogDigest: lh.hex(),
-		FieldsCount: len(fids), FieldsDigest: fh.hex(), Locks: len(n.roj.locks), Pending: len(n.roj.pending)}
+		FieldsCount: len(fids), FieldsDigest: fh.hex(), Locks: len(n.roj.locks), Pending: n.pendingCount()}
 }
 
 func mustPattern(p string) *regexp.Regexp { return regexp.MustCompile(p) }

@@ -430,6 +430,12 @@ func (n *Node) applyEntry(now int64, key, value string, version uint32, clause, 
 
 // ---- proposer ----------------------------------------------------------------------------------
 
+// pendingCount is the own proposals not yet committed or abandoned, including those waiting for a
+// retry (CTL-CMD-6): a node with a retry queued is not idle.
+func (n *Node) pendingCount() int {
+	return len(n.roj.pending) + len(n.roj.retries)
+}
+
 // ProposeError is the control error of a refused proposal (CTL-CMD-4).
 type ProposeError struct{ Code, Detail string }
 
@@ -439,6 +445,9 @@ func (e *ProposeError) Error() string { return e.Code + ": " + e.Detail }
 func (n *Node) Propose(now int64, key, value string) (string, uint32, *ProposeError) {
 	if !codec.KeyPattern.MatchString(key) || !codec.ValuePattern.MatchString(value) {
 		return "", 0, &ProposeError{"bad_request", "key or value violates ROJ-PROP-2"}
+	}
+	if n.pendingCount() >= MaxPending { // ROJ-PROP-8: a proposal waiting for its retry keeps its place
+		return "", 0, &ProposeError{"capacity", "16 proposals pending (ROJ-PROP-8)"}
 	}
 	return n.startProposal(now, key, value, 0)
 }

@@ -179,12 +179,16 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Polls `state` on every node until all agree on KV, VV and event log (or the timeout).
+    /// Polls `state` on every node until all agree on KV, VV and event log and are idle (or the
+    /// timeout).
     pub fn wait_converged(&mut self, timeout: Duration) -> Result<Vec<Value>, Vec<Value>> {
         let deadline = Instant::now() + timeout;
         loop {
             let states: Vec<Value> = self.nodes.iter_mut().map(|n| n.ctl.ok("state", json!({}))).collect();
-            if states.iter().all(|s| s == &states[0]) {
+            // Converged means equal AND idle: a node with a lock held or a retry queued may still
+            // commit something new (CTL-CMD-6 `pending` counts queued retries).
+            let idle = |s: &Value| s["locks"] == 0 && s["pending"] == 0;
+            if states.iter().all(|s| s == &states[0] && idle(s)) {
                 return Ok(states);
             }
             if Instant::now() > deadline {

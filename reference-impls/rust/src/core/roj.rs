@@ -184,8 +184,10 @@ impl Roj {
         self.locks.len()
     }
 
+    /// Own proposals not yet committed or abandoned, including those waiting for a retry
+    /// (CTL-CMD-6): a node with a retry queued is not idle.
     pub fn pending_count(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.retries.len()
     }
 
     pub fn claims_abort(&self) -> bool {
@@ -464,6 +466,10 @@ impl Roj {
 
     /// Starts a proposal (ROJ-PROP-*); returns its pid and version once the PROPOSE is queued.
     pub fn propose(&mut self, now_ms: u64, key: &str, value: &str) -> Result<(String, u32), ProposeError> {
+        // ROJ-PROP-8: a proposal waiting for its retry still holds one of the 16 places.
+        if self.pending_count() >= MAX_PENDING {
+            return Err(ProposeError::Capacity);
+        }
         self.start_proposal(now_ms, key, value, 0)
     }
 
@@ -791,7 +797,8 @@ mod tests {
         a.on_message(1, addr(2), RojMessage { node_id: "b".into(), body: RojBody::Vote(Vote { pid: pid.clone(), accept: false, reason: VoteReason::Locked }) });
         let out = sends(&mut a);
         assert!(out.iter().any(|(_, m)| matches!(&m.body, RojBody::Abort(ab) if ab.pid == pid)));
-        assert_eq!(a.pending_count(), 0);
+        assert_eq!(a.pending.len(), 0, "the rejected proposal is no longer in flight");
+        assert_eq!(a.pending_count(), 1, "its retry is queued, so the node is not idle (CTL-CMD-6)");
         assert_eq!(a.lock_count(), 0);
         // Backoff for attempt 0 is 100..1000 ms.
         a.tick(99);
@@ -809,7 +816,8 @@ mod tests {
         a.on_message(0, addr(2), announce_from("b", &["b"]));
         let (pid, _) = a.propose(0, "x", "1").unwrap();
         a.tick(10_001);
-        assert_eq!(a.pending_count(), 0);
+        assert_eq!(a.pending.len(), 0, "the proposal is given up at its deadline");
+        assert_eq!(a.pending_count(), 1, "its retry is queued (CTL-CMD-6)");
         // A late accept is for a pid that is no longer pending: no COMMIT (ROJ-TIME-1).
         sends(&mut a);
         a.on_message(10_002, addr(2), RojMessage { node_id: "b".into(), body: RojBody::Vote(Vote { pid, accept: true, reason: VoteReason::Ok }) });
