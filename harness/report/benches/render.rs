@@ -16,6 +16,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| ekc_report::render_run_dir(&dir, &RenderOptions::default()).expect("rendering"))
     });
     g.bench_function(format!("read_results_{cases}_cases"), |b| b.iter(|| ekc_report::results::read_run(&dir).expect("reading")));
+    // Comparator: one checkers pass over the same captures (what the lab already spends per run).
+    let run = ekc_report::results::read_run(&dir).expect("reading");
+    let pcaps: Vec<_> = run.cases.iter().filter_map(|c| c.capture()).collect();
+    g.bench_function(format!("check_captures_{cases}_cases"), |b| {
+        b.iter(|| pcaps.iter().map(|p| ekc_checkers::check_capture(p, &Default::default()).expect("judging").violations.len()).sum::<usize>())
+    });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -81,12 +81,22 @@ pub fn diff_traces(a: &str, b: &str, context: usize) -> (String, Option<usize>) 
     (out, first)
 }
 
-/// Compares two captures with the same options.
-pub fn diff_captures(a: &Path, b: &Path, opts: &CheckOptions, context: usize) -> Result<CaptureDiff, InputError> {
+/// Drops the control protocol's lines (the suite's own traffic: its ids and timing differ
+/// between any two runs and say nothing about the nodes).
+fn without_control(trace: String) -> String {
+    trace.lines().filter(|l| !l.contains(" CTL ")).flat_map(|l| [l, "\n"]).collect()
+}
+
+/// Compares two captures with the same options; `control` keeps the control protocol's messages
+/// in the message diff.
+pub fn diff_captures(a: &Path, b: &Path, opts: &CheckOptions, context: usize, control: bool) -> Result<CaptureDiff, InputError> {
     let ra = check_capture(a, opts)?;
     let rb = check_capture(b, opts)?;
-    let ta = trace_capture(a, opts)?;
-    let tb = trace_capture(b, opts)?;
+    let (mut ta, mut tb) = (trace_capture(a, opts)?, trace_capture(b, opts)?);
+    if !control {
+        ta = without_control(ta);
+        tb = without_control(tb);
+    }
     let (ca, cb) = (by_clause(&ra), by_clause(&rb));
     let mut clauses: Vec<ClauseDelta> = ca.keys().chain(cb.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().map(|k| ClauseDelta { clause: k.clone(), a: ca.get(k).copied().unwrap_or(0), b: cb.get(k).copied().unwrap_or(0) }).filter(|d| d.a != d.b).collect();
     clauses.sort_by(|x, y| x.clause.cmp(&y.clause));

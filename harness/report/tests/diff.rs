@@ -23,15 +23,15 @@ fn diff_tells_same_from_different() {
     write_pcap(&broken, &bad, CaptureKind::PcapEthernet).unwrap();
     let o = CheckOptions::default();
 
-    let same = diff_captures(&a, &a2, &o, 3).unwrap();
+    let same = diff_captures(&a, &a2, &o, 3, false).unwrap();
     assert!(same.same(), "{}", render_diff(&same));
-    let other = diff_captures(&a, &b, &o, 3).unwrap();
+    let other = diff_captures(&a, &b, &o, 3, false).unwrap();
     assert!(!other.same());
     assert!(other.first_divergence.is_some());
     assert!(render_diff(&other).contains("first divergence at trace line"));
-    let broken = diff_captures(&a, &bad, &o, 1).unwrap();
+    let broken = diff_captures(&a, &bad, &o, 1, false).unwrap();
     assert!(!broken.same());
     assert!(broken.clauses.iter().any(|c| c.clause.starts_with("KOR-") && c.a == 0 && c.b >= 1), "{:?}", broken.clauses);
     assert!(broken.trace_diff.contains("+") && broken.trace_diff.contains("INVALID"));
-    assert!(diff_captures(&a, &d.path().join("missing.pcap"), &o, 3).is_err());
+    assert!(diff_captures(&a, &d.path().join("missing.pcap"), &o, 3, false).is_err());
 }

@@ -247,6 +247,17 @@ fn git_commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Whether the working tree differs from the pinned commit (then the commit alone does not say
+/// what was tested).
+fn git_dirty() -> Option<bool> {
+    std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| !o.stdout.is_empty())
+}
+
 async fn certify(args: Args) -> anyhow::Result<ExitCode> {
     let image = args.image.clone().expect("clap requires --image");
     let statement = args.capabilities.as_deref().map(claimed_caps).transpose()?;
@@ -316,6 +327,7 @@ async fn certify(args: Args) -> anyhow::Result<ExitCode> {
     let pins = json!({
         "suite_version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "image": {"name": image, "id": image_id},
         "run": results.get("run").cloned().unwrap_or(Value::Null),
         "seeds": cases.iter().map(|c| json!({"id": c["id"], "repeat": c["repeat"], "seed": c["seed"]})).collect::<Vec<_>>(),

@@ -15,6 +15,9 @@ pub struct Args {
     /// Unchanged trace lines shown around each difference.
     #[arg(long, default_value_t = 3)]
     pub context: usize,
+    /// Keep the control protocol (the suite's own traffic) in the message diff.
+    #[arg(long)]
+    pub control: bool,
     #[arg(long, default_value_t = 9990)]
     pub roj_port: u16,
     #[arg(long, default_value_t = 9991)]
@@ -25,7 +28,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let opts = CheckOptions { roj_port: args.roj_port, kor_port: args.kor_port, ctl_port: args.ctl_port, ..Default::default() };
-    match diff_captures(&args.a, &args.b, &opts, args.context) {
+    match diff_captures(&args.a, &args.b, &opts, args.context, args.control) {
         Ok(d) => {
             print!("{}", render_diff(&d));
             if d.same() {
