@@ -16,11 +16,14 @@ import os
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where the JSON files are written: vectors/ itself, or EKC_VECTORS_OUT (the freshness check writes
+# to a scratch folder and compares, so committed vectors can never drift from this script).
+OUT = os.environ.get("EKC_VECTORS_OUT", HERE)
 SILENCE = {"port": None, "expect": "silence"}
 
 
 def write(name, doc):
-    with open(os.path.join(HERE, name), "w") as f:
+    with open(os.path.join(OUT, name), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
 
