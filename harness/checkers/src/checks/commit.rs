@@ -51,6 +51,7 @@ struct CommitSeen {
 struct Lock {
     pid: String,
     key: String,
+    from_ts: u64,
     from_frame: u64,
     until_ts: u64,
     released_ts: Option<u64>,
@@ -138,7 +139,14 @@ impl CommitSafety {
             return;
         }
         let mut conflicts = Vec::new();
+        // Locks taken after this decision (their VOTE reached the capture first): this lock is
+        // the older one for them, judged when its own end is known.
+        let mut later = Vec::new();
         for l in table.iter() {
+            if l.from_ts > from_ts {
+                later.push(l.clone());
+                continue;
+            }
             let released_before = l.released_ts.map(|r| r <= from_ts + slack).unwrap_or(false);
             let expired_before = l.until_ts <= from_ts + slack;
             if released_before || expired_before {
@@ -146,7 +154,11 @@ impl CommitSafety {
             }
             conflicts.push(l.clone());
         }
-        table.push(Lock { pid: pid.to_string(), key: key.to_string(), from_frame, until_ts: from_ts + timeout_ns, released_ts: None });
+        let new_lock = Lock { pid: pid.to_string(), key: key.to_string(), from_ts, from_frame, until_ts: from_ts + timeout_ns, released_ts: None };
+        table.push(new_lock.clone());
+        for l in later {
+            self.pending.push(PendingConflict { node: node.to_string(), older: new_lock.clone(), newer_pid: l.pid, newer_from: l.from_ts, newer_frame: l.from_frame });
+        }
         for older in conflicts {
             if older.released_ts.is_some() {
                 // released, but only after this decision (beyond the slack): held at the time.
