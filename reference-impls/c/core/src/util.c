@@ -105,28 +105,43 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
     return true;
 }
 
-/* jsmn is lenient about a few forms JSON forbids: a comma before '}' or ']' and a leading comma. */
-static bool commas_ok(const char *js, size_t len) {
-    bool in_str = false;
-    char prev = 0; /* last non-space structural character outside strings */
+/* jsmn is lenient about separators JSON requires: it accepts a comma before '}' or ']', a leading
+ * comma, and two values with nothing between them ("a""b", 1 2, {}{}), which a strict parser rejects
+ * (ROJ-WIRE-1). After every complete value the next significant character must be , : } or ]. */
+static bool separators_ok(const char *js, size_t len) {
+    bool in_str = false, after_value = false;
+    char prev = 0; /* last non-space structural character outside strings ('p' for a primitive) */
     for (size_t i = 0; i < len; i++) {
         char c = js[i];
         if (in_str) {
             if (c == '\\') i++;
-            else if (c == '"') { in_str = false; prev = '"'; }
+            else if (c == '"') { in_str = false; prev = '"'; after_value = true; }
             continue;
         }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (after_value && c != ',' && c != ':' && c != '}' && c != ']') return false;
+        after_value = false;
         if (c == '"') { in_str = true; continue; }
         if ((c == '}' || c == ']' || c == ',') && (prev == ',' || ((prev == '{' || prev == '[') && c == ',')))
             return false;
+        if (c == '}' || c == ']') {
+            after_value = true;
+        } else if (c != '{' && c != '[' && c != ',' && c != ':') {
+            /* a primitive (number, true, false, null): it runs up to the next separator or space */
+            while (i + 1 < len && js[i + 1] != ',' && js[i + 1] != ':' && js[i + 1] != '}' && js[i + 1] != ']' &&
+                   js[i + 1] != ' ' && js[i + 1] != '\n' && js[i + 1] != '\r' && js[i + 1] != '\t' &&
+                   js[i + 1] != '"' && js[i + 1] != '{' && js[i + 1] != '[')
+                i++;
+            after_value = true;
+            c = 'p';
+        }
         prev = c;
     }
     return true;
 }
 
 bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int cap) {
-    if (!utf8_ok((const uint8_t *)js, len) || !commas_ok(js, len)) return false;
+    if (!utf8_ok((const uint8_t *)js, len) || !separators_ok(js, len)) return false;
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, js, len, tok, (unsigned)cap);
