@@ -124,6 +124,10 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
         return Err(bad(id, format!("unknown member {extra:?}")));
     }
     let cmd = obj.get("cmd").and_then(Value::as_str).ok_or_else(|| bad(id, "missing cmd".into()))?;
+    // CTL-WIRE-2: a name outside ^[a-z_]{1,32}$ is a malformed request, not an unknown command.
+    if cmd.is_empty() || cmd.len() > 32 || !cmd.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(bad(id, format!("cmd {cmd:?} is not a command name (CTL-WIRE-2)")));
+    }
     let args = match obj.get("args") {
         None => Value::Object(Map::new()),
         Some(a @ Value::Object(_)) => a.clone(),
@@ -251,6 +255,12 @@ mod tests {
         assert_eq!((e.id, e.code), (7, ErrorCode::BadRequest));
         let e = parse_request(br#"{"id":7,"cmd":"emit","args":{"event_type":1,"payload_hex":"00"}}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadRequest);
+        // A name outside the command-name pattern is malformed, not unknown (found by fuzzing).
+        for bad_name in [r#""re;oot""#, r#""""#, r#""Ping""#, r#""aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa""#] {
+            let text = format!(r#"{{"id":13,"cmd":{bad_name}}}"#);
+            let e = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!((e.id, e.code), (13, ErrorCode::BadRequest), "{text}");
+        }
     }
 
     #[test]
