@@ -8,27 +8,12 @@ use ekc_node_rust::codec::control::{self as node, Command};
 use ekc_oracle::roj::RojOracle;
 use serde_json::Value;
 
-/// The oracle's judgement (`RojOracle::judge_ctl_request`).
-///
-/// Normalisation (open spec question, README "Normalisations"): a request with any number written
-/// with a fraction or exponent is counted as rejected, as every node does (ROJ-WIRE-5's rule), where
-/// the draft-7 schema alone admits `1.0` as an integer.
+/// The oracle's judgement (`RojOracle::judge_ctl_request`). Numbers written with a fraction or
+/// exponent are rejected by the oracle itself (CTL-WIRE-2), as by every node.
 pub fn oracle(oracle: &RojOracle, data: &[u8]) -> Verdict {
     match oracle.judge_ctl_request(data) {
-        Ok(doc) if has_float_lexed(&doc) => {
-            Verdict::reject("number with a fraction or exponent (nodes' reading of CTL-WIRE-2, open question)")
-        }
         Ok(doc) => Verdict::accept(oracle_line(&doc)),
         Err(v) => Verdict::reject(v.to_string()),
-    }
-}
-
-fn has_float_lexed(v: &Value) -> bool {
-    match v {
-        Value::Number(n) => n.is_f64(),
-        Value::Array(a) => a.iter().any(has_float_lexed),
-        Value::Object(o) => o.values().any(has_float_lexed),
-        _ => false,
     }
 }
 

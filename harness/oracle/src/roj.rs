@@ -588,6 +588,19 @@ impl RojOracle {
     /// `unsupported`, CTL-CMD-13).
     pub fn judge_ctl_request(&self, datagram: &[u8]) -> Result<Value, Violation> {
         let doc = parse_ctl(datagram)?;
+        // CTL-WIRE-2: every number in a request is an integer written without fraction or exponent
+        // (draft 7 alone would accept 1.0); serde_json keeps such a number as a float.
+        fn has_float(v: &Value) -> bool {
+            match v {
+                Value::Number(n) => n.is_f64(),
+                Value::Array(a) => a.iter().any(has_float),
+                Value::Object(o) => o.values().any(has_float),
+                _ => false,
+            }
+        }
+        if has_float(&doc) {
+            return Err(Violation::at(clause::CTL_WIRE_2, "", "a number written with a fraction or exponent".to_owned()));
+        }
         if let Some(error) = self.ctl_request.iter_errors(&doc).next() {
             let path = error.instance_path().as_str().to_owned();
             let clause = match (path.starts_with("/args"), doc.get("cmd").and_then(Value::as_str)) {

@@ -27,6 +27,11 @@ fn requests() {
     assert_eq!(clause_of(r#"{"id":-1,"cmd":"ping"}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1,"cmd":"ping","extra":true}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1,"cmd":"ping","cmd":"caps"}"#), clause::CTL_WIRE_2);
+    // Integers are written without fraction or exponent; names follow the command-name pattern.
+    assert_eq!(clause_of(r#"{"id":1.0,"cmd":"ping"}"#), clause::CTL_WIRE_2);
+    assert_eq!(clause_of(r#"{"id":1e0,"cmd":"ping"}"#), clause::CTL_WIRE_2);
+    assert_eq!(clause_of(r#"{"id":1,"cmd":"kv","args":{"offset":2.0}}"#), clause::CTL_WIRE_2);
+    assert_eq!(clause_of(r#"{"id":13,"cmd":"re;oot"}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1,"cmd":"#), clause::CTL_WIRE_1);
     assert_eq!(clause_of("[1]"), clause::CTL_WIRE_1);
     let big = format!(r#"{{"id":1,"cmd":"ping"{}}}"#, " ".repeat(1400));
