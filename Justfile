@@ -9,8 +9,50 @@ default:
 
 # ---- everything --------------------------------------------------------------------------------
 
-# Every test in the repository (CI runs this through .ci/run).
-test: test-node-c test-image-node-c test-node-go test-image-node-go test-image-node-rust test-rust test-schemas test-dissector test-faults test-firmware test-image-node-mcu test-firmware-interop test-interop-local test-lab test-checkers test-report test-report-render test-fuzz-smoke
+# Every test in the repository; CI runs this through .ci/run. Each suite runs even when an earlier
+# one failed, so one run shows everything that is broken; each runner prints its own counts, and the
+# last line counts suites. Per-crate recipes (test-oracle, test-checkers, test-report, test-faults,
+# test-lab) are for development: `test-rust` already runs every crate's tests once.
+test:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    suites=(
+      test-schemas test-vectors-fresh test-dissector   # specs' data and tools
+      test-node-c test-node-go test-firmware           # C core + POSIX node, Go node, MCU firmware
+      test-interop-local                               # Rust, Go and C nodes in one local cluster
+      images                                           # every image, rebuilt only when its inputs changed
+      test-rust                                        # every Rust crate (lab/faults tests use Docker and netns)
+      test-image-node-rust test-image-node-go test-image-node-c test-image-node-mcu
+      test-firmware-interop                            # MCU + Go + C containers, mDNS only
+      test-lab-e2e                                     # short matrix on Docker, interruption and gc
+      test-report-render                               # HTML report in headless Chromium
+      test-fuzz-smoke                                  # every fuzz target builds and runs; findings stay fixed
+    )
+    failed=()
+    for s in "${suites[@]}"; do
+      echo "==== just $s"
+      start=$SECONDS
+      if just "$s"; then
+        echo "==== $s: ok ($((SECONDS - start)) s)"
+      else
+        echo "==== $s: FAILED ($((SECONDS - start)) s)"
+        failed+=("$s")
+      fi
+    done
+    echo "==== failed suites: ${failed[*]:-none}"
+    echo "suites: $(( ${#suites[@]} - ${#failed[@]} )) passed, ${#failed[@]} failed"
+    [ ${#failed[@]} -eq 0 ]
+
+# The committed golden vectors are exactly what vectors/generate.py writes.
+test-vectors-fresh:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+    EKC_VECTORS_OUT="$out" python3 vectors/generate.py >/dev/null
+    for f in "$out"/*.json; do
+      cmp -s "$f" "vectors/$(basename "$f")" || { echo "vectors/$(basename "$f") differs from vectors/generate.py output: run 'just vectors' and commit" >&2; exit 1; }
+    done
+    echo "vectors: $(ls "$out" | wc -l) files match vectors/generate.py"
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 # Extra arguments go to `ekconform run` (e.g. `just conformance --repeat 3 -s single-commit`).
@@ -268,6 +310,12 @@ images:
 test-lab: images
     docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo nextest run -p ekc-lab --no-fail-fast
+    just test-lab-e2e
+
+# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, then the
+# interruption test (SIGKILL + gc, SIGINT). Fails loudly without Docker.
+test-lab-e2e: images
+    docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
 
