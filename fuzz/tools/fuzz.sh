@@ -113,6 +113,7 @@ crosscheck() {
 
 smoke() {
     need_tools
+    mkdir -p "$fuzz/target" # the per-target logs go here before cargo has created it (fresh clone)
     corpus >/dev/null
     local t failed=()
     for t in "${targets[@]}"; do

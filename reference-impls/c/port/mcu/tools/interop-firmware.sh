@@ -141,7 +141,8 @@ for ip in "${ips[@]}"; do
   [ "$kv" = $((2 + burst)) ] || fail "$ip holds $kv keys after the burst, expected $((2 + burst))"
 done
 echo "interop: converged after the burst: $((2 + burst)) keys on every node (kv_digest $d3)"
-grep '"mcu load"' "$work/mcu.log" | tail -2 | sed 's/^/interop: mcu: /'
+# The MCU logs its load every 5 s; a fast run may have none yet (informational only).
+{ grep '"mcu load"' "$work/mcu.log" || true; } | tail -2 | sed 's/^/interop: mcu: /'
 
 # ROJ-WIRE-6: every EK-ROJ datagram from the MCU leaves its EK-ROJ port, every EK-KOR frame its
 # EK-KOR port (from the capture of the whole run so far).
