@@ -49,6 +49,11 @@ pub struct CheckOptions {
     /// advertised vector is only compared with what the sender advertised at least this long
     /// before (KOR-VV-2).
     pub reorder_tolerance_ms: u64,
+    /// Nodes known to have run with persisted state (`EKC_STATE_DIR`, control.md CTL-PERSIST-1),
+    /// whose version vectors, event logs and stores must survive a restart. `None`: not known, and
+    /// no node's state is assumed to survive one. A capture cannot tell: the `persist` capability
+    /// is a static claim of the implementation (CTL-CAP-5), not a statement about one run.
+    pub persistent_nodes: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Default for CheckOptions {
@@ -63,6 +68,7 @@ impl Default for CheckOptions {
             time_slack_ms: 20,
             gap_request_tolerance_ms: 1000,
             reorder_tolerance_ms: 200,
+            persistent_nodes: None,
         }
     }
 }

@@ -478,6 +478,40 @@ fn advertised_vector_goes_backwards_kor_vv_2() {
     assert_caught(&s, "gossip-order", clause::KOR_VV_2, &[a, b]);
 }
 
+/// A restart (new ANNOUNCE incarnation) resets the vector of a node that ran without persisted
+/// state, which is no violation; the same capture is a KOR-VV-2 violation when the node is known to
+/// persist (CheckOptions::persistent_nodes). The `persist` claim alone decides nothing (CTL-CAP-5).
+#[test]
+fn restart_resets_vector_only_without_persisted_state_kor_vv_2() {
+    let mut s = base();
+    let a = s.kor(1, 2, enc::vv_sync(1, 1, 255, &[(1, 3)]));
+    s.at(1000);
+    let refs = ["n1", "n2", "n3"].map(|x| x.to_string());
+    let refs: Vec<&str> = refs.iter().map(|x| x.as_str()).collect();
+    let caps = ["roj", "kor", "ctl", "persist"];
+    s.roj(1, 2, enc::announce(&id(1), 1, 0x1234, 0, &refs, &caps));
+    s.roj(1, 3, enc::announce(&id(1), 1, 0x1234, 0, &refs, &caps));
+    s.at(2000);
+    let b = s.kor(1, 2, enc::vv_sync(1, 1, 255, &[]));
+    let judge_with = |persistent: Option<&[&str]>| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::write(&dir, "m.pcap", &s.c);
+        let opts = CheckOptions {
+            persistent_nodes: persistent.map(|p| p.iter().map(|x| x.to_string()).collect()),
+            ..Default::default()
+        };
+        check_capture(&path, &opts).expect("judgeable")
+    };
+    let unknown = judge_with(None);
+    assert!(!unknown.violations.iter().any(|f| f.clause == clause::KOR_VV_2), "{}", common::describe(&unknown));
+    let persistent = judge_with(Some(&["n1"]));
+    assert!(
+        persistent.violations.iter().any(|f| f.clause == clause::KOR_VV_2 && f.frames == [a, b]),
+        "{}",
+        common::describe(&persistent)
+    );
+}
+
 #[test]
 fn vv_summary_goes_backwards_kor_vv_2() {
     let mut s = base();

@@ -574,7 +574,7 @@ impl Checker for CommitSafety {
         // A restarted node lost its locks and (without `persist`) its store: what it accepts from
         // now on is judged against what it learns in its new incarnation.
         let node = Self::node_name(cx, ip);
-        let persists = cx.nodes.caps_of(ip).iter().any(|c| c == "persist");
+        let persists = cx.persists(ip);
         let now = self.now;
         self.resolve_pending(cx, |p| p.node == node, Some(now));
         self.locks.remove(&node);

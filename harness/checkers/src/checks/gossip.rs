@@ -8,7 +8,7 @@
 //! - KOR-GAP-1: a gap the node evidently saw (it acknowledged the out-of-order event) is followed
 //!   by an EVENT_REQUEST for that origin within the tolerance, unless it closes first;
 //! - KOR-VV-2: the vectors a node advertises (vv_summary, VV_SYNC) never go backwards (a restart
-//!   without capability `persist` starts a new baseline).
+//!   not known to run with persisted state starts a new baseline, CheckOptions::persistent_nodes).
 //!
 //! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
 //! sequences above it, and for recent events the first receipt; entries older than a horizon
@@ -395,7 +395,7 @@ impl Checker for GossipOrder {
     }
 
     fn restarted(&mut self, ip: Ipv4Addr, cx: &mut Ctx) {
-        let persists = cx.nodes.caps_of(ip).iter().any(|c| c == "persist");
+        let persists = cx.persists(ip);
         if let Some(st) = self.nodes.get_mut(&ip) {
             st.forwarded.clear();
             st.receipts.clear();

@@ -47,6 +47,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether `ip`'s node is known to keep its state across a restart (CheckOptions::persistent_nodes).
+    pub fn persists(&self, ip: std::net::Ipv4Addr) -> bool {
+        let name = self.nodes.by_ip.get(&ip).and_then(|i| i.node_id.as_deref());
+        match (&self.opts.persistent_nodes, name) {
+            (Some(set), Some(name)) => set.contains(name),
+            _ => false,
+        }
+    }
+
     pub fn report(&mut self, checker: &'static str, clause: ClauseId, frames: &[u64], nodes: Vec<NodeRef>, explanation: String) {
         self.push(checker, clause, Severity::Failure, frames, nodes, explanation)
     }
