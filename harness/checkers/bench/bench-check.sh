@@ -11,7 +11,9 @@ capture="$dir/mixed-$packets.pcap"
 mkdir -p "$dir"
 
 command -v tshark >/dev/null || { echo "bench-check: tshark is not installed (tools/setup.sh installs it)" >&2; exit 2; }
-cargo build --release -q -p ekconform -p ekc-checkers --example gen_capture
+# Two builds: with --example, cargo would build only the example and not the ekconform binary.
+cargo build --release -q -p ekconform
+cargo build --release -q -p ekc-checkers --example gen_capture
 # EKC_BENCH_CHECKER overrides the judged binary (e.g. the check_file example, same library calls).
 checker="${EKC_BENCH_CHECKER:-}"
 target="${CARGO_TARGET_DIR:-target}/release"
