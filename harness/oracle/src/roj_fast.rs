@@ -13,6 +13,7 @@ use crate::roj::{
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -33,9 +34,29 @@ struct Envelope<'a> {
 }
 
 /// Reads the envelope object member by member. Bails out (to the schema path) on anything unusual:
-/// a duplicate or unknown member, a `payload` before `type`, escapes in `type`/`node_id`, a
-/// non-object.
+/// a duplicate or unknown member, escapes in `type`/`node_id`, a non-object.
+///
+/// A `payload` that comes before `type` (any encoder that sorts member names writes it so) is kept
+/// as its raw text and deserialized once `type` is known: the bytes are scanned twice, still far
+/// cheaper than sending every such message to the schema path.
 struct EnvelopeVisitor;
+
+/// Deserializes the payload of the given `type` (`None` for an unknown type: bail out).
+struct PayloadSeed<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = Payload<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Payload<'de>, D::Error> {
+        Ok(match self.0 {
+            "ANNOUNCE" => Payload::Announce(ObjectOnly(PhantomData).deserialize(d)?),
+            "PROPOSE" => Payload::Propose(ObjectOnly(PhantomData).deserialize(d)?),
+            "VOTE" => Payload::Vote(ObjectOnly(PhantomData).deserialize(d)?),
+            "COMMIT" => Payload::Commit(ObjectOnly(PhantomData).deserialize(d)?),
+            "ABORT" => Payload::Abort(ObjectOnly(PhantomData).deserialize(d)?),
+            _ => return Err(de::Error::custom("unknown type")),
+        })
+    }
+}
 
 impl<'de> Visitor<'de> for EnvelopeVisitor {
     type Value = Envelope<'de>;
@@ -46,23 +67,24 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
         let (mut proto, mut kind, mut node_id, mut payload) = (None, None::<&'de str>, None, None);
+        let mut raw_payload: Option<&'de RawValue> = None;
         while let Some(key) = map.next_key::<&'de str>()? {
             match key {
                 "proto" if proto.is_none() => proto = Some(map.next_value::<u8>()?),
                 "type" if kind.is_none() => kind = Some(map.next_value::<&'de str>()?),
                 "node_id" if node_id.is_none() => node_id = Some(map.next_value::<&'de str>()?),
-                "payload" if payload.is_none() => {
-                    payload = Some(match kind {
-                        Some("ANNOUNCE") => Payload::Announce(map.next_value_seed(ObjectOnly(PhantomData))?),
-                        Some("PROPOSE") => Payload::Propose(map.next_value_seed(ObjectOnly(PhantomData))?),
-                        Some("VOTE") => Payload::Vote(map.next_value_seed(ObjectOnly(PhantomData))?),
-                        Some("COMMIT") => Payload::Commit(map.next_value_seed(ObjectOnly(PhantomData))?),
-                        Some("ABORT") => Payload::Abort(map.next_value_seed(ObjectOnly(PhantomData))?),
-                        _ => return Err(de::Error::custom("payload before a known type")),
-                    })
-                }
+                "payload" if payload.is_none() && raw_payload.is_none() => match kind {
+                    Some(kind) => payload = Some(map.next_value_seed(PayloadSeed(kind))?),
+                    None => raw_payload = Some(map.next_value::<&'de RawValue>()?),
+                },
                 _ => return Err(de::Error::custom("unexpected or repeated member")),
             }
+        }
+        if let (Some(raw), Some(kind)) = (raw_payload, kind) {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let p = PayloadSeed(kind).deserialize(&mut de).map_err(de::Error::custom)?;
+            de.end().map_err(de::Error::custom)?;
+            payload = Some(p);
         }
         match (proto, node_id, payload) {
             (Some(proto), Some(node_id), Some(payload)) => Ok(Envelope { proto, node_id, payload }),
@@ -314,3 +336,46 @@ pub(crate) fn accept(datagram: &[u8]) -> Option<RojMessage> {
     Some(message)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::accept;
+    use crate::roj::RojOracle;
+
+    /// Member names sorted, as serde_json's default map and most "canonical JSON" encoders write
+    /// them: `payload` comes before `type`. The fast path must accept these itself, not only agree
+    /// with the schema path (the crate's property tests check agreement).
+    #[test]
+    fn accepts_payload_before_type() {
+        let oracle = RojOracle::new();
+        let messages = [
+            r#"{"node_id":"n2","payload":{"caps":["roj","kor","ctl","abort"],"ctl_port":9992,"incarnation":2297060703,"kor_port":9991,"lang":"model","members":["n1","n2","n3"],"module_id":2,"seq":0,"version":"0.1.0"},"proto":1,"type":"ANNOUNCE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"bay2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300,"value":"37048","version":1},"proto":1,"type":"PROPOSE"}"#,
+            r#"{"node_id":"n1","payload":{"accept":false,"pid":"n2:88ea5d5f:1","reason":"locked"},"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"bay2","n":3,"pid":"n2:88ea5d5f:1","value":"37048","version":1,"voters":["n1","n2","n3"]},"proto":1,"type":"COMMIT"}"#,
+            r#"{"payload":{"pid":"n2:88ea5d5f:1","reason":"timeout"},"node_id":"n2","type":"ABORT","proto":1}"#,
+        ];
+        for m in messages {
+            let fast = accept(m.as_bytes()).unwrap_or_else(|| panic!("fast path rejects {m}"));
+            assert_eq!(Ok(fast), oracle.judge_via_schema(m.as_bytes()), "{m}");
+        }
+    }
+
+    /// What the fast path must still leave to the schema path when the payload comes first.
+    #[test]
+    fn rejects_bad_payload_before_type() {
+        let messages = [
+            r#"{"node_id":"n1","payload":{"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok"},"payload":{},"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n1","payload":{"accept":true,"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n1","payload":{"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok","x":1},"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n1","payload":{"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1,"type":"ABORT"}"#,
+            r#"{"node_id":"n1","payload":{"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1,"type":"HELLO"}"#,
+            r#"{"node_id":"n1","payload":{"accept":true,"pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1}"#,
+            r#"{"node_id":"n1","payload":["n2:88ea5d5f:1",true,"ok"],"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"bay2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300.0,"value":"37048","version":1},"proto":1,"type":"PROPOSE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"b\u0061y2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300,"value":"\ud800","version":1},"proto":1,"type":"PROPOSE"}"#,
+        ];
+        for m in messages {
+            assert!(accept(m.as_bytes()).is_none(), "fast path accepts {m}");
+        }
+    }
+}

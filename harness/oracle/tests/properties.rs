@@ -207,6 +207,16 @@ proptest! {
         prop_assert_eq!(oracle().judge(text.as_bytes()), Ok(message));
     }
 
+    /// Encoders that sort member names put `payload` before `type`; the verdict must not depend on
+    /// member order.
+    #[test]
+    fn roj_judge_ignores_member_order(message in roj_strategy()) {
+        let doc: serde_json::Value = serde_json::from_str(&message.to_json()).unwrap();
+        let sorted = serde_json::to_vec(&doc).unwrap();
+        prop_assert_eq!(oracle().judge(&sorted), Ok(message));
+        prop_assert_eq!(oracle().judge(&sorted), oracle().judge_via_schema(&sorted));
+    }
+
     #[test]
     fn roj_judge_is_total(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = oracle().judge(&bytes);
