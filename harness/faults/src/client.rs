@@ -12,7 +12,8 @@ use crate::rules::Backend;
 use crate::FaultError;
 
 /// Starts `ekc-nemesis serve` inside one node's network namespace with piped stdin/stdout.
-pub trait Launcher {
+/// `Send + Sync` so a nemesis can start several nodes' engines at once (see `Nemesis::prepare`).
+pub trait Launcher: Send + Sync {
     fn command(&self, iface: &str, backend: BackendChoice) -> Command;
     /// Short description for reports ("netns ekcf-a", "docker helper for <id>").
     fn describe(&self) -> String;

@@ -103,13 +103,43 @@ impl Nemesis {
         self.engines.get(node).map(EngineHandle::backend)
     }
 
-    /// Starts the engines of `nodes` now (else they start on first use, which adds their start-up
-    /// time to the first fault).
+    /// Starts the engines of `nodes` now, all at once (else each starts on first use, which adds
+    /// its start-up time, a `docker run` for a sidecar, to the first fault on that node).
     pub fn prepare(&mut self, nodes: &[&str]) -> Result<(), FaultError> {
-        for n in nodes {
-            self.engine(n)?;
+        let mut wanted: Vec<&str> = nodes.iter().copied().filter(|n| !self.engines.contains_key(*n)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for n in &wanted {
+            if !self.nodes.contains_key(*n) {
+                return Err(FaultError::Schedule(format!("unknown node {n:?}")));
+            }
         }
-        Ok(())
+        let choice = self.choice;
+        let started: Vec<(String, Result<EngineHandle, FaultError>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = wanted
+                .iter()
+                .map(|n| {
+                    let net = &self.nodes[*n];
+                    (n.to_string(), s.spawn(move || EngineHandle::start(net.launcher.as_ref(), &net.iface, choice)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(n, h)| (n, h.join().unwrap_or_else(|_| Err(FaultError::Engine("engine start panicked".into())))))
+                .collect()
+        });
+        let mut first = None;
+        for (n, r) in started {
+            match r {
+                Ok(h) => {
+                    self.engines.insert(n, h);
+                }
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     fn engine(&mut self, node: &str) -> Result<&mut EngineHandle, FaultError> {

@@ -6,6 +6,17 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+/// What the lab knows about a case beyond its capture.
+#[derive(Debug, Default, Clone)]
+pub struct CaseKnowledge {
+    /// Nodes that ran with `EKC_STATE_DIR`, claim `persist` and were never restarted with their
+    /// state wiped: their VV and event store must survive restarts.
+    pub persistent_nodes: Option<std::collections::BTreeSet<String>>,
+    /// Largest extra one-way delay a fault put on a link (delay + jitter, reorder delay), added to
+    /// the checkers' timing tolerances: the capture sees a delayed sender's datagrams late.
+    pub fault_delay_ms: u64,
+}
+
 pub struct Judgement {
     pub pass: bool,
     pub findings: Vec<Finding>,
@@ -16,16 +27,20 @@ pub struct Judgement {
 }
 
 #[cfg(feature = "checkers")]
-pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BTreeMap<Ipv4Addr, String>) -> Result<Judgement, String> {
+pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BTreeMap<Ipv4Addr, String>, known: &CaseKnowledge) -> Result<Judgement, String> {
     use ekc_checkers::{check_capture, render_json, render_text, CheckOptions, Verdict};
+    let base = CheckOptions::default();
     let opts = CheckOptions {
+        persistent_nodes: known.persistent_nodes.clone(),
+        time_slack_ms: base.time_slack_ms + known.fault_delay_ms,
+        reorder_tolerance_ms: base.reorder_tolerance_ms + known.fault_delay_ms,
+        gap_request_tolerance_ms: base.gap_request_tolerance_ms + known.fault_delay_ms,
         state_dir: state_dir.map(Path::to_path_buf),
         roj_port: crate::cluster::ROJ_PORT,
         kor_port: crate::cluster::KOR_PORT,
         ctl_port: crate::cluster::CTL_PORT,
         checks: if checks.is_empty() { None } else { Some(checks.to_vec()) },
         node_names: names,
-        ..Default::default()
     };
     let report = check_capture(pcap, &opts).map_err(|e| e.to_string())?;
     let conv = |f: &ekc_checkers::Finding| Finding {
@@ -46,6 +61,6 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
 }
 
 #[cfg(not(feature = "checkers"))]
-pub fn judge(_pcap: &Path, _state_dir: Option<&Path>, _checks: &[String], _names: BTreeMap<Ipv4Addr, String>) -> Result<Judgement, String> {
+pub fn judge(_pcap: &Path, _state_dir: Option<&Path>, _checks: &[String], _names: BTreeMap<Ipv4Addr, String>, _known: &CaseKnowledge) -> Result<Judgement, String> {
     Err("this build has no checkers (feature `checkers` off): the capture was not judged".into())
 }

@@ -45,6 +45,8 @@ pub struct Node {
     pub caps: Vec<String>,
     /// Earlier incarnations' logs (a restarted container keeps appending to the same log).
     pub restarts: u32,
+    /// Frozen by a `pause` fault (a paused container cannot be stopped gracefully).
+    pub paused: bool,
 }
 
 impl Node {
@@ -191,6 +193,7 @@ impl Cluster {
                 discovered_ms: None,
                 caps: Vec::new(),
                 restarts: 0,
+                paused: false,
             });
         }
     }
@@ -347,6 +350,39 @@ impl Cluster {
             docker::kill(&self.docker, id).await?;
         }
         self.nodes[i].running = false;
+        Ok(())
+    }
+
+    /// Freeze the node (fault `pause`); it is not addressed by the workload until resumed.
+    pub async fn pause_node(&mut self, i: usize) -> Result<()> {
+        if let Some(id) = &self.nodes[i].container {
+            docker::pause(&self.docker, id).await?;
+        }
+        self.nodes[i].running = false;
+        self.nodes[i].paused = true;
+        Ok(())
+    }
+
+    pub async fn resume_node(&mut self, i: usize) -> Result<()> {
+        if let Some(id) = &self.nodes[i].container {
+            docker::unpause(&self.docker, id).await?;
+        }
+        self.nodes[i].running = true;
+        self.nodes[i].paused = false;
+        Ok(())
+    }
+
+    /// Empty the node's persisted state directory (fault `restart` with `keep_state = false`).
+    pub fn wipe_state(&self, i: usize) -> Result<()> {
+        let dir = self.dir.join("persist").join(&self.nodes[i].name);
+        for e in std::fs::read_dir(&dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p)?;
+            } else {
+                std::fs::remove_file(&p)?;
+            }
+        }
         Ok(())
     }
 

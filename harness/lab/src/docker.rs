@@ -3,7 +3,7 @@
 //! that removes a run's objects (teardown) and the garbage collector for crashed runs.
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType,
     NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
@@ -130,6 +130,9 @@ pub struct ContainerSpec {
     /// Attach to this network with this address; `None` means the host network namespace.
     pub network: Option<(String, Ipv4Addr)>,
     pub cap_add: Vec<String>,
+    /// Host device nodes passed through at the same path (read, write, mknod). Only what a node
+    /// image declares and the lab grants (CTL-IMG-2) ever lands here.
+    pub devices: Vec<String>,
     /// (host path, container path) bind mounts, read-write.
     pub binds: Vec<(String, String)>,
     /// tmpfs mounts (container path).
@@ -140,8 +143,8 @@ pub struct ContainerSpec {
     pub pids: i64,
 }
 
-/// Create and start a container (labelled, all capabilities dropped except `cap_add`,
-/// no-new-privileges, resource limits). Returns its id.
+/// Create and start a container (labelled, all capabilities dropped except `cap_add`, no device
+/// except `devices`, no-new-privileges, resource limits). Returns its id.
 pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<String> {
     let mut endpoints = HashMap::new();
     let network_mode = match &spec.network {
@@ -167,6 +170,16 @@ pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &Con
         network_mode: Some(network_mode),
         cap_drop: Some(vec!["ALL".into()]),
         cap_add: if spec.cap_add.is_empty() { None } else { Some(spec.cap_add.clone()) },
+        devices: if spec.devices.is_empty() {
+            None
+        } else {
+            Some(
+                spec.devices
+                    .iter()
+                    .map(|d| DeviceMapping { path_on_host: Some(d.clone()), path_in_container: Some(d.clone()), cgroup_permissions: Some("rwm".into()) })
+                    .collect(),
+            )
+        },
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(spec.read_only),
         nano_cpus: if spec.nano_cpus > 0 { Some(spec.nano_cpus) } else { None },
@@ -221,6 +234,17 @@ pub async fn kill(docker: &Docker, id: &str) -> Result<()> {
 
 pub async fn start(docker: &Docker, id: &str) -> Result<()> {
     docker.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await?;
+    Ok(())
+}
+
+/// Freeze every process of the container (cgroup freezer): the fault `pause`.
+pub async fn pause(docker: &Docker, id: &str) -> Result<()> {
+    docker.pause_container(id).await?;
+    Ok(())
+}
+
+pub async fn unpause(docker: &Docker, id: &str) -> Result<()> {
+    docker.unpause_container(id).await?;
     Ok(())
 }
 

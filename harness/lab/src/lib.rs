@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod control;
 pub mod docker;
 pub mod fakepeer;
+pub mod faults;
 pub mod images;
 pub mod matrix;
 pub mod pcapfilter;

@@ -31,6 +31,12 @@ pub fn mixes(impls: &[Implementation], which: Mixes) -> Vec<Mix> {
     if which == Mixes::Together {
         out.push(if impls.len() == 1 { single(&impls[0]) } else { all_together(impls) });
     }
+    if which == Mixes::AloneAndTogether {
+        out.extend(impls.iter().map(single));
+        if impls.len() >= 2 {
+            out.push(all_together(impls));
+        }
+    }
     out
 }
 
@@ -103,6 +109,9 @@ mod tests {
         assert_eq!(mixes(&[imp("rust"), imp("go")], Mixes::Mixed).len(), 1);
         assert_eq!(mixes(&[imp("rust")], Mixes::Mixed).len(), 0);
         assert_eq!(mixes(&[imp("rust")], Mixes::Together)[0].name, "rust");
+        let names: Vec<_> = mixes(&[imp("rust"), imp("go"), imp("c")], Mixes::AloneAndTogether).into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["rust", "go", "c", "rust+go+c"]);
+        assert_eq!(mixes(&[imp("rust")], Mixes::AloneAndTogether).len(), 1);
     }
 
     #[test]

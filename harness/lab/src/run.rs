@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub scenario_dir: PathBuf,
     pub helper_image: String,
     pub suite_version: String,
+    /// Backend for network faults (`auto` probes the kernel for sch_netem).
+    pub fault_backend: ekc_faults::BackendChoice,
 }
 
 pub struct Progress {
@@ -68,6 +70,7 @@ struct Ctx {
     progress: Progress,
     missing_images: Vec<(String, String)>,
     vectors_dir: PathBuf,
+    fault_backend: ekc_faults::BackendChoice,
 }
 
 /// Trip `cancel` on SIGINT or SIGTERM (the runner then tears everything down and reports the
@@ -137,7 +140,23 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
     if missing.iter().any(|(r, _)| r == "helper") {
         bail!("the helper image {} is missing: run `ekconform images` first", cfg.helper_image);
     }
-    eprintln!("ekconform run {run_id}: {} cases, seed {seed}, jobs {}", cases.len(), cfg.jobs);
+    // Network faults need the fault helper, and a forced backend must exist on this kernel: find
+    // out once, before any case starts, and say why not.
+    let fault_backend = if scenarios.iter().any(|s| s.needs_fault_helper()) {
+        if docker::image_id(&docker, crate::faults::FAULTS_IMAGE).await?.is_none() {
+            bail!("the fault helper image {} is missing: run `ekconform images` first", crate::faults::FAULTS_IMAGE);
+        }
+        let choice = cfg.fault_backend;
+        Some(tokio::task::spawn_blocking(move || crate::faults::preflight(choice)).await??)
+    } else {
+        None
+    };
+    eprintln!(
+        "ekconform run {run_id}: {} cases, seed {seed}, jobs {}{}",
+        cases.len(),
+        cfg.jobs,
+        fault_backend.as_ref().map(|b| format!(", fault backend {b}")).unwrap_or_default()
+    );
     let ctx = Arc::new(Ctx {
         docker: docker.clone(),
         run_id: run_id.clone(),
@@ -147,6 +166,7 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
         progress: Progress { start: Instant::now(), total: cases.len(), done: AtomicUsize::new(0) },
         missing_images: missing,
         vectors_dir: cfg.scenario_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("vectors")),
+        fault_backend: cfg.fault_backend,
     });
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.jobs.max(1)));
     let mut handles = Vec::new();
@@ -182,6 +202,7 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
         "finished": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "wall_seconds": ctx.progress.start.elapsed().as_secs_f64(),
         "interrupted": cancel.is_cancelled(),
+        "fault_backend": fault_backend,
         "images": images,
         "implementations": cfg.impls.iter().map(|i| json!({"name": i.name, "image": i.image})).collect::<Vec<_>>(),
     });
@@ -281,7 +302,8 @@ async fn run_case(
     cl.plan_nodes(&case.composition(), static_peers, &s.env, case.seed);
 
     // Everything from here runs under the scenario timeout and the run's cancellation; teardown
-    // runs whatever the outcome.
+    // runs whatever the outcome. The faults outlive the body: they are healed before the dump.
+    let mut case_faults: Option<crate::faults::CaseFaults> = None;
     let body = async {
         if s.fake_peer {
             cl.start_fake_peer().await?;
@@ -295,10 +317,15 @@ async fn run_case(
         }
         mark(phases, "boot", Some("discover"));
         cl.await_discovery(Duration::from_secs(15)).await?;
-        mark(phases, "discover", Some("workload"));
+        mark(phases, "discover", Some(if s.faults.is_empty() { "workload" } else { "fault helpers" }));
+        if !s.faults.is_empty() {
+            case_faults = Some(crate::faults::CaseFaults::start(&s.faults, &cl, ctx.fault_backend, case.seed).await?);
+            mark(phases, "fault helpers", Some("workload"));
+        }
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(case.seed);
         let mut w = Workload::new(&mut cl, rng);
         w.vectors_dir = Some(ctx.vectors_dir.clone());
+        w.faults = case_faults.as_mut();
         let r = w.run(&s.steps).await;
         *metrics = json!({"workload": serde_json::to_value(&w.metrics).unwrap_or_default()});
         r?;
@@ -312,6 +339,9 @@ async fn run_case(
         },
         _ = ctx.cancel.cancelled() => Err(Outcome::error("interrupted")),
     };
+    if let Some(cf) = case_faults.as_mut() {
+        cf.finish(&mut cl).await;
+    }
     // Final state (even of a failed case: it is evidence), then teardown.
     let state_dir = if !ctx.cancel.is_cancelled() { cl.dump_state().await.ok() } else { None };
     mark(phases, "collect", Some("teardown"));
@@ -329,6 +359,16 @@ async fn run_case(
 
     // The capture is complete now (the capture container exited after the last node).
     let mut pcap = dir.join("capture.pcap");
+    let mut fault_error = None;
+    if let Some(cf) = case_faults.as_ref() {
+        let log = cf.log(&pcap, &cl);
+        let _ = std::fs::write(dir.join("faults.json"), serde_json::to_vec_pretty(&log).unwrap_or_default());
+        fault_error = log.measured.iter().find(|m| !m.applied).map(|m| format!("fault `{}` ({}) was not applied as configured: {}: {}", m.fault_id, m.kind, m.what, m.note));
+        if let Some(m) = metrics.as_object_mut() {
+            m.insert("faults".into(), crate::faults::report_windows(&log, log.first_packet_unix_ns));
+            m.insert("fault_measurements".into(), serde_json::to_value(crate::faults::summary(&log)).unwrap_or_default());
+        }
+    }
     if !s.judge_fake_peer {
         let judged = dir.join("capture-judged.pcap");
         let fake_ip = cl.net.addr(cluster::FAKE_PEER_HOST);
@@ -341,7 +381,18 @@ async fn run_case(
     let names = cl.node_names();
     let checks = s.checks.clone();
     let state = state_dir.clone();
-    let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state.as_deref(), &checks, names))
+    let known = crate::checks::CaseKnowledge {
+        persistent_nodes: Some(
+            cl.nodes
+                .iter()
+                .filter(|n| n.env.iter().any(|(k, v)| k == "EKC_STATE_DIR" && !v.is_empty()) && n.caps.iter().any(|c| c == "persist"))
+                .filter(|n| !case_faults.as_ref().is_some_and(|cf| cf.wiped_state(&n.name)))
+                .map(|n| n.name.clone())
+                .collect(),
+        ),
+        fault_delay_ms: case_faults.as_ref().map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
+    };
+    let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state.as_deref(), &checks, names, &known))
         .await
         .map_err(|e| Outcome::error(format!("checkers crashed: {e}")))?;
     mark(phases, "check", None);
@@ -353,6 +404,12 @@ async fn run_case(
     }
     let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(metrics).unwrap_or_default());
     *findings = j.findings.clone();
+    let fault_failed_to_apply = fault_error.clone();
+    if j.pass {
+        if let Some(e) = fault_failed_to_apply {
+            return Err(Outcome::error(e));
+        }
+    }
     if !j.pass {
         let first = j.findings.first();
         return Err(Outcome {

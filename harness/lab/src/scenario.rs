@@ -1,7 +1,8 @@
 //! Scenario declarations (vectors/scenarios/*.toml): one small file per test case, in the spirit
 //! of quic-interop-runner's testcases: name, the clauses it exercises, the capabilities it needs,
-//! the cluster, a seeded workload (steps), faults (reserved for the fault-injection layer), a
-//! timeout and the checks to run on the capture. This module only parses and validates them.
+//! the cluster, a seeded workload (steps), faults (the harness/faults vocabulary, timed or applied
+//! by steps), a timeout and the checks to run on the capture. This module only parses and
+//! validates them.
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -20,6 +21,10 @@ pub enum Mixes {
     Mixed,
     /// Only the all-implementations cluster (or the single one when only one is selected).
     Together,
+    /// Every implementation alone, and all together (no pairs): for long scenarios, such as
+    /// the fault scenarios, that must cover homogeneous and mixed clusters within the budget.
+    #[serde(rename = "alone+together")]
+    AloneAndTogether,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -109,6 +114,36 @@ pub enum Step {
     },
     /// Replay every applicable golden vector (vectors/roj, vectors/kor) against `node`.
     ReplayVectors { node: usize },
+    /// Apply the scenario fault `id` (one declared without `at_ms`) now. Process faults (kill,
+    /// pause, restart, clock skew) are always applied this way, so the workload knows which nodes
+    /// are down; `restart` and the heal of `kill` wait until the node is ready and discovered.
+    Fault { id: String },
+    /// Heal the scenario fault `id` now (a partition is lifted, a killed node started, ...).
+    Heal { id: String },
+    /// The fake peer (a member, after `fake_join`) waits for `node`'s PROPOSE on `key` and answers
+    /// it with `copies` identical accept VOTEs and one accept VOTE from each of `ghosts` node ids
+    /// that are not members: none of them may make the proposal reach t(n) (ROJ-THR-4, ROJ-VOTE-9).
+    FakeVoteFlood { node: usize, key: String, #[serde(default = "hundred")] copies: usize, #[serde(default)] ghosts: usize },
+}
+
+/// One fault of a scenario, in the harness/faults vocabulary (`fault.kind` = `loss`, `partition`,
+/// `kill`, ...; see harness/faults/README.md). Nodes are cluster indices (`node = 0`); a link
+/// fault's `target = { node = "all", direction = "egress" }` means every node's egress.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFault {
+    /// Names the fault in steps (`do = "fault"`), the applied record and the report.
+    pub id: String,
+    /// Workload time (ms after discovery completed) at which it is applied. Absent: a `fault` step
+    /// applies it. Only network faults (link impairments, partitions) may be timed.
+    pub at_ms: Option<u64>,
+    /// Healed this long after it was applied (timed faults); absent: at a `heal` step, or teardown.
+    pub duration_ms: Option<u64>,
+    /// Send probe datagrams through a network fault and measure from the capture what it did
+    /// (default on). Process faults are always measured from the node's silence in the capture.
+    #[serde(default = "yes")]
+    pub measure: bool,
+    pub fault: ekc_faults::Fault,
 }
 
 fn default_window() -> usize {
@@ -122,6 +157,9 @@ fn one() -> usize {
 }
 fn yes() -> bool {
     true
+}
+fn hundred() -> usize {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -163,9 +201,10 @@ pub struct Scenario {
     /// Checkers to run on the capture (names of the checker crate); empty = all.
     #[serde(default)]
     pub checks: Vec<String>,
-    /// Faults to inject (reserved: the fault layer is not wired yet; a non-empty list is refused).
+    /// Faults to inject (`[[faults]]` tables): timed ones run from the workload's start, the
+    /// others are applied and healed by `fault`/`heal` steps.
     #[serde(default)]
-    pub faults: Vec<toml::Value>,
+    pub faults: Vec<ScenarioFault>,
     pub steps: Vec<Step>,
 }
 
@@ -190,24 +229,63 @@ impl Scenario {
         if sizes.iter().any(|&n| n == 0 || n > 32) {
             bail!("cluster sizes must be 1..=32");
         }
-        if !self.faults.is_empty() {
-            bail!("faults are not supported by this version of the lab");
-        }
         let min = *sizes.iter().min().unwrap_or(&1);
+        self.validate_faults(min)?;
         for s in &self.steps {
             let idx = match s {
-                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } => vec![*node],
+                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } => vec![*node],
                 Step::Race { nodes, .. } => nodes.clone(),
                 _ => vec![],
             };
             if let Some(i) = idx.iter().find(|&&i| i >= min) {
                 bail!("step {s:?} addresses node {i} but the smallest cluster has {min} nodes");
             }
-            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose { .. } | Step::Inject { .. } | Step::ReplayVectors { .. }) && !self.fake_peer {
+            if let Step::Fault { id } | Step::Heal { id } = s {
+                match self.faults.iter().find(|f| f.id == *id) {
+                    None => bail!("step {s:?} names fault `{id}`, which the scenario does not declare"),
+                    Some(f) if f.at_ms.is_some() => bail!("fault `{id}` is timed (`at_ms`); a step cannot also apply or heal it"),
+                    Some(_) => {}
+                }
+            }
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose { .. } | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
                 bail!("step {s:?} needs `fake_peer = true`");
             }
         }
         Ok(())
+    }
+}
+
+impl Scenario {
+    /// Fault ids unique, shapes valid, node indices inside the smallest cluster, process faults
+    /// applied by steps only, and every step-applied fault applied by some step.
+    fn validate_faults(&self, min_size: usize) -> Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &self.faults {
+            if !seen.insert(f.id.as_str()) {
+                bail!("fault id `{}` is declared twice", f.id);
+            }
+            let names: Vec<String> = (0..min_size).map(|i| i.to_string()).collect();
+            let resolved = crate::faults::resolve(&f.fault, &names).map_err(|e| anyhow::anyhow!("fault `{}`: {e}", f.id))?;
+            for r in &resolved {
+                r.validate().map_err(|e| anyhow::anyhow!("fault `{}`: {e}", f.id))?;
+            }
+            let class = f.fault.class();
+            if f.at_ms.is_some() && class == ekc_faults::model::FaultClass::Node {
+                bail!("fault `{}` ({}) is a process fault: apply it with a `fault` step, not `at_ms` (the workload must know which nodes are down)", f.id, f.fault.kind());
+            }
+            if f.at_ms.is_none() && f.duration_ms.is_some() {
+                bail!("fault `{}` has `duration_ms` but no `at_ms`: a step-applied fault is healed by a `heal` step", f.id);
+            }
+            if f.at_ms.is_none() && !self.steps.iter().any(|s| matches!(s, Step::Fault { id } if *id == f.id)) {
+                bail!("fault `{}` has no `at_ms` and no `fault` step applies it", f.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any fault of the scenario needs the fault helper (a network fault).
+    pub fn needs_fault_helper(&self) -> bool {
+        self.faults.iter().any(|f| f.fault.class() != ekc_faults::model::FaultClass::Node)
     }
 }
 

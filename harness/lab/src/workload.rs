@@ -22,6 +22,8 @@ pub struct WorkloadMetrics {
     pub restart_discovered_ms: Vec<(String, u64)>,
     pub stop_ms: Vec<(String, u64)>,
     pub vectors_replayed: u64,
+    /// Datagrams the fake peer flooded a node with (`fake_vote_flood`).
+    pub flood_datagrams: u64,
 }
 
 pub struct Workload<'a> {
@@ -30,6 +32,8 @@ pub struct Workload<'a> {
     pub metrics: WorkloadMetrics,
     /// Directory of the golden vectors (for `replay_vectors`).
     pub vectors_dir: Option<std::path::PathBuf>,
+    /// The case's faults (for `fault` / `heal` steps).
+    pub faults: Option<&'a mut crate::faults::CaseFaults>,
     /// Events emitted per origin module id (the expected `vv[origin]`).
     emitted: BTreeMap<u8, u64>,
     fake_node_id: Option<String>,
@@ -57,7 +61,7 @@ impl<'a> Workload<'a> {
             let mut r = rng.clone();
             r.gen()
         };
-        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
     }
 
     fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
@@ -326,6 +330,12 @@ impl<'a> Workload<'a> {
                 Ok(())
             }
             Step::ReplayVectors { node } => crate::vectors::replay(self, *node).await,
+            Step::Fault { id } | Step::Heal { id } => {
+                let action = if matches!(step, Step::Fault { .. }) { ekc_faults::Action::Apply } else { ekc_faults::Action::Heal };
+                let faults = self.faults.as_deref_mut().ok_or_else(|| Outcome::error("the scenario declares no faults"))?;
+                faults.step(self.cluster, id, action).await
+            }
+            Step::FakeVoteFlood { node, key, copies, ghosts } => self.fake_vote_flood(*node, key, *copies, *ghosts).await,
         }
     }
 
@@ -441,6 +451,40 @@ impl<'a> Workload<'a> {
                 return Err(Outcome::fail("ROJ-MEMB-1", format!("not every node learned member {node_id} from its ANNOUNCEs within 8 s")));
             }
         }
+    }
+
+    /// Waits for `node`'s PROPOSE on `key` at the fake peer, then floods the proposer with
+    /// `copies` identical accept VOTEs from the fake member and one accept from each of `ghosts`
+    /// node ids that are not members (ROJ-VOTE-9, ROJ-THR-4).
+    async fn fake_vote_flood(&mut self, node: usize, key: &str, copies: usize, ghosts: usize) -> Result<(), Outcome> {
+        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_vote_flood needs fake_join first"))?;
+        let (name, _) = self.node(node)?;
+        let ip = self.cluster.nodes[node].ip;
+        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pid = loop {
+            if Instant::now() > deadline {
+                return Err(Outcome::fail("ROJ-PROP-3", format!("{name} sent the fake member no PROPOSE for `{key}` within 5 s")));
+            }
+            let Some(r) = fake.recv(Duration::from_millis(200)).await? else { continue };
+            let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else { continue };
+            if v.get("type").and_then(Value::as_str) == Some("PROPOSE") && v.get("node_id").and_then(Value::as_str) == Some(name.as_str()) && v.pointer("/payload/key").and_then(Value::as_str) == Some(key) {
+                break v.pointer("/payload/pid").and_then(Value::as_str).unwrap_or_default().to_string();
+            }
+        };
+        let vote = |from: &str| serde_json::to_vec(&json!({"proto":1,"type":"VOTE","node_id":from,"payload":{"pid":pid,"accept":true,"reason":"ok"}})).unwrap();
+        let dst = SocketAddrV4::new(ip, ROJ_PORT);
+        let mine = vote(&me);
+        for _ in 0..copies {
+            fake.send(ROJ_PORT, dst, &mine).await?;
+        }
+        for g in 0..ghosts {
+            fake.send(ROJ_PORT, dst, &vote(&format!("ghost-{g:03}"))).await?;
+        }
+        self.metrics.flood_datagrams += (copies + ghosts) as u64;
+        let ctl = self.cluster.nodes[node].ctl();
+        ctl.call("ping", Value::Null).await.map_err(|e| Outcome::fail("ROJ-WIRE-4", format!("{name} no longer answers ping after a flood of {} VOTEs: {e}", copies + ghosts)))?;
+        Ok(())
     }
 
     async fn fake_propose(&mut self, key: &str, value: &str, timeout_ms: u64, expect_accept: bool) -> Result<(), Outcome> {

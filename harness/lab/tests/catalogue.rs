@@ -16,7 +16,8 @@ fn catalogue_parses_and_covers_the_promised_scenarios() {
     for want in [
         "discovery", "single-commit", "concurrent-commits", "conflicting-proposals", "rejection", "crash-lock-release", "threshold",
         "capacity-pending", "capacity-keys", "gossip-reach", "hop-limit", "gap-repair", "anti-entropy", "lww-conflict", "commit-bridge",
-        "restart", "invalid-input", "golden-vectors",
+        "restart", "invalid-input", "golden-vectors", "loss-commits", "dup-reorder", "partition-majority", "partition-no-quorum",
+        "proposer-partitioned", "one-way-partition", "crash-restart-gossip", "vote-flood",
     ] {
         assert!(names.contains(&want), "scenario {want} missing from the catalogue");
     }
@@ -25,8 +26,36 @@ fn catalogue_parses_and_covers_the_promised_scenarios() {
     assert!(all.iter().any(|s| s.short), "no scenario is in the short CI selection");
     for s in &all {
         assert!(!s.clauses.is_empty(), "{} cites no clause", s.name);
-        assert!(s.faults.is_empty());
     }
+    // The fault scenarios are in the default matrix, cover every fault family the issue names, and
+    // at least one runs in the short CI selection.
+    let faulty: Vec<_> = all.iter().filter(|s| !s.faults.is_empty()).collect();
+    assert!(faulty.iter().all(|s| s.default), "fault scenarios belong to the default matrix");
+    assert!(faulty.iter().any(|s| s.short), "no fault scenario in the short CI selection");
+    let kinds: std::collections::BTreeSet<&str> = faulty.iter().flat_map(|s| s.faults.iter().map(|f| f.fault.kind())).collect();
+    for k in ["loss", "duplicate", "reorder", "partition", "partition_one_way", "kill", "restart"] {
+        assert!(kinds.contains(k), "no default scenario applies a `{k}` fault");
+    }
+}
+
+#[test]
+fn bad_fault_declarations_are_refused() {
+    let dir = std::env::temp_dir().join(format!("ekc-lab-badfault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = "name='x'\nsummary=''\nclauses=['ROJ-SAFE-1']\ntimeout_s=5\nsize=3\n";
+    let cases = [
+        ("[[faults]]\nid='k'\nat_ms=0\nfault={kind='kill',node=1}\n[[steps]]\ndo='sleep'\nms=1\n", "process fault"),
+        ("[[faults]]\nid='p'\nfault={kind='partition',groups=[[0],[7]]}\n[[steps]]\ndo='fault'\nid='p'\n", "not in a cluster of 3"),
+        ("[[faults]]\nid='p'\nfault={kind='loss',target={node=0,direction='egress'},model='random',percent=120}\n[[steps]]\ndo='fault'\nid='p'\n", "percentage"),
+        ("[[faults]]\nid='p'\nfault={kind='pause',node=0}\n[[steps]]\ndo='fault'\nid='p'\n[[steps]]\ndo='heal'\nid='q'\n", "does not declare"),
+        ("[[faults]]\nid='p'\nfault={kind='pause',node=0}\n[[steps]]\ndo='sleep'\nms=1\n", "no `fault` step"),
+    ];
+    for (body, want) in cases {
+        std::fs::write(dir.join("a.toml"), format!("{head}{body}")).unwrap();
+        let err = ekc_lab::scenario::load_dir(&dir).unwrap_err();
+        assert!(format!("{err:#}").contains(want), "expected `{want}` in: {err:#}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct Args {
     pub scenario_dir: PathBuf,
     #[arg(long, default_value = "ekconform/helper:dev")]
     pub helper_image: String,
+    /// Backend for network faults (auto, netem, nfqueue), as for `ekconform run`.
+    #[arg(long, default_value = "auto", value_parser = super::run::parse_backend)]
+    pub fault_backend: ekc_lab::faults::BackendArg,
 }
 
 const VENDOR: &str = "vendor";
@@ -304,6 +307,7 @@ async fn certify(args: Args) -> anyhow::Result<ExitCode> {
                 scenario_dir: args.scenario_dir.clone(),
                 helper_image: args.helper_image.clone(),
                 suite_version: env!("CARGO_PKG_VERSION").to_string(),
+                fault_backend: args.fault_backend.0,
             };
             let run_id = run::new_run_id();
             let cancel = CancellationToken::new();

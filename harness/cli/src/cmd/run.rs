@@ -43,6 +43,14 @@ pub struct Args {
     /// List the selected cases and exit.
     #[arg(long)]
     pub list: bool,
+    /// Backend for network faults: `auto` (netem where the kernel has sch_netem, else the NFQUEUE
+    /// engine), `netem` or `nfqueue`. Forcing one the kernel lacks fails before any case runs.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    pub fault_backend: ekc_lab::faults::BackendArg,
+}
+
+pub fn parse_backend(s: &str) -> Result<ekc_lab::faults::BackendArg, String> {
+    s.parse()
 }
 
 const REFERENCE: [&str; 3] = ["rust", "go", "c"];
@@ -107,6 +115,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         scenario_dir: args.scenario_dir.clone(),
         helper_image: args.helper_image.clone(),
         suite_version: env!("CARGO_PKG_VERSION").to_string(),
+        fault_backend: args.fault_backend.0,
     };
     if args.list {
         let scen = run::select_scenarios(ekc_lab::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
