@@ -644,11 +644,16 @@ fn measure_all(log: &FaultLog, packets: &[CapturedPacket], cl: &Cluster) -> Vec<
     }
     for (id, kind, start, end) in windows(&log.applied) {
         let Some(fault) = fault_of(&id) else { continue };
-        if fault.class() != FaultClass::Node || matches!(fault, Fault::ClockSkew { .. }) {
+        if fault.class() != FaultClass::Node {
             continue;
         }
         let node = fault.nodes().first().map(|s| s.to_string()).unwrap_or_default();
         let Some(ip) = addrs.get(&node).copied() else { continue };
+        if let Fault::ClockSkew { offset_us, .. } = fault {
+            let module = cl.nodes.iter().find(|n| n.name == node).map(|n| n.module_id).unwrap_or(0);
+            out.push(measure_skew(&id, &node, ip, module, offset_us, start, end, packets));
+            continue;
+        }
         // A restart's record is written once the node is back: its window starts at the kill.
         let start = match fault {
             Fault::Restart { .. } => log.applied.iter().find(|a| a.fault_id == id && a.action == Action::Apply).map(|a| a.wall_unix_ms.saturating_sub(a.apply_us / 1000)).unwrap_or(start),
@@ -685,6 +690,43 @@ fn grossly_applied(f: &Fault, fig: &FlowFigures) -> (bool, String) {
             (fig.received_total == 0, format!("{} probe datagram(s) crossed the cut", fig.received_total))
         }
         _ => (true, String::new()),
+    }
+}
+
+/// The skew a node's own events carry: `timestamp_us` (KOR-EVT-7, wall clock + skew, mod 2^32)
+/// of EVENT_GOSSIP frames it originated (hop 0) in the window, minus their capture time.
+#[allow(clippy::too_many_arguments)]
+fn measure_skew(id: &str, node: &str, ip: Ipv4Addr, module: u8, offset_us: i64, start_ms: u64, end_ms: Option<u64>, packets: &[CapturedPacket]) -> FaultMeasurement {
+    let lo = start_ms as u128 * 1_000_000;
+    let hi = end_ms.map(|e| e as u128 * 1_000_000).unwrap_or(u128::MAX);
+    let mut offsets: Vec<f64> = packets
+        .iter()
+        .filter(|p| p.src == ip && (lo..hi).contains(&u128::from(p.ts_unix_ns)))
+        .filter(|p| p.payload.len() == 46 && p.payload[0] == 0x60 && p.payload[20] == module && p.payload[21] == 0)
+        .map(|p| {
+            let ts = u32::from_le_bytes([p.payload[14], p.payload[15], p.payload[16], p.payload[17]]);
+            let captured = (p.ts_unix_ns / 1000) as u32;
+            f64::from(ts.wrapping_sub(captured) as i32)
+        })
+        .collect();
+    offsets.sort_by(f64::total_cmp);
+    let what = format!("timestamp_us of {node}'s own events");
+    let Some(median) = offsets.get(offsets.len() / 2).copied() else {
+        return FaultMeasurement { fault_id: id.into(), kind: "clock_skew".into(), what, figures: None, checks: vec![], applied: true, within_tolerance: false, note: format!("{node} originated no event while skewed: not measurable from the capture") };
+    };
+    // Emission to capture takes well under a millisecond on the bridge; the clock itself is read
+    // at microsecond resolution.
+    let tolerance = (offset_us.unsigned_abs() as f64 * 0.1).max(50_000.0);
+    let within = (median - offset_us as f64).abs() <= tolerance;
+    FaultMeasurement {
+        fault_id: id.into(),
+        kind: "clock_skew".into(),
+        what,
+        figures: None,
+        checks: vec![Check { metric: "event_clock_offset_us".into(), configured: offset_us as f64, measured: median, tolerance, within }],
+        applied: within,
+        within_tolerance: within,
+        note: format!("median over {} event(s)", offsets.len()),
     }
 }
 

@@ -171,6 +171,29 @@ fn metrics_table(case: &Case) -> Markup {
     }
 }
 
+/// What the lab injected and what the capture shows it did (`metrics.fault_measurements`).
+fn faults_table(case: &Case) -> Markup {
+    let list = case.metrics.get("fault_measurements").and_then(Value::as_array).cloned().unwrap_or_default();
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).map(|x| format!("{x:.3}")).unwrap_or_else(|| "—".into());
+    html! {
+        table class="faults" {
+            tr { th { "fault" } th { "kind" } th { "backend" } th { "measured on" } th { "configured / measured (tolerance)" } th { "applied" } th { "note" } }
+            @for m in &list {
+                tr {
+                    td { (meta_str(m, "fault")) } td { (meta_str(m, "kind")) } td { (meta_str(m, "backend")) } td { (meta_str(m, "what")) }
+                    td {
+                        @for c in m.get("checks").and_then(Value::as_array).cloned().unwrap_or_default() {
+                            div { (meta_str(&c, "metric")) ": " (num(&c, "configured")) " / " b { (num(&c, "measured")) } " (±" (num(&c, "tolerance")) ")" }
+                        }
+                    }
+                    @if m.get("applied").and_then(Value::as_bool) == Some(true) { td class="pass" { "yes" } } @else { td class="fail" { "NO" } }
+                    td { (meta_str(m, "note")) }
+                }
+            }
+        }
+    }
+}
+
 fn case_page_markup(run: &Run, case: &Case, chart: Option<Result<String, String>>) -> Markup {
     let title = format!("{} #{}", case.id, case.repeat);
     page(
@@ -195,6 +218,10 @@ fn case_page_markup(run: &Run, case: &Case, chart: Option<Result<String, String>
             (evidence_table(case))
             h2 { "Metrics" }
             (metrics_table(case))
+            @if case.metrics.get("fault_measurements").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+                h2 { "Faults: configured and measured" }
+                (faults_table(case))
+            }
             h2 { "Message sequence chart" }
             @match chart {
                 None => p class="muted" { "No capture in this case's folder." },
