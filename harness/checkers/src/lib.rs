@@ -6,6 +6,7 @@
 //! and the renderers [`render_text`], [`render_json`], [`render_junit`].
 
 pub mod checks;
+mod fasthash;
 pub mod ingest;
 pub mod metrics;
 pub mod report;

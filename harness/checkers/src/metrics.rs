@@ -4,8 +4,9 @@
 
 use crate::trace::{Body, Event};
 use crate::wire::{Kor, RojBody};
+use crate::fasthash::{FastMap, FastSet};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// How long after its emission an event's reach is still being measured.
@@ -65,20 +66,20 @@ pub struct Metrics {
 struct Reach {
     emitted: u64,
     last_first: u64,
-    reached: HashSet<Ipv4Addr>,
+    reached: FastSet<Ipv4Addr>,
 }
 
 #[derive(Default)]
 pub struct MetricsCollector {
     m: Metrics,
-    propose_ts: HashMap<String, u64>,
-    committed: HashSet<String>,
+    propose_ts: FastMap<String, u64>,
+    committed: FastSet<String>,
     latencies: Vec<u64>,
-    reach: HashMap<(u8, u32), Reach>,
+    reach: FastMap<(u8, u32), Reach>,
     reach_times: Vec<u64>,
     reach_nodes: u64,
     /// (receiver, origin, seq) seen, bounded by the reach horizon
-    seen: HashMap<(Ipv4Addr, u8, u32), u64>,
+    seen: FastMap<(Ipv4Addr, u8, u32), u64>,
     gossip_frames: u64,
     gossip_dups: u64,
     now: u64,
@@ -90,7 +91,11 @@ impl MetricsCollector {
         self.now = self.now.max(ev.ts_ns);
         let n = ev.len as u64;
         let bump = |map: &mut BTreeMap<String, Counter>, k: &str| {
-            let c = map.entry(k.to_string()).or_default();
+            // Looked up before inserting: a handful of type names, so no String per datagram.
+            let c = match map.get_mut(k) {
+                Some(c) => c,
+                None => map.entry(k.to_string()).or_default(),
+            };
             c.messages += 1;
             c.bytes += n;
         };
@@ -105,7 +110,7 @@ impl MetricsCollector {
                         }
                     }
                     RojBody::Commit(c) => {
-                        if self.committed.insert(c.pid.clone()) {
+                        if !self.committed.contains(&c.pid) && self.committed.insert(c.pid.clone()) {
                             self.m.commits += 1;
                             if let Some(t) = self.propose_ts.remove(&c.pid) {
                                 self.latencies.push(ev.ts_ns.saturating_sub(t));
@@ -127,7 +132,7 @@ impl MetricsCollector {
                     if self.seen.insert((dst, id.0, id.1), ev.ts_ns).is_some() {
                         self.gossip_dups += 1;
                     } else {
-                        let r = self.reach.entry(id).or_insert(Reach { emitted: ev.ts_ns, last_first: ev.ts_ns, reached: HashSet::new() });
+                        let r = self.reach.entry(id).or_insert(Reach { emitted: ev.ts_ns, last_first: ev.ts_ns, reached: FastSet::default() });
                         if r.reached.insert(dst) {
                             r.last_first = ev.ts_ns;
                         }

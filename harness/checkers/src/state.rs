@@ -101,7 +101,11 @@ pub fn lww_newer(a: (u32, u8, u32), b: (u32, u8, u32)) -> bool {
 
 impl CaptureFacts {
     fn apply(&mut self, key: &str, value: &str, version: u64, frame: u64) {
-        let e = self.kv_max.entry(key.to_string()).or_insert((0, String::new(), frame));
+        // Every receipt of a commit comes through here: allocate only for a new key or a new maximum.
+        let e = match self.kv_max.get_mut(key) {
+            Some(e) => e,
+            None => self.kv_max.entry(key.to_string()).or_insert((0, String::new(), frame)),
+        };
         if version > e.0 || (version == e.0 && value.as_bytes() > e.1.as_bytes()) {
             *e = (version, value.to_string(), frame);
         }
@@ -121,11 +125,11 @@ impl CaptureFacts {
                         self.apply(&key, &value, version as u64, ev.frame);
                     } else if e.event_type == 0x02 {
                         let cand = (e.timestamp_us, e.origin_id, e.origin_seq);
-                        let hex: String = e.payload[1..].iter().map(|b| format!("{b:02x}")).collect();
                         match self.lww.get(&e.payload[0]) {
                             Some(cur) if !lww_newer(cand, (cur.0, cur.1, cur.2)) => {}
                             _ => {
-                                self.lww.insert(e.payload[0], (cand.0, cand.1, cand.2, hex, ev.frame));
+                                // Hex only for a new newest value, not for every receipt of one.
+                                self.lww.insert(e.payload[0], (cand.0, cand.1, cand.2, lower_hex(&e.payload[1..]), ev.frame));
                             }
                         }
                     }
@@ -134,6 +138,16 @@ impl CaptureFacts {
             _ => {}
         }
     }
+}
+
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// `kv_digest` of a store (CTL-DIGEST-1), computed by the oracle.

@@ -16,7 +16,9 @@ use crate::trace::{Body, Event};
 use crate::wire::{threshold, pid_node, Commit, Propose, RojBody};
 use crate::Severity;
 use ekc_oracle::clause::{self, ClauseId};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use crate::fasthash::{FastMap, FastSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest timeout the spec allows (ROJ-PROP-5): how long a finished proposal may still matter.
 const MAX_TIMEOUT_NS: u64 = 60_000_000_000;
@@ -33,11 +35,11 @@ struct Prop {
     duplicate_accepts: BTreeMap<String, u32>,
     rejects: BTreeSet<String>,
     /// node -> (ts, frame) of the first PROPOSE reaching it
-    receipts: HashMap<String, (u64, u64)>,
+    receipts: FastMap<String, (u64, u64)>,
     commit: Option<CommitSeen>,
     abort_frame: Option<u64>,
     /// node -> when the COMMIT or ABORT first reached it (it releases its lock then)
-    outcome_at: HashMap<String, u64>,
+    outcome_at: FastMap<String, u64>,
     membership_checked: bool,
 }
 
@@ -79,18 +81,18 @@ struct Safe1Candidate {
 
 pub struct CommitSafety {
     slack_ns: u64,
-    props: HashMap<String, Prop>,
+    props: FastMap<String, Prop>,
     /// node -> key -> locks
-    locks: HashMap<String, HashMap<String, Vec<Lock>>>,
+    locks: FastMap<String, FastMap<String, Vec<Lock>>>,
     pending: Vec<PendingConflict>,
     /// (node, pid_a, pid_b) pairs where a VOTE-8 or VOTE-3 violation was found
-    broken_pairs: HashSet<(String, String, String)>,
+    broken_pairs: FastSet<(String, String, String)>,
     /// node -> key -> (version, ts, frame) of the newest COMMIT it received or sent
-    known: HashMap<String, HashMap<String, (u64, u64, u64)>>,
+    known: FastMap<String, FastMap<String, (u64, u64, u64)>>,
     /// node -> members of its latest ANNOUNCE
-    announced: HashMap<String, Vec<String>>,
+    announced: FastMap<String, Vec<String>>,
     /// (key, version) -> committed pids with their window and commit frame
-    committed: HashMap<(String, u64), Vec<(String, u64, u64, u64)>>,
+    committed: FastMap<(String, u64), Vec<(String, u64, u64, u64)>>,
     safe1: Vec<Safe1Candidate>,
     now: u64,
     last_prune: u64,
@@ -100,21 +102,27 @@ impl CommitSafety {
     pub fn new(opts: &crate::CheckOptions) -> Self {
         CommitSafety {
             slack_ns: opts.time_slack_ms * 1_000_000,
-            props: HashMap::new(),
-            locks: HashMap::new(),
+            props: FastMap::default(),
+            locks: FastMap::default(),
             pending: Vec::new(),
-            broken_pairs: HashSet::new(),
-            known: HashMap::new(),
-            announced: HashMap::new(),
-            committed: HashMap::new(),
+            broken_pairs: FastSet::default(),
+            known: FastMap::default(),
+            announced: FastMap::default(),
+            committed: FastMap::default(),
             safe1: Vec::new(),
             now: 0,
             last_prune: 0,
         }
     }
 
-    fn node_name(cx: &Ctx, ip: std::net::Ipv4Addr) -> String {
-        cx.nodes.by_ip.get(&ip).and_then(|i| i.node_id.clone()).unwrap_or_else(|| ip.to_string())
+    /// Borrowed from the node table when the address has a name (the usual case): no String per
+    /// datagram.
+    fn node_name<'n>(cx: &Ctx<'n>, ip: std::net::Ipv4Addr) -> Cow<'n, str> {
+        let nodes: &'n crate::trace::Nodes = cx.nodes;
+        match nodes.by_ip.get(&ip).and_then(|i| i.node_id.as_deref()) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(ip.to_string()),
+        }
     }
 
     /// `node` takes the lock on `key` for `pid` at `from_ts`; judges overlap with its other locks.
@@ -134,7 +142,7 @@ impl CommitSafety {
             }
         }
         let slack = self.slack_ns;
-        let table = self.locks.entry(node.to_string()).or_default().entry(key.to_string()).or_default();
+        let table = slot(slot(&mut self.locks, node), key);
         if table.iter().any(|l| l.pid == pid) {
             return;
         }
@@ -155,10 +163,10 @@ impl CommitSafety {
             conflicts.push(l.clone());
         }
         let new_lock = Lock { pid: pid.to_string(), key: key.to_string(), from_ts, from_frame, until_ts: from_ts + timeout_ns, released_ts: None };
-        table.push(new_lock.clone());
         for l in later {
             self.pending.push(PendingConflict { node: node.to_string(), older: new_lock.clone(), newer_pid: l.pid, newer_from: l.from_ts, newer_frame: l.from_frame });
         }
+        table.push(new_lock);
         for older in conflicts {
             if older.released_ts.is_some() {
                 // released, but only after this decision (beyond the slack): held at the time.
@@ -218,7 +226,11 @@ impl CommitSafety {
     }
 
     fn learn_version(&mut self, node: &str, key: &str, version: u64, ts: u64, frame: u64) {
-        let e = self.known.entry(node.to_string()).or_default().entry(key.to_string()).or_insert((0, ts, frame));
+        let keys = slot(&mut self.known, node);
+        if !keys.contains_key(key) {
+            keys.insert(key.to_string(), (0, ts, frame));
+        }
+        let e = keys.get_mut(key).expect("present");
         if version > e.0 {
             *e = (version, ts, frame);
         }
@@ -241,10 +253,10 @@ impl CommitSafety {
                     accepts: BTreeMap::new(),
                     duplicate_accepts: BTreeMap::new(),
                     rejects: BTreeSet::new(),
-                    receipts: HashMap::new(),
+                    receipts: FastMap::default(),
                     commit: None,
                     abort_frame: None,
-                    outcome_at: HashMap::new(),
+                    outcome_at: FastMap::default(),
                     membership_checked: false,
                 },
             );
@@ -283,7 +295,9 @@ impl CommitSafety {
                 }
             }
         }
-        prop.receipts.entry(receiver).or_insert((ev.ts_ns, ev.frame));
+        if !prop.receipts.contains_key(&*receiver) {
+            prop.receipts.insert(receiver.into_owned(), (ev.ts_ns, ev.frame));
+        }
     }
 
     fn on_vote(&mut self, ev: &Event, cx: &mut Ctx, voter: &str, pid: &str, accept: bool) {
@@ -326,7 +340,9 @@ impl CommitSafety {
     fn on_commit(&mut self, ev: &Event, cx: &mut Ctx, sender: &str, c: &Commit) {
         let receiver = Self::node_name(cx, *ev.dst.ip());
         if let Some(p) = self.props.get_mut(&c.pid) {
-            p.outcome_at.entry(receiver.clone()).or_insert(ev.ts_ns);
+            if !p.outcome_at.contains_key(&*receiver) {
+                p.outcome_at.insert(receiver.to_string(), ev.ts_ns);
+            }
         }
         self.release(cx, &receiver, &c.pid, &c.key, ev.ts_ns);
         self.learn_version(&receiver, &c.key, c.version, ev.ts_ns, ev.frame);
@@ -483,7 +499,9 @@ impl CommitSafety {
         let receiver = Self::node_name(cx, *ev.dst.ip());
         let Some(prop) = self.props.get_mut(pid) else { return };
         let key = prop.propose.key.clone();
-        prop.outcome_at.entry(receiver.clone()).or_insert(ev.ts_ns);
+        if !prop.outcome_at.contains_key(&*receiver) {
+            prop.outcome_at.insert(receiver.to_string(), ev.ts_ns);
+        }
         if pid_node(pid) == sender && prop.abort_frame.is_none() {
             prop.abort_frame = Some(ev.frame);
         }
@@ -513,6 +531,15 @@ impl CommitSafety {
             !l.is_empty()
         });
     }
+}
+
+/// `map[k]`, inserted empty if missing; allocates the key only when it is new (every vote and
+/// commit receipt looks up its node and key).
+fn slot<'m, V: Default>(map: &'m mut FastMap<String, V>, k: &str) -> &'m mut V {
+    if !map.contains_key(k) {
+        map.insert(k.to_string(), V::default());
+    }
+    map.get_mut(k).expect("just inserted")
 }
 
 impl Checker for CommitSafety {
@@ -573,7 +600,7 @@ impl Checker for CommitSafety {
     fn restarted(&mut self, ip: std::net::Ipv4Addr, cx: &mut Ctx) {
         // A restarted node lost its locks and (without `persist`) its store: what it accepts from
         // now on is judged against what it learns in its new incarnation.
-        let node = Self::node_name(cx, ip);
+        let node = Self::node_name(cx, ip).into_owned();
         let persists = cx.persists(ip);
         let now = self.now;
         self.resolve_pending(cx, |p| p.node == node, Some(now));

@@ -18,7 +18,8 @@ use super::{Checker, Ctx, NodeRef, GOSSIP_ORDER};
 use crate::trace::{Body, Event};
 use crate::wire::{Kor, KorEvent, VvSummary};
 use ekc_oracle::clause::{self, ClauseId};
-use std::collections::{BTreeSet, HashMap};
+use crate::fasthash::FastMap;
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// Receipts older than this are forgotten (forwarding happens within a tick of delivery, or when
@@ -107,21 +108,21 @@ struct GapCandidate {
 
 #[derive(Default)]
 struct NodeState {
-    received: HashMap<u8, Received>,
+    received: FastMap<u8, Received>,
     /// (origin, seq) -> valid receipts (a few: duplicates, repairs)
-    receipts: HashMap<(u8, u32), Vec<Receipt>>,
+    receipts: FastMap<(u8, u32), Vec<Receipt>>,
     /// (origin, seq, to) -> first forward frame
-    forwarded: HashMap<(u8, u32, Ipv4Addr), (u64, u64)>,
-    last_request: HashMap<u8, u64>,
+    forwarded: FastMap<(u8, u32, Ipv4Addr), (u64, u64)>,
+    last_request: FastMap<u8, u64>,
     vv_origins: Monotone,
     vv_sum: Monotone,
-    vv_sync: HashMap<u8, Monotone>,
+    vv_sync: FastMap<u8, Monotone>,
 }
 
 pub struct GossipOrder {
     tolerance_ns: u64,
     reorder_ns: u64,
-    nodes: HashMap<Ipv4Addr, NodeState>,
+    nodes: FastMap<Ipv4Addr, NodeState>,
     gaps: Vec<GapCandidate>,
     now: u64,
     last_prune: u64,
@@ -129,29 +130,36 @@ pub struct GossipOrder {
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: HashMap::new(), gaps: Vec::new(), now: 0, last_prune: 0 }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0 }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
         let (src, dst) = (*ev.src.ip(), *ev.dst.ip());
         let o = e.origin_id;
         let s = e.origin_seq;
-        let who = cx.name(src);
+        // Names are only needed for findings: resolved when one is reported, not per frame.
+        let who = |cx: &Ctx| cx.name(src);
         let src_module = cx.nodes.module_of(src);
         let is_forward = e.hop_count > 0 && !e.repair() && src_module != Some(o);
+        let st = self.nodes.entry(src).or_default();
         if e.hop_count == 0 && !e.repair() && src_module.map(|m| m == o).unwrap_or(true) {
             // The emitter's own event: it is delivered at the emitter.
-            self.nodes.entry(src).or_default().received.entry(o).or_default().add(s);
+            st.received.entry(o).or_default().add(s);
         }
         if is_forward {
-            let st = self.nodes.entry(src).or_default();
             let contiguous = st.received.get(&o).map(|r| r.contiguous).unwrap_or(0);
-            let receipts: Vec<Receipt> = st.receipts.get(&(o, s)).cloned().unwrap_or_default();
-            let dup = st.forwarded.get(&(o, s, dst)).copied();
-            st.forwarded.entry((o, s, dst)).or_insert((ev.frame, ev.ts_ns));
+            let dup = match st.forwarded.entry((o, s, dst)) {
+                std::collections::hash_map::Entry::Occupied(f) => Some(*f.get()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((ev.frame, ev.ts_ns));
+                    None
+                }
+            };
+            let receipts: &[Receipt] = st.receipts.get(&(o, s)).map(|r| r.as_slice()).unwrap_or(&[]);
             let first_frame = receipts.first().map(|r| r.frame);
             let with_first = |f: u64| first_frame.map(|r| vec![r, f]).unwrap_or_else(|| vec![f]);
             if contiguous + 1 < s {
+                let who = who(cx);
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_CAUSAL_1,
@@ -160,10 +168,11 @@ impl GossipOrder {
                     format!("{who} forwarded event {o}:{s} while the capture shows it had received origin {o} only up to {contiguous} without gaps."),
                 );
             }
-            let to = cx.name(dst);
             // The receipts that could have triggered this forward: not repaired, one hop less.
-            let triggers: Vec<&Receipt> = receipts.iter().filter(|r| !r.repair && r.hop < 3 && r.hop + 1 == e.hop_count).collect();
+            let is_trigger = |r: &&Receipt| !r.repair && r.hop < 3 && r.hop + 1 == e.hop_count;
+            let first_trigger = receipts.iter().find(is_trigger);
             if receipts.is_empty() {
+                let who = who(cx);
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_1,
@@ -171,7 +180,8 @@ impl GossipOrder {
                     vec![NodeRef::Ip(src)],
                     format!("{who} forwarded event {o}:{s} at hop {} that the capture never shows it receiving.", e.hop_count),
                 );
-            } else if triggers.is_empty() {
+            } else if first_trigger.is_none() {
+                let who = who(cx);
                 let r = receipts[0];
                 if receipts.iter().all(|r| r.repair) {
                     cx.report(
@@ -199,16 +209,18 @@ impl GossipOrder {
                         format!("{who} forwarded event {o}:{s} at hop {} after receiving it at hop {}: a forward adds exactly one.", e.hop_count, r.hop),
                     );
                 }
-            } else if triggers.iter().all(|r| r.from == dst) {
+            } else if receipts.iter().filter(is_trigger).all(|r| r.from == dst) {
+                let (who, to) = (who(cx), cx.name(dst));
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_1,
-                    &[triggers[0].frame, ev.frame],
+                    &[first_trigger.expect("checked").frame, ev.frame],
                     vec![NodeRef::Ip(src), NodeRef::Ip(dst)],
                     format!("{who} forwarded event {o}:{s} back to {to}, the node it received it from."),
                 );
             }
             if cx.nodes.module_of(dst) == Some(o) {
+                let (who, to) = (who(cx), cx.name(dst));
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_1,
@@ -218,8 +230,8 @@ impl GossipOrder {
                 );
             }
             // A copy within the duplication window is the network's (nft dup), not the node's.
-            if let Some((first, first_ts)) = dup.filter(|(_, t)| ev.ts_ns > t + NETWORK_DUP_WINDOW_NS) {
-                let _ = first_ts;
+            if let Some((first, _)) = dup.filter(|(_, t)| ev.ts_ns > t + NETWORK_DUP_WINDOW_NS) {
+                let (who, to) = (who(cx), cx.name(dst));
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_HOP_2,
@@ -230,7 +242,7 @@ impl GossipOrder {
             }
         }
         // KOR-VV-2 on the sender's vv_summary.
-        self.check_summary(ev, cx, src, vv);
+        Self::check_summary(st, self.reorder_ns, ev, cx, src, vv);
         if !valid {
             return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
         }
@@ -248,14 +260,12 @@ impl GossipOrder {
         }
     }
 
-    fn check_summary(&mut self, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
-        let tol = self.reorder_ns;
-        let st = self.nodes.entry(src).or_default();
+    fn check_summary(st: &mut NodeState, tol: u64, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
         let origins = st.vv_origins.observe(ev.ts_ns, ev.frame, vv.origins as u32, tol);
         // The sum is modulo 2^32; a node never advances it by 2^31 within the tolerance.
         let sum = st.vv_sum.observe(ev.ts_ns, ev.frame, vv.sum, tol);
-        let who = cx.name(src);
         if let Some((prev, prev_frame)) = origins {
+            let who = cx.name(src);
             cx.report(
                 GOSSIP_ORDER,
                 clause::KOR_VV_2,
@@ -264,6 +274,7 @@ impl GossipOrder {
                 format!("{who}'s vv_summary counts {} origins after it had advertised {prev}: its version vector went backwards.", vv.origins),
             );
         } else if let Some((prev, prev_frame)) = sum {
+            let who = cx.name(src);
             cx.report(
                 GOSSIP_ORDER,
                 clause::KOR_VV_2,
@@ -276,7 +287,6 @@ impl GossipOrder {
 
     fn vv_sync(&mut self, ev: &Event, cx: &mut Ctx, lo: u8, hi: u8, entries: &[(u8, u32)]) {
         let src = *ev.src.ip();
-        let who = cx.name(src);
         let tol = self.reorder_ns;
         let st = self.nodes.entry(src).or_default();
         for o in lo..=hi {
@@ -288,6 +298,7 @@ impl GossipOrder {
                 continue;
             }
             if let Some((prev, prev_frame)) = st.vv_sync.entry(o).or_default().observe(ev.ts_ns, ev.frame, now, tol) {
+                let who = cx.name(src);
                 cx.report(
                     GOSSIP_ORDER,
                     clause::KOR_VV_2,

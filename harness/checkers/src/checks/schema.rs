@@ -60,7 +60,8 @@ impl Checker for SchemaChecker {
 
     fn event(&mut self, ev: &Event, cx: &mut Ctx) {
         let src = *ev.src.ip();
-        let who = cx.name(src);
+        // Resolved only for a finding: most datagrams are valid and need no name.
+        let who = |cx: &Ctx| cx.name(src);
         let dst_multi = ev.dst.ip().is_multicast() || ev.dst.ip().is_broadcast() || ev.dst.ip().octets()[3] == 255;
         match &ev.body {
             Body::RojBad(b) => cx.report(
@@ -68,32 +69,32 @@ impl Checker for SchemaChecker {
                 b.clause,
                 &[ev.frame],
                 vec![NodeRef::Ip(src)],
-                format!("{who} sent an invalid EK-ROJ datagram ({} bytes): {}.", ev.len, b.detail),
+                format!("{} sent an invalid EK-ROJ datagram ({} bytes): {}.", who(cx), ev.len, b.detail),
             ),
             Body::KorBad(b) => cx.report(
                 SCHEMA,
                 b.clause,
                 &[ev.frame],
                 vec![NodeRef::Ip(src)],
-                format!("{who} sent an invalid EK-KOR frame ({} bytes): {}.", ev.len, b.detail),
+                format!("{} sent an invalid EK-KOR frame ({} bytes): {}.", who(cx), ev.len, b.detail),
             ),
             Body::Kor(k) => {
                 for b in &k.violations {
-                    cx.report(SCHEMA, b.clause, &[ev.frame], vec![NodeRef::Ip(src)], format!("{who} sent an invalid {}: {}.", k.frame.type_name(), b.detail));
+                    cx.report(SCHEMA, b.clause, &[ev.frame], vec![NodeRef::Ip(src)], format!("{} sent an invalid {}: {}.", who(cx), k.frame.type_name(), b.detail));
                 }
                 if dst_multi {
-                    cx.report(SCHEMA, clause::KOR_WIRE_1, &[ev.frame], vec![NodeRef::Ip(src)], format!("{who} sent an EK-KOR frame to {} instead of unicast.", ev.dst.ip()));
+                    cx.report(SCHEMA, clause::KOR_WIRE_1, &[ev.frame], vec![NodeRef::Ip(src)], format!("{} sent an EK-KOR frame to {} instead of unicast.", who(cx), ev.dst.ip()));
                 }
             }
             Body::Roj(m) => {
                 if dst_multi {
-                    cx.report(SCHEMA, clause::ROJ_WIRE_3, &[ev.frame], vec![NodeRef::Ip(src)], format!("{who} sent {} to {} instead of unicast.", m.body.type_name(), ev.dst.ip()));
+                    cx.report(SCHEMA, clause::ROJ_WIRE_3, &[ev.frame], vec![NodeRef::Ip(src)], format!("{} sent {} to {} instead of unicast.", who(cx), m.body.type_name(), ev.dst.ip()));
                 }
                 if let RojBody::Abort(a) = &m.body {
                     let claims = |ip| cx.nodes.caps_of(ip).iter().any(|c| c == "abort");
                     let known = |ip| !cx.nodes.caps_of(ip).is_empty();
                     if known(src) && !claims(src) {
-                        cx.report(SCHEMA, clause::ROJ_ABORT_1, &[ev.frame], vec![NodeRef::Ip(src)], format!("{who} sent ABORT for {} without announcing capability abort.", a.pid));
+                        cx.report(SCHEMA, clause::ROJ_ABORT_1, &[ev.frame], vec![NodeRef::Ip(src)], format!("{} sent ABORT for {} without announcing capability abort.", who(cx), a.pid));
                     } else if known(*ev.dst.ip()) && !claims(*ev.dst.ip()) {
                         let to = cx.name(*ev.dst.ip());
                         cx.report(
@@ -101,7 +102,7 @@ impl Checker for SchemaChecker {
                             clause::ROJ_ABORT_1,
                             &[ev.frame],
                             vec![NodeRef::Ip(src), NodeRef::Ip(*ev.dst.ip())],
-                            format!("{who} sent ABORT for {} to {to}, which does not announce capability abort.", a.pid),
+                            format!("{} sent ABORT for {} to {to}, which does not announce capability abort.", who(cx), a.pid),
                         );
                     }
                 }
