@@ -134,6 +134,20 @@ impl<'f, F: FnMut(&Datagram)> Decoder<'f, F> {
         if ts_ns.saturating_sub(self.last_prune_ns) > 1_000_000_000 {
             self.prune(ts_ns);
         }
+        // The common case (unfragmented IPv4/UDP on Ethernet, SLL2 or raw IP) without etherparse's
+        // general slicing, which was a tenth of the judgement; anything else takes the full path.
+        let fast = match link {
+            Link::Ethernet if data.len() >= 14 && data[12..14] == [0x08, 0x00] => fast_ipv4_udp(&data[14..]).map(|f| (f, 0u32)),
+            Link::Sll2 if data.len() >= 20 && data[0..2] == [0x08, 0x00] => {
+                fast_ipv4_udp(&data[20..]).map(|f| (f, u32::from_be_bytes([data[4], data[5], data[6], data[7]])))
+            }
+            Link::RawIp => fast_ipv4_udp(data).map(|f| (f, 0)),
+            _ => None,
+        };
+        if let Some(((src_ip, dst_ip, udp), iface)) = fast {
+            self.udp(frame, ts_ns, src_ip, dst_ip, udp, iface, link);
+            return;
+        }
         let captured_short = (data.len() as u64) < orig_len as u64;
         let (sliced, iface) = match link {
             Link::Ethernet => (SlicedPacket::from_ethernet(data), 0u32),
@@ -298,6 +312,34 @@ impl<'f, F: FnMut(&Datagram)> Decoder<'f, F> {
     }
 }
 
+/// An IPv4 packet (from its first header byte) that is unfragmented UDP and that etherparse would
+/// slice without error: version 4, IHL >= 5, header and `total_len` within the bytes, protocol 17,
+/// a UDP header whose length field lies in 8..=the IP payload. Returns the source, destination and
+/// IP payload (UDP header included), exactly what the etherparse path hands to [`Decoder::udp`];
+/// `None` sends the frame down that path.
+fn fast_ipv4_udp(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, &[u8])> {
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return None;
+    }
+    let header_len = (ip[0] & 0x0f) as usize * 4;
+    let total_len = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let fragmenting = ip[6] & 0x20 != 0 || u16::from_be_bytes([ip[6] & 0x1f, ip[7]]) != 0;
+    if header_len < 20 || total_len < header_len || total_len > ip.len() || fragmenting || ip[9] != 17 {
+        return None;
+    }
+    let udp = &ip[header_len..total_len];
+    if udp.len() < 8 {
+        return None;
+    }
+    let udp_len = u16::from_be_bytes([udp[4], udp[5]]) as usize;
+    if !(8..=udp.len()).contains(&udp_len) {
+        return None;
+    }
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    Some((src, dst, udp))
+}
+
 fn looks_ipv4(link: Link, data: &[u8]) -> bool {
     match link {
         Link::Ethernet => data.len() >= 14 && data[12..14] == [0x08, 0x00],
@@ -447,4 +489,67 @@ fn read_pcapng<R: Read, F: FnMut(&Datagram)>(path: &Path, r: R, sink: &mut F) ->
         }
     }
     Ok(dec.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fast_ipv4_udp;
+    use etherparse::{NetSlice, SlicedPacket};
+    use proptest::prelude::*;
+
+    /// An Ethernet/IPv4/UDP frame with `options` words of IPv4 options and `pad` trailing bytes.
+    fn frame(options: usize, payload: &[u8], pad: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let ihl = 5 + options;
+        let total = ihl * 4 + 8 + payload.len();
+        f.extend_from_slice(&[0x40 | ihl as u8, 0, (total >> 8) as u8, total as u8, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 3]);
+        f.extend(std::iter::repeat_n(1u8, options * 4));
+        let ulen = 8 + payload.len();
+        f.extend_from_slice(&[0x27, 0x06, 0x27, 0x06, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+        f.extend_from_slice(payload);
+        f.extend(std::iter::repeat_n(0u8, pad));
+        f
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the fast path accepts, etherparse slices the same way: IPv4, not fragmenting,
+        /// UDP in the header's protocol, same addresses, same IP payload bounded by total_len.
+        #[test]
+        fn fast_path_agrees_with_etherparse(
+            options in 0usize..3,
+            payload in prop::collection::vec(any::<u8>(), 0..80),
+            pad in 0usize..8,
+            edits in prop::collection::vec((0usize..40, any::<u8>()), 0..3),
+            cut in 0usize..8,
+        ) {
+            let mut f = frame(options, &payload, pad);
+            for (at, b) in edits {
+                let at = 14 + at.min(f.len() - 15);
+                f[at] = b;
+            }
+            f.truncate(f.len().saturating_sub(cut).max(14));
+            if let Some((src, dst, udp)) = fast_ipv4_udp(&f[14..]) {
+                let sliced = SlicedPacket::from_ethernet(&f).expect("etherparse accepts what the fast path accepts");
+                let Some(NetSlice::Ipv4(ip)) = &sliced.net else { panic!("not IPv4 for etherparse") };
+                let h = ip.header();
+                prop_assert!(!h.is_fragmenting_payload());
+                prop_assert_eq!(h.protocol(), etherparse::IpNumber::UDP);
+                prop_assert_eq!((h.source_addr(), h.destination_addr()), (src, dst));
+                prop_assert_eq!(ip.payload().payload, udp);
+                prop_assert!(ip.payload().len_source != etherparse::LenSource::Slice);
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_frames_take_the_fast_path() {
+        assert!(fast_ipv4_udp(&frame(0, b"x", 0)[14..]).is_some());
+        assert!(fast_ipv4_udp(&frame(2, b"hello", 6)[14..]).is_some(), "options and Ethernet padding");
+        let mut fragment = frame(0, b"x", 0);
+        fragment[14 + 6] = 0x20; // more fragments
+        assert!(fast_ipv4_udp(&fragment[14..]).is_none());
+    }
 }
