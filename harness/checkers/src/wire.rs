@@ -118,11 +118,41 @@ pub fn value_ok(s: &str) -> bool {
 
 thread_local! {
     static ORACLE: ekc_oracle::roj::RojOracle = ekc_oracle::roj::RojOracle::new();
+    static RECENT: std::cell::RefCell<Recent> = const { std::cell::RefCell::new(Recent { entries: Vec::new(), next: 0 }) };
+}
+
+/// How many distinct recent EK-ROJ datagrams [`decode_roj`] remembers.
+const RECENT_ROJ: usize = 16;
+
+/// The last few EK-ROJ datagrams and their judgements. A proposer sends the same PROPOSE and
+/// COMMIT bytes to every member, so most datagrams repeat one seen a moment earlier; the judgement
+/// is a function of the bytes alone, so a repeat reuses it instead of parsing again.
+struct Recent {
+    entries: Vec<(Box<[u8]>, Result<Roj, Bad>)>,
+    next: usize,
 }
 
 /// Judges one EK-ROJ datagram with the oracle (the suite's single judge of message validity) and
 /// converts the accepted message. `Err` carries the violation the oracle names.
 pub fn decode_roj(bytes: &[u8]) -> Result<Roj, Bad> {
+    if let Some(hit) = RECENT.with_borrow(|r| r.entries.iter().find(|(b, _)| **b == *bytes).map(|(_, v)| v.clone())) {
+        return hit;
+    }
+    let verdict = judge_roj(bytes);
+    RECENT.with_borrow_mut(|r| {
+        let entry = (Box::from(bytes), verdict.clone());
+        if r.entries.len() < RECENT_ROJ {
+            r.entries.push(entry);
+        } else {
+            let at = r.next;
+            r.entries[at] = entry;
+        }
+        r.next = (r.next + 1) % RECENT_ROJ;
+    });
+    verdict
+}
+
+fn judge_roj(bytes: &[u8]) -> Result<Roj, Bad> {
     use ekc_oracle::roj::RojMessage as M;
     let m = ORACLE.with(|o| o.judge(bytes)).map_err(|v| Bad { clause: v.clause, detail: v.detail })?;
     Ok(match m {
