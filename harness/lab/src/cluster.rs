@@ -3,6 +3,7 @@
 use crate::control::Ctl;
 use crate::docker::{self, ContainerSpec, TestNetwork};
 use crate::fakepeer::{FakePeer, RELAY_CTL_PORT};
+use crate::profile::{self, NodeProfile};
 use crate::verdict::{NodeInfo, Outcome};
 use anyhow::{Context, Result};
 use bollard::Docker;
@@ -18,15 +19,19 @@ pub const CTL_PORT: u16 = 9992;
 /// Host part of the fake peer's address.
 pub const FAKE_PEER_HOST: u8 = 250;
 
-/// Resource limits of a node container.
+/// Resource limits of a node container (memory: [`NodeProfile`], from the image's labels).
 pub const NODE_NANO_CPUS: i64 = 500_000_000;
-pub const NODE_MEMORY: i64 = 128 * 1024 * 1024;
 pub const NODE_PIDS: i64 = 128;
 
 #[derive(Debug, Clone)]
 pub struct Implementation {
     pub name: String,
     pub image: String,
+    /// Emulator its nodes run (`EKC_EMULATOR`), for images that declare emulators; None: the
+    /// image's default. Native images ignore it.
+    pub emulator: Option<String>,
+    /// Joins the matrix on top of the others rather than in every pair (matrix::mixes_for).
+    pub guest: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +52,14 @@ pub struct Node {
     pub restarts: u32,
     /// Frozen by a `pause` fault (a paused container cannot be stopped gracefully).
     pub paused: bool,
+    /// What its image was granted (known from boot on).
+    pub profile: NodeProfile,
+    /// The emulator asked for ([`Implementation::emulator`]).
+    pub wanted_emulator: Option<String>,
+    /// The emulator the node reported running (emulated images only).
+    pub emulator: Option<String>,
+    /// What the engine granted its container (docker::granted).
+    pub granted: Vec<String>,
 }
 
 impl Node {
@@ -62,6 +75,8 @@ impl Node {
             module_id: self.module_id,
             ready_ms: self.ready_ms,
             discovered_ms: self.discovered_ms,
+            emulator: self.emulator.clone(),
+            granted: self.granted.clone(),
         }
     }
 }
@@ -194,6 +209,10 @@ impl Cluster {
                 caps: Vec::new(),
                 restarts: 0,
                 paused: false,
+                profile: NodeProfile::default(),
+                wanted_emulator: imp.emulator.clone(),
+                emulator: None,
+                granted: Vec::new(),
             });
         }
     }
@@ -211,18 +230,48 @@ impl Cluster {
             cmd: None,
             env: n.env.clone(),
             network: Some((self.net.name.clone(), n.ip)),
+            cap_add: n.profile.cap_add.clone(),
+            devices: n.profile.devices.clone(),
             binds: vec![(abs(&state_dir)?, "/state".into())],
             tmpfs: vec!["/tmp".into()],
             read_only: true,
             nano_cpus: NODE_NANO_CPUS,
-            memory: NODE_MEMORY,
+            memory: n.profile.memory,
             pids: NODE_PIDS,
             ..Default::default()
         })
     }
 
+    /// What each node's image asks for (CTL-IMG-2), from its labels: refused before anything
+    /// starts when it asks for more than the lab grants. Emulated images get `EKC_EMULATOR`.
+    async fn resolve_profiles(&mut self) -> Result<(), Outcome> {
+        let mut seen: BTreeMap<String, NodeProfile> = BTreeMap::new();
+        for n in &mut self.nodes {
+            let p = match seen.get(&n.image) {
+                Some(p) => p.clone(),
+                None => {
+                    let labels = match docker::image_id(&self.docker, &n.image).await {
+                        Ok(Some((_, labels))) => labels,
+                        Ok(None) => return Err(Outcome::error(format!("image {} of {} does not exist", n.image, n.name))),
+                        Err(e) => return Err(Outcome::error(format!("inspecting image {}: {e:#}", n.image))),
+                    };
+                    let p = NodeProfile::from_labels(&labels).map_err(|e| Outcome::fail("CTL-IMG-2", format!("image {} of {}: {e}", n.image, n.name)))?;
+                    seen.insert(n.image.clone(), p.clone());
+                    p
+                }
+            };
+            if let Some(e) = p.emulator_env(n.wanted_emulator.as_deref()).map_err(|e| Outcome::error(format!("{}: {e}", n.name)))? {
+                n.env.retain(|(k, _)| k != "EKC_EMULATOR");
+                n.env.push(("EKC_EMULATOR".into(), e));
+            }
+            n.profile = p;
+        }
+        Ok(())
+    }
+
     /// Start every planned node (all at once), then wait for each to answer `ping`.
     pub async fn boot(&mut self) -> Result<(), Outcome> {
+        self.resolve_profiles().await?;
         // Containers are created and started concurrently: the engine serialises little, and a
         // node's readiness clock starts when its own start call returns.
         let specs: Vec<ContainerSpec> = (0..self.nodes.len()).map(|i| self.node_spec(i)).collect::<Result<_>>()?;
@@ -253,6 +302,12 @@ impl Cluster {
         }
         for i in 0..self.nodes.len() {
             self.await_ping(i).await?;
+        }
+        // After readiness, so that inspecting does not delay the ready and discovery clocks.
+        let ids: Vec<String> = self.nodes.iter().map(|n| n.container.clone().unwrap_or_default()).collect();
+        let granted = futures_util::future::join_all(ids.iter().map(|id| docker::granted(&self.docker, id))).await;
+        for (n, g) in self.nodes.iter_mut().zip(granted) {
+            n.granted = g.map_err(|e| Outcome::error(format!("inspecting {}: {e:#}", n.name)))?;
         }
         Ok(())
     }
@@ -287,6 +342,16 @@ impl Cluster {
                     }
                 }
             }
+        }
+        if !self.nodes[i].profile.emulators.is_empty() {
+            // The entrypoint logs what it runs before the firmware starts, so it is there by now.
+            let id = self.nodes[i].container.clone().unwrap_or_default();
+            let logs = docker::logs(&self.docker, &id).await.unwrap_or_default();
+            let reported = profile::emulator_from_log(&logs);
+            if reported.is_none() {
+                return Err(Outcome::fail("CTL-LOG-1", format!("{}: an emulated image must log the emulator it runs (an `emulator` record) before the firmware's lines", self.nodes[i].name)));
+            }
+            self.nodes[i].emulator = reported;
         }
         match ctl.call("caps", Value::Null).await {
             Ok(c) => {

@@ -10,6 +10,7 @@ pub mod faults;
 pub mod images;
 pub mod matrix;
 pub mod pcapfilter;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -1,6 +1,8 @@
 //! The implementation matrix: which cluster mixes a scenario runs on (every implementation
 //! alone, every pair, all together), and the expansion of scenarios x sizes x mixes x repeats
-//! into test cases with their own seeds.
+//! into test cases with their own seeds. A *guest* implementation (the default matrix's emulated
+//! node) is added on top of the others instead of being multiplied into every pair, which would
+//! grow the matrix by half again for one implementation.
 use crate::cluster::Implementation;
 use crate::scenario::{Mixes, Scenario};
 use std::sync::Arc;
@@ -71,12 +73,39 @@ pub fn fnv(s: &str) -> u64 {
     h
 }
 
+/// Largest homogeneous cluster a guest runs in: its mixed cluster covers the larger scenarios.
+pub const GUEST_HOMOGENEOUS_MAX: usize = 3;
+
+/// The mixes of one scenario size: the usual ones over the non-guest implementations, then per
+/// guest its homogeneous cluster (where the scenario has homogeneous mixes and the size is at most
+/// [`GUEST_HOMOGENEOUS_MAX`]) and the cluster of every non-guest plus the guest (where the
+/// scenario has mixed clusters). A mix with more members than nodes is left out: its name would
+/// promise an implementation the cluster does not contain.
+pub fn mixes_for(impls: &[Implementation], which: Mixes, size: usize) -> Vec<Mix> {
+    let hosts: Vec<Implementation> = impls.iter().filter(|i| !i.guest).cloned().collect();
+    let mut out = if hosts.is_empty() { Vec::new() } else { mixes(&hosts, which) };
+    let has_single = out.iter().any(|m| m.members.len() == 1) || (hosts.is_empty() && which != Mixes::Mixed);
+    let has_multi = which != Mixes::Homogeneous;
+    for g in impls.iter().filter(|i| i.guest) {
+        if has_single && (size <= GUEST_HOMOGENEOUS_MAX || hosts.is_empty()) {
+            out.push(Mix { name: g.name.clone(), members: vec![g.clone()] });
+        }
+        if has_multi && !hosts.is_empty() {
+            let mut members = hosts.clone();
+            members.push(g.clone());
+            out.push(all_together(&members));
+        }
+    }
+    out.retain(|m| m.members.len() <= size);
+    out
+}
+
 pub fn expand(scenarios: &[Arc<Scenario>], impls: &[Implementation], mix_filter: Option<&[String]>, repeat: u32, seed: u64) -> Vec<Case> {
     let mut out = Vec::new();
     for r in 0..repeat.max(1) {
         for s in scenarios {
             for size in s.sizes() {
-                for mix in mixes(impls, s.mixes) {
+                for mix in mixes_for(impls, s.mixes, size) {
                     if let Some(f) = mix_filter {
                         if !f.iter().any(|m| *m == mix.name) {
                             continue;
@@ -98,7 +127,44 @@ mod tests {
     use super::*;
 
     fn imp(n: &str) -> Implementation {
-        Implementation { name: n.into(), image: format!("x/{n}") }
+        Implementation { name: n.into(), image: format!("x/{n}"), emulator: None, guest: false }
+    }
+
+    fn guest(n: &str) -> Implementation {
+        Implementation { guest: true, ..imp(n) }
+    }
+
+    fn names(m: &[Mix]) -> Vec<&str> {
+        m.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_guest_runs_alone_in_small_clusters_and_with_everyone_else() {
+        let impls = [imp("rust"), imp("go"), imp("c"), guest("mcu")];
+        assert_eq!(names(&mixes_for(&impls, Mixes::All, 3)), ["rust", "go", "c", "rust+go", "rust+c", "go+c", "rust+go+c", "mcu"]);
+        assert_eq!(names(&mixes_for(&impls, Mixes::All, 4)), ["rust", "go", "c", "rust+go", "rust+c", "go+c", "rust+go+c", "rust+go+c+mcu"]);
+        assert_eq!(names(&mixes_for(&impls, Mixes::Homogeneous, 3)), ["rust", "go", "c", "mcu"]);
+        assert_eq!(names(&mixes_for(&impls, Mixes::Together, 5)), ["rust+go+c", "rust+go+c+mcu"]);
+        // Without guests nothing changes.
+        let natives = [imp("rust"), imp("go"), imp("c")];
+        assert_eq!(names(&mixes_for(&natives, Mixes::All, 3)), names(&mixes(&natives, Mixes::All)));
+        // A guest alone is simply homogeneous, at any size.
+        assert_eq!(names(&mixes_for(&[guest("mcu")], Mixes::Together, 7)), ["mcu"]);
+        assert_eq!(names(&mixes_for(&[imp("go"), guest("mcu")], Mixes::All, 3)), ["go", "mcu", "go+mcu"]);
+    }
+
+    #[test]
+    fn no_mix_names_an_implementation_its_cluster_lacks() {
+        let impls = [imp("rust"), imp("go"), imp("c"), imp("mcu")];
+        let m = mixes_for(&impls, Mixes::All, 3);
+        assert!(m.iter().all(|m| m.members.len() <= 3), "{:?}", names(&m));
+        assert!(!names(&m).contains(&"rust+go+c+mcu"));
+        for mix in m {
+            let c = Case { id: "x".into(), scenario: Arc::new(toml::from_str("name='x'\nsummary=''\nclauses=[]\ntimeout_s=1\nsteps=[]").unwrap()), size: 3, mix: mix.clone(), repeat: 0, seed: 1 };
+            for member in &mix.members {
+                assert!(c.composition().iter().any(|i| i.name == member.name), "{} lacks {}", mix.name, member.name);
+            }
+        }
     }
 
     #[test]

@@ -152,16 +152,22 @@ pub fn markdown(meta: &Value, results: &[CaseResult]) -> String {
     }
     md.push_str("\n## Discovery times (container start to discovered by all, ms, median per implementation)\n\n");
     let mut per_impl: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut emulators: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for r in results {
         for n in &r.nodes {
             if let Some(d) = n.discovered_ms {
                 per_impl.entry(n.implementation.clone()).or_default().push(d);
             }
+            if let Some(e) = &n.emulator {
+                emulators.entry(n.implementation.clone()).or_default().insert(e.clone());
+            }
         }
     }
     for (i, mut v) in per_impl {
         v.sort();
-        let _ = writeln!(md, "- {i}: median {} ms, max {} ms over {} nodes", v[v.len() / 2], v[v.len() - 1], v.len());
+        // Which emulator ran belongs next to the timing: an emulated node's figures are the emulator's.
+        let emu = emulators.get(&i).map(|e| format!(" (emulated: {})", e.iter().cloned().collect::<Vec<_>>().join(", "))).unwrap_or_default();
+        let _ = writeln!(md, "- {i}: median {} ms, max {} ms over {} nodes{emu}", v[v.len() / 2], v[v.len() - 1], v.len());
     }
     md
 }

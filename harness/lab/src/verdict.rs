@@ -80,6 +80,13 @@ pub struct NodeInfo {
     pub ready_ms: Option<u64>,
     /// Container start to being listed live by every other node (ms).
     pub discovered_ms: Option<u64>,
+    /// What ran an emulated node, as it reported it (e.g. `qemu-system-arm 7.2.15 -M mps2-an386`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
+    /// Capabilities and devices the engine granted the container beyond `cap_drop: ALL`
+    /// (CTL-IMG-2: empty for a native node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -61,7 +61,7 @@ fn bad_fault_declarations_are_refused() {
 #[test]
 fn default_matrix_has_homogeneous_pairs_and_all_together() {
     let all: Vec<_> = ekc_lab::scenario::load_dir(&root().join("vectors/scenarios")).unwrap().into_iter().map(std::sync::Arc::new).collect();
-    let impls: Vec<Implementation> = ["rust", "go", "c"].iter().map(|n| Implementation { name: n.to_string(), image: format!("x/{n}") }).collect();
+    let impls: Vec<Implementation> = ["rust", "go", "c"].iter().map(|n| Implementation { name: n.to_string(), image: format!("x/{n}"), emulator: None, guest: false }).collect();
     let cases = ekc_lab::matrix::expand(&all, &impls, None, 1, 7);
     for mix in ["rust", "go", "c", "rust+go", "rust+c", "go+c", "rust+go+c"] {
         assert!(cases.iter().any(|c| c.id == format!("single-commit@{mix}")), "single-commit@{mix} missing");
@@ -122,4 +122,31 @@ fn reports_count_verdicts() {
     assert!(x.contains("tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\""), "{x}");
     let md = ekc_lab::report::markdown(&meta, &rs);
     assert!(md.contains("| a | ✗ 1/2 |"), "{md}");
+}
+
+#[test]
+fn the_emulated_node_joins_the_default_matrix_as_a_guest() {
+    let all: Vec<_> = ekc_lab::scenario::load_dir(&root().join("vectors/scenarios")).unwrap().into_iter().filter(|s| s.default).map(std::sync::Arc::new).collect();
+    let imp = |n: &str, guest: bool| Implementation { name: n.to_string(), image: format!("x/{n}"), emulator: None, guest };
+    let natives = vec![imp("rust", false), imp("go", false), imp("c", false)];
+    let mut impls = natives.clone();
+    impls.push(imp("mcu", true));
+    let cases = ekc_lab::matrix::expand(&all, &impls, None, 1, 7);
+    let ids: std::collections::BTreeSet<_> = cases.iter().map(|c| c.id.as_str()).collect();
+    for s in &all {
+        assert!(cases.iter().any(|c| c.scenario.name == s.name && c.composition().iter().any(|i| i.name == "mcu")), "{} never runs an mcu node", s.name);
+    }
+    for want in ["single-commit@mcu", "restart@mcu", "restart-persist@rust+go+c+mcu", "concurrent-commits@rust+go+c+mcu", "threshold/n7@rust+go+c+mcu"] {
+        assert!(ids.contains(want), "{want} missing");
+    }
+    for absent in ["concurrent-commits@mcu", "single-commit@rust+go+c+mcu", "single-commit@go+mcu"] {
+        assert!(!ids.contains(absent), "{absent} must not be in the default matrix");
+    }
+    // The native matrix is unchanged, and the guest adds at most a quarter to it (the time budget).
+    let native = ekc_lab::matrix::expand(&all, &natives, None, 1, 7);
+    assert!(native.iter().all(|c| ids.contains(c.id.as_str())));
+    assert!((cases.len() - native.len()) * 4 <= native.len(), "{} guest cases on {} native ones", cases.len() - native.len(), native.len());
+    let decls = ekc_lab::images::load_manifest(&root()).unwrap();
+    let mcu = decls.iter().find(|d| d.implementation.as_deref() == Some("mcu")).expect("the mcu image is in docker/images.toml");
+    assert_eq!((mcu.name.as_str(), mcu.recipe.as_deref()), ("ekconform/node-mcu:dev", Some("image-node-mcu")));
 }

@@ -280,11 +280,11 @@ async fn certify(args: Args) -> anyhow::Result<ExitCode> {
     let run_dir = match &args.from_run {
         Some(dir) => dir.clone(),
         None => {
-            let mut impls = vec![Implementation { name: VENDOR.into(), image: image.clone() }];
+            let mut impls = vec![Implementation { name: VENDOR.into(), image: image.clone(), emulator: None, guest: false }];
             for r in ["rust", "go", "c"] {
                 let img = format!("ekconform/node-{r}:dev");
                 if docker::image_id(&d, &img).await?.is_some() {
-                    impls.push(Implementation { name: r.into(), image: img });
+                    impls.push(Implementation { name: r.into(), image: img, emulator: None, guest: false });
                 } else {
                     eprintln!("ekconform certify: reference image {img} missing: mixes with {r} are not run (run `ekconform images`)");
                 }

@@ -7,8 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Implementations to test (reference nodes: rust, go, c). Default: every reference node whose
-    /// image exists, or all three with --require-all.
+    /// Implementations to test (reference nodes: rust, go, c and mcu, the emulated firmware node).
+    /// Default: every reference node whose image exists, or all four with --require-all; there an
+    /// emulated node is a guest of the matrix (its own cluster up to 3 nodes, and the cluster of all
+    /// implementations), while naming it here puts it in every mix like any other.
     #[arg(long = "impls", value_delimiter = ',')]
     pub impls: Vec<String>,
     /// Add a vendor's image to the matrix: NAME=IMAGE (the image must exist locally).
@@ -43,6 +45,10 @@ pub struct Args {
     /// List the selected cases and exit.
     #[arg(long)]
     pub list: bool,
+    /// Emulator for implementations whose image runs emulated hardware (label
+    /// io.ekconform.emulators; passed as EKC_EMULATOR). Default: each image's first.
+    #[arg(long)]
+    pub emulator: Option<String>,
     /// Backend for network faults: `auto` (netem where the kernel has sch_netem, else the NFQUEUE
     /// engine), `netem` or `nfqueue`. Forcing one the kernel lacks fails before any case runs.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
@@ -53,10 +59,19 @@ pub fn parse_backend(s: &str) -> Result<ekc_lab::faults::BackendArg, String> {
     s.parse()
 }
 
-const REFERENCE: [&str; 3] = ["rust", "go", "c"];
+const REFERENCE: [&str; 4] = ["rust", "go", "c", "mcu"];
 
 fn valid_impl_name(n: &str) -> bool {
     !n.is_empty() && n.len() <= 12 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) 
+}
+
+/// What `image` will be granted (CTL-IMG-2), refusing before any case runs an image that asks for
+/// more than the lab grants or cannot run the requested emulator.
+async fn profile_of(d: &ekc_lab::docker::Docker, image: &str, emulator: Option<&str>) -> anyhow::Result<ekc_lab::profile::NodeProfile> {
+    let labels = docker::image_id(d, image).await?.map(|(_, l)| l).unwrap_or_default();
+    let p = ekc_lab::profile::NodeProfile::from_labels(&labels).map_err(|e| anyhow::anyhow!("image {image}: {e}"))?;
+    p.emulator_env(emulator).map_err(|e| anyhow::anyhow!("image {image}: {e}"))?;
+    Ok(p)
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -88,7 +103,9 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("ekconform run: leaving out {name}: image {image} does not exist");
             continue;
         }
-        impls.push(Implementation { name: name.clone(), image });
+        let profile = profile_of(&d, &image, args.emulator.as_deref()).await?;
+        let guest = args.impls.is_empty() && !profile.emulators.is_empty();
+        impls.push(Implementation { name: name.clone(), image, emulator: args.emulator.clone(), guest });
     }
     for e in &args.extra {
         let (name, image) = e.split_once('=').ok_or_else(|| anyhow::anyhow!("--impl wants NAME=IMAGE, got {e}"))?;
@@ -98,7 +115,8 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         if docker::image_id(&d, image).await?.is_none() {
             anyhow::bail!("image {image} of --impl {name} does not exist locally");
         }
-        impls.push(Implementation { name: name.into(), image: image.into() });
+        profile_of(&d, image, args.emulator.as_deref()).await?;
+        impls.push(Implementation { name: name.into(), image: image.into(), emulator: args.emulator.clone(), guest: false });
     }
     if impls.is_empty() {
         anyhow::bail!("no implementation to test (no node image exists; run `ekconform images`)");
