@@ -312,12 +312,21 @@ test-lab: images
     cargo nextest run -p ekc-lab --no-fail-fast
     just test-lab-e2e
 
-# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, then the
+# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, the
+# emulated firmware node in mixed clusters and restarted with persistence (test-lab-mcu), then the
 # interruption test (SIGKILL + gc, SIGINT). Fails loudly without Docker.
 test-lab-e2e: images
     docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
+    just test-lab-mcu
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
+
+# The mcu node (QEMU) in the lab: short scenarios on rust+go+c+mcu and go+mcu, restart with
+# persistence, exactly NET_ADMIN + /dev/net/tun granted, the emulator reported, not-applicable
+# for an unclaimed capability, over-asking images refused.
+test-lab-mcu: images
+    cargo build -q -p ekconform
+    EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/mcu.sh
 
 # Wall time of one 5-node mixed scenario (boot, discover, 10 commits, teardown) and of the no-op
 # image step; repeat with `just bench-lab 5`.
