@@ -69,9 +69,17 @@ struct Reach {
     reached: FastSet<Ipv4Addr>,
 }
 
+/// Names of the EK-ROJ and EK-KOR counters, in the order of the collector's arrays.
+const ROJ_KINDS: [&str; 6] = ["ANNOUNCE", "PROPOSE", "VOTE", "COMMIT", "ABORT", "INVALID"];
+const KOR_KINDS: [&str; 5] = ["EVENT_GOSSIP", "EVENT_ACK", "EVENT_REQUEST", "VV_SYNC", "INVALID"];
+
 #[derive(Default)]
 pub struct MetricsCollector {
     m: Metrics,
+    /// Per-type counters, moved into `m.roj` / `m.kor` (types seen only) at the end: counting
+    /// into a map of names cost a string comparison chain per datagram.
+    roj: [Counter; 6],
+    kor: [Counter; 5],
     propose_ts: FastMap<String, u64>,
     committed: FastSet<String>,
     latencies: Vec<u64>,
@@ -90,18 +98,21 @@ impl MetricsCollector {
     pub fn event(&mut self, ev: &Event) {
         self.now = self.now.max(ev.ts_ns);
         let n = ev.len as u64;
-        let bump = |map: &mut BTreeMap<String, Counter>, k: &str| {
-            // Looked up before inserting: a handful of type names, so no String per datagram.
-            let c = match map.get_mut(k) {
-                Some(c) => c,
-                None => map.entry(k.to_string()).or_default(),
-            };
+        let bump = |c: &mut Counter| {
             c.messages += 1;
             c.bytes += n;
         };
         match &ev.body {
             Body::Roj(m) => {
-                bump(&mut self.m.roj, m.body.type_name());
+                let i = match m.body {
+                    RojBody::Announce(_) => 0,
+                    RojBody::Propose(_) => 1,
+                    RojBody::Vote(_) => 2,
+                    RojBody::Commit(_) => 3,
+                    RojBody::Abort(_) => 4,
+                };
+                debug_assert_eq!(ROJ_KINDS[i], m.body.type_name());
+                bump(&mut self.roj[i]);
                 match &m.body {
                     RojBody::Propose(p) => {
                         if !self.propose_ts.contains_key(&p.pid) && !self.committed.contains(&p.pid) {
@@ -121,10 +132,17 @@ impl MetricsCollector {
                     _ => {}
                 }
             }
-            Body::RojBad(_) => bump(&mut self.m.roj, "INVALID"),
-            Body::KorBad(_) => bump(&mut self.m.kor, "INVALID"),
+            Body::RojBad(_) => bump(&mut self.roj[5]),
+            Body::KorBad(_) => bump(&mut self.kor[4]),
             Body::Kor(k) => {
-                bump(&mut self.m.kor, k.frame.type_name());
+                let i = match k.frame {
+                    Kor::Gossip { .. } => 0,
+                    Kor::Ack { .. } => 1,
+                    Kor::Request { .. } => 2,
+                    Kor::VvSync { .. } => 3,
+                };
+                debug_assert_eq!(KOR_KINDS[i], k.frame.type_name());
+                bump(&mut self.kor[i]);
                 if let Kor::Gossip { event: e, .. } = &k.frame {
                     let id = (e.origin_id, e.origin_seq);
                     let dst = *ev.dst.ip();
@@ -174,6 +192,13 @@ impl MetricsCollector {
     pub fn finish(mut self) -> Metrics {
         self.prune(true);
         let mut m = self.m;
+        for (counts, kinds, map) in [(&self.roj[..], &ROJ_KINDS[..], &mut m.roj), (&self.kor[..], &KOR_KINDS[..], &mut m.kor)] {
+            for (c, k) in counts.iter().zip(kinds) {
+                if c.messages > 0 {
+                    map.insert(k.to_string(), c.clone());
+                }
+            }
+        }
         if m.commits > 0 {
             let c = m.commits as f64;
             m.roj_per_commit = m.roj.iter().map(|(k, v)| (k.clone(), (v.messages as f64 / c, v.bytes as f64 / c))).collect();
