@@ -211,8 +211,10 @@ fn case_page_markup(run: &Run, case: &Case, chart: Option<Result<String, String>
             }
             h2 { "Nodes" }
             table {
-                tr { th { "name" } th { "implementation" } th { "image" } th { "address" } }
-                @for n in &case.nodes { tr { td { (n.name) } td { (n.implementation) } td { code { (n.image) } } td { (n.ip) } } }
+                // The emulator column only where a node was emulated: native runs look as before.
+                @let emulated = case.nodes.iter().any(|n| !n.emulator.is_empty());
+                tr { th { "name" } th { "implementation" } th { "image" } th { "address" } @if emulated { th { "emulator" } } }
+                @for n in &case.nodes { tr { td { (n.name) } td { (n.implementation) } td { code { (n.image) } } td { (n.ip) } @if emulated { td { (n.emulator) } } } }
             }
             h2 { "Evidence" }
             (evidence_table(case))

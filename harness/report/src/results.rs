@@ -24,6 +24,8 @@ pub struct CaseNode {
     pub implementation: String,
     pub image: String,
     pub ip: String,
+    /// What ran an emulated node (empty for a native one).
+    pub emulator: String,
 }
 
 /// One executed test case (one repeat of scenario x size x mix).
@@ -180,7 +182,7 @@ fn case(run_dir: &Path, v: &Value, notes: &mut Vec<String>) -> Case {
         nodes: v
             .get("nodes")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|n| CaseNode { name: s(n, "name"), implementation: s(n, "implementation"), image: s(n, "image"), ip: s(n, "ip") }).collect())
+            .map(|a| a.iter().map(|n| CaseNode { name: s(n, "name"), implementation: s(n, "implementation"), image: s(n, "image"), ip: s(n, "ip"), emulator: s(n, "emulator") }).collect())
             .unwrap_or_default(),
         seconds: v.get("seconds").and_then(Value::as_f64).unwrap_or(0.0),
         metrics,

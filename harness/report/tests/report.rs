@@ -67,3 +67,26 @@ fn unreadable_run_is_an_error_and_gaps_are_notes() {
     let index = std::fs::read_to_string(r.index).unwrap();
     assert!(index.contains("outside the run directory") && index.contains("No case measured"));
 }
+
+#[test]
+fn case_pages_name_the_emulator_of_emulated_nodes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("results.json"),
+        r#"{"run":{"run_id":"r"},"cases":[
+          {"id":"s@go+mcu","mix":"go+mcu","scenario":"s","verdict":"pass","nodes":[
+            {"name":"go-1","implementation":"go","image":"ekconform/node-go:dev","ip":"10.0.0.11"},
+            {"name":"mcu-1","implementation":"mcu","image":"ekconform/node-mcu:dev","ip":"10.0.0.12","emulator":"qemu-system-arm 7.2.22 -M mps2-an386","granted":["NET_ADMIN","/dev/net/tun"]}]},
+          {"id":"s@go","mix":"go","scenario":"s","verdict":"pass","nodes":[
+            {"name":"go-1","implementation":"go","image":"ekconform/node-go:dev","ip":"10.0.0.11"}]}]}"#,
+    )
+    .unwrap();
+    let run = read_run(dir.path()).unwrap();
+    assert_eq!(run.cases[0].nodes[1].emulator, "qemu-system-arm 7.2.22 -M mps2-an386");
+    let out = dir.path().join("html");
+    render_run(&run, &out, &RenderOptions::default()).unwrap();
+    let mixed = std::fs::read_to_string(out.join("cases/0001.html")).unwrap();
+    assert!(mixed.contains("<th>emulator</th>") && mixed.contains("<td>qemu-system-arm 7.2.22 -M mps2-an386</td>"), "{mixed}");
+    let native = std::fs::read_to_string(out.join("cases/0002.html")).unwrap();
+    assert!(!native.contains("<th>emulator</th>"), "a native-only case has no emulator column");
+}
