@@ -5,7 +5,7 @@
 
 use crate::checks::{Ctx, NodeRef, CONVERGENCE};
 use crate::trace::{Body, Event};
-use crate::wire::{consensus_result, Kor, RojBody};
+use crate::wire::{consensus_result_ref, Kor, RojBody};
 use crate::InputError;
 use ekc_oracle::clause::{self, ClauseId};
 use serde::Deserialize;
@@ -121,7 +121,7 @@ impl CaptureFacts {
             Body::Kor(k) if k.violations.is_empty() => {
                 if let Kor::Gossip { event: e, .. } = &k.frame {
                     if e.event_type == 0x07 {
-                        let (key, value, version) = consensus_result(&e.payload);
+                        let (key, value, version) = consensus_result_ref(&e.payload);
                         self.apply(&key, &value, version as u64, ev.frame);
                     } else if e.event_type == 0x02 {
                         let cand = (e.timestamp_us, e.origin_id, e.origin_seq);

@@ -311,7 +311,16 @@ fn read_structure(b: &[u8]) -> Option<Kor> {
 
 /// Splits a CONSENSUS_RESULT payload (BRIDGE-2) into key, value, version.
 pub fn consensus_result(p: &[u8; 20]) -> (String, String, u32) {
-    let trim = |b: &[u8]| String::from_utf8_lossy(&b[..b.iter().position(|c| *c == 0).unwrap_or(b.len())]).into_owned();
+    let (key, value, version) = consensus_result_ref(p);
+    (key.into_owned(), value.into_owned(), version)
+}
+
+/// [`consensus_result`] borrowing from the payload (valid UTF-8, the usual case): every receipt
+/// of a bridged commit is looked at, so no Strings per frame.
+pub fn consensus_result_ref(p: &[u8; 20]) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>, u32) {
+    fn trim(b: &[u8]) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&b[..b.iter().position(|c| *c == 0).unwrap_or(b.len())])
+    }
     (trim(&p[0..8]), trim(&p[8..16]), u32le(p, 16))
 }
 

@@ -587,7 +587,7 @@ impl Checker for CommitSafety {
                 // (BRIDGE-3); only the emitter's own send is certain to be delivered.
                 if let crate::wire::Kor::Gossip { event, .. } = &k.frame {
                     if event.event_type == 0x07 && event.hop_count == 0 && k.violations.is_empty() {
-                        let (key, _, version) = crate::wire::consensus_result(&event.payload);
+                        let (key, _, version) = crate::wire::consensus_result_ref(&event.payload);
                         let emitter = Self::node_name(cx, *ev.src.ip());
                         self.learn_version(&emitter, &key, version as u64, ev.ts_ns, ev.frame);
                     }

@@ -32,6 +32,31 @@ const MAX_RECEIPTS: usize = 8;
 /// Identical frames closer than this are one frame duplicated by the network.
 const NETWORK_DUP_WINDOW_NS: u64 = 2_000_000;
 
+/// Per-origin state indexed by the origin id itself (at most 256 origins): two of these lookups
+/// happen for every gossip frame.
+struct ByOrigin<T>(Vec<T>);
+
+impl<T> Default for ByOrigin<T> {
+    fn default() -> Self {
+        ByOrigin(Vec::new())
+    }
+}
+
+impl<T: Default> ByOrigin<T> {
+    fn get(&self, o: u8) -> Option<&T> {
+        self.0.get(o as usize)
+    }
+    fn entry(&mut self, o: u8) -> &mut T {
+        if self.0.len() <= o as usize {
+            self.0.resize_with(o as usize + 1, T::default);
+        }
+        &mut self.0[o as usize]
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 #[derive(Default)]
 struct Received {
     contiguous: u32,
@@ -108,7 +133,7 @@ struct GapCandidate {
 
 #[derive(Default)]
 struct NodeState {
-    received: FastMap<u8, Received>,
+    received: ByOrigin<Received>,
     /// (origin, seq) -> valid receipts (a few: duplicates, repairs)
     receipts: FastMap<(u8, u32), Vec<Receipt>>,
     /// (origin, seq, to) -> first forward frame
@@ -144,10 +169,10 @@ impl GossipOrder {
         let st = self.nodes.entry(src).or_default();
         if e.hop_count == 0 && !e.repair() && src_module.map(|m| m == o).unwrap_or(true) {
             // The emitter's own event: it is delivered at the emitter.
-            st.received.entry(o).or_default().add(s);
+            st.received.entry(o).add(s);
         }
         if is_forward {
-            let contiguous = st.received.get(&o).map(|r| r.contiguous).unwrap_or(0);
+            let contiguous = st.received.get(o).map(|r| r.contiguous).unwrap_or(0);
             let dup = match st.forwarded.entry((o, s, dst)) {
                 std::collections::hash_map::Entry::Occupied(f) => Some(*f.get()),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -252,7 +277,7 @@ impl GossipOrder {
         if list.len() < MAX_RECEIPTS {
             list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
         }
-        let rcv = st.received.entry(o).or_default();
+        let rcv = st.received.entry(o);
         let gap = !rcv.has(s) && s > rcv.contiguous + 1;
         rcv.add(s);
         if gap {
@@ -326,7 +351,7 @@ impl GossipOrder {
         while i < self.gaps.len() {
             let g = &self.gaps[i];
             let st = self.nodes.get(&g.node);
-            let received = st.and_then(|s| s.received.get(&g.origin));
+            let received = st.and_then(|s| s.received.get(g.origin));
             let contiguous = received.map(|r| r.contiguous).unwrap_or(0);
             let closed = contiguous + 1 >= g.seq;
             // A request sent shortly before still counts as outstanding (KOR-GAP-1).
