@@ -133,8 +133,13 @@ fn the_emulated_node_joins_the_default_matrix_as_a_guest() {
     impls.push(imp("mcu", true));
     let cases = ekc_lab::matrix::expand(&all, &impls, None, 1, 7);
     let ids: std::collections::BTreeSet<_> = cases.iter().map(|c| c.id.as_str()).collect();
+    // A scenario runs an mcu node exactly where the guest fits: its own cluster (homogeneous mixes,
+    // at most 3 nodes) or the all-implementations cluster (mixed ones, at least 4 nodes).
     for s in &all {
-        assert!(cases.iter().any(|c| c.scenario.name == s.name && c.composition().iter().any(|i| i.name == "mcu")), "{} never runs an mcu node", s.name);
+        let homogeneous = ekc_lab::matrix::mixes(&natives, s.mixes).iter().any(|m| m.members.len() == 1);
+        let fits = s.sizes().iter().any(|&n| (homogeneous && n <= 3) || (s.mixes != ekc_lab::scenario::Mixes::Homogeneous && n >= 4));
+        let runs = cases.iter().any(|c| c.scenario.name == s.name && c.composition().iter().any(|i| i.name == "mcu"));
+        assert_eq!(runs, fits, "{}: runs an mcu node {runs}, the guest rule says {fits}", s.name);
     }
     for want in ["single-commit@mcu", "restart@mcu", "restart-persist@rust+go+c+mcu", "concurrent-commits@rust+go+c+mcu", "threshold/n7@rust+go+c+mcu"] {
         assert!(ids.contains(want), "{want} missing");
