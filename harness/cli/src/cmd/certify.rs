@@ -166,6 +166,17 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     let d = docker::connect().await?;
     let run_id = format!("certify-{:08x}", rand_u32());
     let case = "precheck";
+    // An emulated-firmware image gets what its labels declare from the lab's whitelist, as in the
+    // matrix (CTL-IMG-2); an image asking for more fails the contract without being started.
+    let labels = docker::image_id(&d, image).await?.map(|(_, l)| l).unwrap_or_default();
+    let profile = match ekc_lab::profile::NodeProfile::from_labels(&labels) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut steps = Vec::new();
+            step(&mut steps, "asks only for what the lab grants", "CTL-IMG-2", false, e);
+            return Ok((steps, Vec::new()));
+        }
+    };
     let net = docker::create_network(&d, &run_id, case, rand_u32() as u64).await?;
     let ip = net.addr(2);
     let spec = ContainerSpec {
@@ -179,8 +190,10 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
             ("EKC_MDNS".into(), "1".into()),
         ],
         network: Some((net.name.clone(), ip)),
+        cap_add: profile.cap_add.clone(),
+        devices: profile.devices.clone(),
         nano_cpus: 1_000_000_000,
-        memory: 256 * 1024 * 1024,
+        memory: profile.memory.max(256 * 1024 * 1024),
         pids: 128,
         ..Default::default()
     };
