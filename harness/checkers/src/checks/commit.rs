@@ -377,7 +377,8 @@ impl CommitSafety {
             return;
         }
         prop.commit = Some(CommitSeen { frame: ev.frame, body: c.clone() });
-        let p = prop.propose.clone();
+        let prop = &*prop;
+        let p = &prop.propose;
         let (propose_frame, propose_ts, deadline, proposer) = (prop.propose_frame, prop.propose_ts, prop.deadline, prop.proposer.clone());
         let who = vec![NodeRef::Name(sender.to_string())];
         if let Some(af) = prop.abort_frame {
@@ -464,7 +465,8 @@ impl CommitSafety {
             }
         }
         // The proposer's own lock ends with its COMMIT.
-        self.release(cx, &proposer, &c.pid, &p.key, ev.ts_ns);
+        let key = p.key.clone();
+        self.release(cx, &proposer, &c.pid, &key, ev.ts_ns);
         // ROJ-SAFE-1
         let kv = (c.key.clone(), c.version);
         let mine_voters: BTreeSet<String> = c.voters.iter().cloned().chain(std::iter::once(proposer.clone())).collect();
