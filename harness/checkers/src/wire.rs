@@ -128,24 +128,40 @@ const RECENT_ROJ: usize = 16;
 /// COMMIT bytes to every member, so most datagrams repeat one seen a moment earlier; the judgement
 /// is a function of the bytes alone, so a repeat reuses it instead of parsing again.
 struct Recent {
-    entries: Vec<(Box<[u8]>, Result<Roj, Bad>)>,
+    /// (fingerprint, bytes, judgement); the fingerprint spares a byte comparison with every entry.
+    entries: Vec<(u64, Vec<u8>, Result<Roj, Bad>)>,
     next: usize,
+}
+
+fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::fasthash::FxHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 /// Judges one EK-ROJ datagram with the oracle (the suite's single judge of message validity) and
 /// converts the accepted message. `Err` carries the violation the oracle names.
 pub fn decode_roj(bytes: &[u8]) -> Result<Roj, Bad> {
-    if let Some(hit) = RECENT.with_borrow(|r| r.entries.iter().find(|(b, _)| **b == *bytes).map(|(_, v)| v.clone())) {
+    let fp = fingerprint(bytes);
+    if let Some(hit) = RECENT.with_borrow(|r| r.entries.iter().find(|(f, b, _)| *f == fp && **b == *bytes).map(|(_, _, v)| v.clone())) {
         return hit;
     }
     let verdict = judge_roj(bytes);
+    // A VOTE goes to the proposer alone: its bytes come back only as a network duplicate.
+    if matches!(verdict, Ok(Roj { body: RojBody::Vote(_), .. })) {
+        return verdict;
+    }
     RECENT.with_borrow_mut(|r| {
-        let entry = (Box::from(bytes), verdict.clone());
         if r.entries.len() < RECENT_ROJ {
-            r.entries.push(entry);
+            r.entries.push((fp, bytes.to_vec(), verdict.clone()));
         } else {
-            let at = r.next;
-            r.entries[at] = entry;
+            // The evicted entry's buffer is reused.
+            let e = &mut r.entries[r.next];
+            e.0 = fp;
+            e.1.clear();
+            e.1.extend_from_slice(bytes);
+            e.2 = verdict.clone();
         }
         r.next = (r.next + 1) % RECENT_ROJ;
     });
@@ -225,12 +241,54 @@ pub struct VvSummary {
     pub crc: u16,
 }
 
+/// At most `N` `(origin, seq)` pairs, held inline: EVENT_ACK carries 1..4 and VV_SYNC 0..11, and
+/// about half the frames of a capture are ACKs, which no longer cost an allocation each.
+/// Dereferences to the slice of pairs present.
+#[derive(Clone, Copy)]
+pub struct Pairs<const N: usize> {
+    len: u8,
+    items: [(u8, u32); N],
+}
+
+impl<const N: usize> Pairs<N> {
+    /// `None` when `iter` yields more than `N` pairs.
+    pub fn new(iter: impl IntoIterator<Item = (u8, u32)>) -> Option<Self> {
+        let mut p = Pairs { len: 0, items: [(0, 0); N] };
+        for item in iter {
+            *p.items.get_mut(p.len as usize)? = item;
+            p.len += 1;
+        }
+        Some(p)
+    }
+}
+
+impl<const N: usize> std::ops::Deref for Pairs<N> {
+    type Target = [(u8, u32)];
+    fn deref(&self) -> &[(u8, u32)] {
+        &self.items[..self.len as usize]
+    }
+}
+
+impl<const N: usize> PartialEq for Pairs<N> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<const N: usize> Eq for Pairs<N> {}
+
+impl<const N: usize> std::fmt::Debug for Pairs<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kor {
     Gossip { source: u8, vv: VvSummary, event: KorEvent },
-    Ack { source: u8, acks: Vec<(u8, u32)> },
+    Ack { source: u8, acks: Pairs<4> },
     Request { source: u8, origin: u8, from_seq: u32, to_seq: u32 },
-    VvSync { source: u8, lo: u8, hi: u8, entries: Vec<(u8, u32)> },
+    VvSync { source: u8, lo: u8, hi: u8, entries: Pairs<11> },
 }
 
 impl Kor {
@@ -299,11 +357,11 @@ fn read_structure(b: &[u8]) -> Option<Kor> {
             Kor::Gossip { source, vv: VvSummary { origins: b[3], sum: u32le(b, 4), crc: u16::from_le_bytes([b[8], b[9]]) }, event: event_at(&b[10..46]) }
         }
         0x61 if b.len() >= 3 && (1..=4).contains(&b[2]) && b.len() == 3 + 5 * b[2] as usize => {
-            Kor::Ack { source, acks: (0..b[2] as usize).map(|i| (b[3 + 5 * i], u32le(b, 4 + 5 * i))).collect() }
+            Kor::Ack { source, acks: Pairs::new((0..b[2] as usize).map(|i| (b[3 + 5 * i], u32le(b, 4 + 5 * i))))? }
         }
         0x62 if b.len() == 12 => Kor::Request { source, origin: b[2], from_seq: u32le(b, 4), to_seq: u32le(b, 8) },
         0x63 if b.len() >= 5 && b[4] <= 11 && b.len() == 5 + 5 * b[4] as usize => {
-            Kor::VvSync { source, lo: b[2], hi: b[3], entries: (0..b[4] as usize).map(|i| (b[5 + 5 * i], u32le(b, 6 + 5 * i))).collect() }
+            Kor::VvSync { source, lo: b[2], hi: b[3], entries: Pairs::new((0..b[4] as usize).map(|i| (b[5 + 5 * i], u32le(b, 6 + 5 * i))))? }
         }
         _ => return None,
     })
