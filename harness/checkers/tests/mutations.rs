@@ -512,6 +512,30 @@ fn restart_resets_vector_only_without_persisted_state_kor_vv_2() {
     );
 }
 
+/// A node that lost its state may send its start-up VV_SYNC (CTL-PERSIST-2) before the ANNOUNCE
+/// that shows its new incarnation: a regression followed within the grace period by a new
+/// incarnation is that restart; one the restart comes too late to explain is a violation.
+#[test]
+fn regression_just_before_the_new_incarnation_is_the_restart_kor_vv_2() {
+    let judge_with = |announce_after_ms: u64| {
+        let mut s = base();
+        let a = s.kor(1, 2, enc::vv_sync(1, 1, 255, &[(1, 3)]));
+        s.at(1000);
+        let b = s.kor(1, 2, enc::vv_sync(1, 1, 255, &[]));
+        s.at(1000 + announce_after_ms);
+        let refs = ["n1", "n2", "n3"].map(|x| x.to_string());
+        let refs: Vec<&str> = refs.iter().map(|x| x.as_str()).collect();
+        s.roj(1, 2, enc::announce(&id(1), 1, 0x1234, 0, &refs, &["roj", "kor", "ctl"]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::write(&dir, "m.pcap", &s.c);
+        (check_capture(&path, &CheckOptions::default()).expect("judgeable"), a, b)
+    };
+    let (soon, ..) = judge_with(300);
+    assert!(!soon.violations.iter().any(|f| f.clause == clause::KOR_VV_2), "{}", common::describe(&soon));
+    let (late, a, b) = judge_with(8000);
+    assert!(late.violations.iter().any(|f| f.clause == clause::KOR_VV_2 && f.frames == [a, b]), "{}", common::describe(&late));
+}
+
 #[test]
 fn vv_summary_goes_backwards_kor_vv_2() {
     let mut s = base();

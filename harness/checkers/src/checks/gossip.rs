@@ -144,6 +144,20 @@ struct NodeState {
     vv_sync: FastMap<u8, Monotone>,
 }
 
+/// A KOR-VV-2 regression by a node not known to persist, held until it is clear whether the node
+/// restarted: a node that lost its state starts from an empty VV and may send its start-up
+/// VV_SYNC (CTL-PERSIST-2) before the ANNOUNCE that shows its new incarnation.
+struct PendingRegression {
+    src: Ipv4Addr,
+    ts: u64,
+    frames: [u64; 2],
+    explanation: String,
+}
+
+/// How long after a regression a new incarnation still explains it: one liveness window of the
+/// slowest announce period the suite uses (ROJ-ANN-3: an ANNOUNCE at least every period).
+const RESTART_GRACE_NS: u64 = 5_000_000_000;
+
 pub struct GossipOrder {
     tolerance_ns: u64,
     reorder_ns: u64,
@@ -151,11 +165,24 @@ pub struct GossipOrder {
     gaps: Vec<GapCandidate>,
     now: u64,
     last_prune: u64,
+    pending_regressions: Vec<PendingRegression>,
+    /// Nodes whose new incarnation arrived with the event being handled.
+    restarts_seen: Vec<Ipv4Addr>,
+}
+
+/// Reports a KOR-VV-2 regression now (a node whose state persists never goes back) or holds it
+/// until a restart could explain it.
+fn regression(pending: &mut Vec<PendingRegression>, cx: &mut Ctx, src: Ipv4Addr, ts: u64, frames: [u64; 2], explanation: String) {
+    if cx.persists(src) {
+        cx.report(GOSSIP_ORDER, clause::KOR_VV_2, &frames, vec![NodeRef::Ip(src)], explanation);
+    } else {
+        pending.push(PendingRegression { src, ts, frames, explanation });
+    }
 }
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0 }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new() }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
@@ -267,7 +294,7 @@ impl GossipOrder {
             }
         }
         // KOR-VV-2 on the sender's vv_summary.
-        Self::check_summary(st, self.reorder_ns, ev, cx, src, vv);
+        Self::check_summary(st, &mut self.pending_regressions, self.reorder_ns, ev, cx, src, vv);
         if !valid {
             return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
         }
@@ -285,28 +312,29 @@ impl GossipOrder {
         }
     }
 
-    fn check_summary(st: &mut NodeState, tol: u64, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
+    fn check_summary(st: &mut NodeState, pending: &mut Vec<PendingRegression>, tol: u64, ev: &Event, cx: &mut Ctx, src: Ipv4Addr, vv: VvSummary) {
         let origins = st.vv_origins.observe(ev.ts_ns, ev.frame, vv.origins as u32, tol);
         // The sum is modulo 2^32; a node never advances it by 2^31 within the tolerance.
         let sum = st.vv_sum.observe(ev.ts_ns, ev.frame, vv.sum, tol);
         if let Some((prev, prev_frame)) = origins {
             let who = cx.name(src);
-            cx.report(
-                GOSSIP_ORDER,
-                clause::KOR_VV_2,
-                &[prev_frame, ev.frame],
-                vec![NodeRef::Ip(src)],
-                format!("{who}'s vv_summary counts {} origins after it had advertised {prev}: its version vector went backwards.", vv.origins),
-            );
+            let why = format!("{who}'s vv_summary counts {} origins after it had advertised {prev}: its version vector went backwards.", vv.origins);
+            regression(pending, cx, src, ev.ts_ns, [prev_frame, ev.frame], why);
         } else if let Some((prev, prev_frame)) = sum {
             let who = cx.name(src);
-            cx.report(
-                GOSSIP_ORDER,
-                clause::KOR_VV_2,
-                &[prev_frame, ev.frame],
-                vec![NodeRef::Ip(src)],
-                format!("{who}'s vv_summary sum fell from {prev} to {}: its version vector went backwards.", vv.sum),
-            );
+            let why = format!("{who}'s vv_summary sum fell from {prev} to {}: its version vector went backwards.", vv.sum);
+            regression(pending, cx, src, ev.ts_ns, [prev_frame, ev.frame], why);
+        }
+    }
+
+    /// Reports the held regressions that no restart explained within the grace period (all of
+    /// them at the end of the capture).
+    fn settle_regressions(&mut self, cx: &mut Ctx, all: bool) {
+        let now = self.now;
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_regressions).into_iter().partition(|p| all || p.ts + RESTART_GRACE_NS < now);
+        self.pending_regressions = keep;
+        for p in due {
+            cx.report(GOSSIP_ORDER, clause::KOR_VV_2, &p.frames, vec![NodeRef::Ip(p.src)], p.explanation);
         }
     }
 
@@ -332,13 +360,8 @@ impl GossipOrder {
                 }
                 if let Some((prev, prev_frame)) = st.vv_sync.entry(o).or_default().observe(ev.ts_ns, ev.frame, now, tol) {
                     let who = cx.name(src);
-                    cx.report(
-                        GOSSIP_ORDER,
-                        clause::KOR_VV_2,
-                        &[prev_frame, ev.frame],
-                        vec![NodeRef::Ip(src)],
-                        format!("{who} advertised VV[{o}] = {now} in VV_SYNC after advertising {prev}."),
-                    );
+                    let why = format!("{who} advertised VV[{o}] = {now} in VV_SYNC after advertising {prev}.");
+                    regression(&mut self.pending_regressions, cx, src, ev.ts_ns, [prev_frame, ev.frame], why);
                 }
             }
         }
@@ -410,6 +433,15 @@ impl Checker for GossipOrder {
         if !self.gaps.is_empty() {
             self.settle_gaps(cx);
         }
+        if !self.pending_regressions.is_empty() {
+            // First what no restart can explain any more, then what this event's new incarnation
+            // explains (a regression shortly before it was the restart itself).
+            self.settle_regressions(cx, false);
+            for ip in std::mem::take(&mut self.restarts_seen) {
+                self.pending_regressions.retain(|p| p.src != ip);
+            }
+        }
+        self.restarts_seen.clear();
         if self.now.saturating_sub(self.last_prune) > 1_000_000_000 {
             self.last_prune = self.now;
             self.prune();
@@ -449,10 +481,13 @@ impl Checker for GossipOrder {
             }
         }
         self.gaps.retain(|g| g.node != ip);
+        // Held regressions are settled against this event's time in `event`.
+        self.restarts_seen.push(ip);
     }
 
     fn finish(&mut self, cx: &mut Ctx) {
         // Gaps whose tolerance had not run out when the capture ended are not judged.
         self.settle_gaps(cx);
+        self.settle_regressions(cx, true);
     }
 }
