@@ -13,7 +13,6 @@ use crate::roj::{
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -36,9 +35,9 @@ struct Envelope<'a> {
 /// Reads the envelope object member by member. Bails out (to the schema path) on anything unusual:
 /// a duplicate or unknown member, escapes in `type`/`node_id`, a non-object.
 ///
-/// A `payload` that comes before `type` (any encoder that sorts member names writes it so) is kept
-/// as its raw text and deserialized once `type` is known: the bytes are scanned twice, still far
-/// cheaper than sending every such message to the schema path.
+/// A `payload` that comes before `type` (any encoder that sorts member names writes it so) is read
+/// into [`AnyPayload`], which holds the members of every type, and checked against the member set
+/// of the type once `type` is known.
 struct EnvelopeVisitor;
 
 /// Deserializes the payload of the given `type` (`None` for an unknown type: bail out).
@@ -67,24 +66,21 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
         let (mut proto, mut kind, mut node_id, mut payload) = (None, None::<&'de str>, None, None);
-        let mut raw_payload: Option<&'de RawValue> = None;
+        let mut early_payload: Option<AnyPayload<'de>> = None;
         while let Some(key) = map.next_key::<&'de str>()? {
             match key {
                 "proto" if proto.is_none() => proto = Some(map.next_value::<u8>()?),
                 "type" if kind.is_none() => kind = Some(map.next_value::<&'de str>()?),
                 "node_id" if node_id.is_none() => node_id = Some(map.next_value::<&'de str>()?),
-                "payload" if payload.is_none() && raw_payload.is_none() => match kind {
+                "payload" if payload.is_none() && early_payload.is_none() => match kind {
                     Some(kind) => payload = Some(map.next_value_seed(PayloadSeed(kind))?),
-                    None => raw_payload = Some(map.next_value::<&'de RawValue>()?),
+                    None => early_payload = Some(map.next_value_seed(AnyPayloadSeed)?),
                 },
                 _ => return Err(de::Error::custom("unexpected or repeated member")),
             }
         }
-        if let (Some(raw), Some(kind)) = (raw_payload, kind) {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            let p = PayloadSeed(kind).deserialize(&mut de).map_err(de::Error::custom)?;
-            de.end().map_err(de::Error::custom)?;
-            payload = Some(p);
+        if let (Some(any), Some(kind)) = (early_payload, kind) {
+            payload = Some(any.into_payload(kind).ok_or_else(|| de::Error::custom("payload members do not match type"))?);
         }
         match (proto, node_id, payload) {
             (Some(proto), Some(node_id), Some(payload)) => Ok(Envelope { proto, node_id, payload }),
@@ -110,6 +106,207 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
         T::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+/// A payload read before its `type` is known: every member any type has, each at most once, with
+/// the value type that member has in the typed payloads (`version` is a string in ANNOUNCE and an
+/// integer in PROPOSE/COMMIT). [`AnyPayload::into_payload`] then requires exactly the members of
+/// the type, which is what `deny_unknown_fields` and the required members of the typed payloads
+/// enforce when `type` comes first.
+#[derive(Default)]
+struct AnyPayload<'a> {
+    /// One bit per member present (the `M_*` constants).
+    present: u32,
+    module_id: u8,
+    lang: Cow<'a, str>,
+    version: Option<Version<'a>>,
+    caps: Vec<String>,
+    incarnation: u32,
+    seq: u32,
+    members: Vec<String>,
+    kor_port: u16,
+    ctl_port: u16,
+    pid: Cow<'a, str>,
+    key: Cow<'a, str>,
+    value: Cow<'a, str>,
+    n: u8,
+    timeout_ms: u16,
+    accept: bool,
+    reason: Cow<'a, str>,
+    voters: Vec<String>,
+}
+
+const M_MODULE_ID: u32 = 1 << 0;
+const M_LANG: u32 = 1 << 1;
+const M_VERSION: u32 = 1 << 2;
+const M_CAPS: u32 = 1 << 3;
+const M_INCARNATION: u32 = 1 << 4;
+const M_SEQ: u32 = 1 << 5;
+const M_MEMBERS: u32 = 1 << 6;
+const M_KOR_PORT: u32 = 1 << 7;
+const M_CTL_PORT: u32 = 1 << 8;
+const M_PID: u32 = 1 << 9;
+const M_KEY: u32 = 1 << 10;
+const M_VALUE: u32 = 1 << 11;
+const M_N: u32 = 1 << 12;
+const M_TIMEOUT_MS: u32 = 1 << 13;
+const M_ACCEPT: u32 = 1 << 14;
+const M_REASON: u32 = 1 << 15;
+const M_VOTERS: u32 = 1 << 16;
+
+/// `version`: ANNOUNCE's string or PROPOSE/COMMIT's integer.
+enum Version<'a> {
+    Text(Cow<'a, str>),
+    Number(u32),
+}
+
+impl<'de> Deserialize<'de> for Version<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Version<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Version<'de>, E> {
+                Ok(Version::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Version<'de>, E> {
+                Ok(Version::Text(Cow::Owned(s.to_owned())))
+            }
+            // As serde's u32: integers in range only (serde_json hands fractions and exponents
+            // over as f64, which is refused here like every other type).
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version<'de>, E> {
+                u32::try_from(v).map(Version::Number).map_err(|_| E::custom("out of range"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Version<'de>, E> {
+                u32::try_from(v).map(Version::Number).map_err(|_| E::custom("out of range"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string member, borrowed from the datagram when it has no escapes (as `#[serde(borrow)]`).
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct AnyPayloadSeed;
+
+impl<'de> DeserializeSeed<'de> for AnyPayloadSeed {
+    type Value = AnyPayload<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AnyPayload<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnyPayloadSeed {
+    type Value = AnyPayload<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a payload object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyPayload<'de>, A::Error> {
+        let mut p = AnyPayload::default();
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let bit = match key {
+                "module_id" => M_MODULE_ID,
+                "lang" => M_LANG,
+                "version" => M_VERSION,
+                "caps" => M_CAPS,
+                "incarnation" => M_INCARNATION,
+                "seq" => M_SEQ,
+                "members" => M_MEMBERS,
+                "kor_port" => M_KOR_PORT,
+                "ctl_port" => M_CTL_PORT,
+                "pid" => M_PID,
+                "key" => M_KEY,
+                "value" => M_VALUE,
+                "n" => M_N,
+                "timeout_ms" => M_TIMEOUT_MS,
+                "accept" => M_ACCEPT,
+                "reason" => M_REASON,
+                "voters" => M_VOTERS,
+                _ => return Err(de::Error::custom("unknown member")),
+            };
+            if p.present & bit != 0 {
+                return Err(de::Error::custom("duplicate member"));
+            }
+            p.present |= bit;
+            match bit {
+                M_MODULE_ID => p.module_id = map.next_value()?,
+                M_LANG => p.lang = map.next_value::<CowStr>()?.0,
+                M_VERSION => p.version = Some(map.next_value()?),
+                M_CAPS => p.caps = map.next_value()?,
+                M_INCARNATION => p.incarnation = map.next_value()?,
+                M_SEQ => p.seq = map.next_value()?,
+                M_MEMBERS => p.members = map.next_value()?,
+                M_KOR_PORT => p.kor_port = map.next_value()?,
+                M_CTL_PORT => p.ctl_port = map.next_value()?,
+                M_PID => p.pid = map.next_value::<CowStr>()?.0,
+                M_KEY => p.key = map.next_value::<CowStr>()?.0,
+                M_VALUE => p.value = map.next_value::<CowStr>()?.0,
+                M_N => p.n = map.next_value()?,
+                M_TIMEOUT_MS => p.timeout_ms = map.next_value()?,
+                M_ACCEPT => p.accept = map.next_value()?,
+                M_REASON => p.reason = map.next_value::<CowStr>()?.0,
+                _ => p.voters = map.next_value()?,
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl<'a> AnyPayload<'a> {
+    /// The typed payload of `kind` when exactly its members are present, else `None`.
+    fn into_payload(self, kind: &str) -> Option<Payload<'a>> {
+        let p = self;
+        let version = p.version;
+        Some(match kind {
+            "ANNOUNCE" if p.present == M_MODULE_ID | M_LANG | M_VERSION | M_CAPS | M_INCARNATION | M_SEQ | M_MEMBERS | M_KOR_PORT | M_CTL_PORT => {
+                let Some(Version::Text(version)) = version else { return None };
+                Payload::Announce(AnnouncePayload {
+                    module_id: p.module_id,
+                    lang: p.lang,
+                    version,
+                    caps: p.caps,
+                    incarnation: p.incarnation,
+                    seq: p.seq,
+                    members: p.members,
+                    kor_port: p.kor_port,
+                    ctl_port: p.ctl_port,
+                })
+            }
+            "PROPOSE" if p.present == M_PID | M_KEY | M_VALUE | M_VERSION | M_MEMBERS | M_N | M_TIMEOUT_MS => {
+                let Some(Version::Number(version)) = version else { return None };
+                Payload::Propose(ProposePayload { pid: p.pid, key: p.key, value: p.value, version, members: p.members, n: p.n, timeout_ms: p.timeout_ms })
+            }
+            "VOTE" if p.present == M_PID | M_ACCEPT | M_REASON => Payload::Vote(VotePayload { pid: p.pid, accept: p.accept, reason: p.reason }),
+            "COMMIT" if p.present == M_PID | M_KEY | M_VALUE | M_VERSION | M_N | M_VOTERS => {
+                let Some(Version::Number(version)) = version else { return None };
+                Payload::Commit(CommitPayload { pid: p.pid, key: p.key, value: p.value, version, n: p.n, voters: p.voters })
+            }
+            "ABORT" if p.present == M_PID | M_REASON => Payload::Abort(AbortPayload { pid: p.pid, reason: p.reason }),
+            _ => return None,
+        })
     }
 }
 
@@ -373,6 +570,12 @@ mod tests {
             r#"{"node_id":"n1","payload":["n2:88ea5d5f:1",true,"ok"],"proto":1,"type":"VOTE"}"#,
             r#"{"node_id":"n2","payload":{"key":"bay2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300.0,"value":"37048","version":1},"proto":1,"type":"PROPOSE"}"#,
             r#"{"node_id":"n2","payload":{"key":"b\u0061y2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300,"value":"\ud800","version":1},"proto":1,"type":"PROPOSE"}"#,
+            // A member of another type, and `version` of the other type's kind.
+            r#"{"node_id":"n1","payload":{"accept":true,"key":"bay2","pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1,"type":"VOTE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"bay2","members":["n1","n2","n3"],"n":3,"pid":"n2:88ea5d5f:1","timeout_ms":300,"value":"37048","version":"1"},"proto":1,"type":"PROPOSE"}"#,
+            r#"{"node_id":"n2","payload":{"caps":[],"ctl_port":9992,"incarnation":1,"kor_port":9991,"lang":"model","members":["n2"],"module_id":2,"seq":0,"version":1},"proto":1,"type":"ANNOUNCE"}"#,
+            r#"{"node_id":"n2","payload":{"key":"bay2","n":3,"pid":"n2:88ea5d5f:1","value":"37048","version":1},"proto":1,"type":"COMMIT"}"#,
+            r#"{"node_id":"n1","payload":{"accept":null,"pid":"n2:88ea5d5f:1","reason":"ok"},"proto":1,"type":"VOTE"}"#,
         ];
         for m in messages {
             assert!(accept(m.as_bytes()).is_none(), "fast path accepts {m}");
