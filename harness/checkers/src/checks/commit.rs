@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest timeout the spec allows (ROJ-PROP-5): how long a finished proposal may still matter.
 const MAX_TIMEOUT_NS: u64 = 60_000_000_000;
+/// How many emptied lock tables are kept for reuse.
+const SPARE_TABLES: usize = 256;
 
 struct Prop {
     proposer: String,
@@ -94,6 +96,9 @@ pub struct CommitSafety {
     /// (key, version) -> committed pids with their window and commit frame
     committed: FastMap<(String, u64), Vec<(String, u64, u64, u64)>>,
     safe1: Vec<Safe1Candidate>,
+    /// Emptied lock tables kept for reuse (at most [`SPARE_TABLES`]): a key's table fills up again
+    /// with every burst of proposals, and regrowing it each time was a large share of the checker.
+    spare_tables: Vec<Vec<Lock>>,
     now: u64,
     last_prune: u64,
 }
@@ -110,6 +115,7 @@ impl CommitSafety {
             announced: FastMap::default(),
             committed: FastMap::default(),
             safe1: Vec::new(),
+            spare_tables: Vec::new(),
             now: 0,
             last_prune: 0,
         }
@@ -142,7 +148,11 @@ impl CommitSafety {
             }
         }
         let slack = self.slack_ns;
-        let table = slot(slot(&mut self.locks, node), key);
+        let keys = slot(&mut self.locks, node);
+        if !keys.contains_key(key) {
+            keys.insert(key.to_string(), self.spare_tables.pop().unwrap_or_default());
+        }
+        let table = keys.get_mut(key).expect("just inserted");
         if table.iter().any(|l| l.pid == pid) {
             return;
         }
@@ -520,12 +530,21 @@ impl CommitSafety {
         let expired = |p: &PendingConflict| p.older.until_ts + slack < now;
         self.resolve_pending(cx, expired, None);
         self.props.retain(|_, p| p.deadline + MAX_TIMEOUT_NS > now);
+        let spare = &mut self.spare_tables;
         for keys in self.locks.values_mut() {
             for t in keys.values_mut() {
                 // Kept a while after they end: a VOTE can reveal, later, a decision taken earlier.
                 t.retain(|l| l.released_ts.unwrap_or(l.until_ts).min(l.until_ts) + MAX_TIMEOUT_NS > now);
             }
-            keys.retain(|_, t| !t.is_empty());
+            keys.retain(|_, t| {
+                if !t.is_empty() {
+                    return true;
+                }
+                if spare.len() < SPARE_TABLES {
+                    spare.push(std::mem::take(t));
+                }
+                false
+            });
         }
         self.locks.retain(|_, k| !k.is_empty());
         self.committed.retain(|_, l| {
