@@ -66,7 +66,36 @@ pub struct Metrics {
 struct Reach {
     emitted: u64,
     last_first: u64,
-    reached: FastSet<Ipv4Addr>,
+    reached: Reached,
+}
+
+/// The nodes an event reached: a cluster's handful inline, a set beyond that (a set per event was
+/// an allocation or two for every event in the capture).
+#[derive(Default)]
+struct Reached {
+    inline: [Option<Ipv4Addr>; 8],
+    more: FastSet<Ipv4Addr>,
+}
+
+impl Reached {
+    /// Adds `ip`; `true` when it was not there yet.
+    fn insert(&mut self, ip: Ipv4Addr) -> bool {
+        for slot in &mut self.inline {
+            match slot {
+                Some(x) if *x == ip => return false,
+                Some(_) => {}
+                None => {
+                    *slot = Some(ip);
+                    return true;
+                }
+            }
+        }
+        self.more.insert(ip)
+    }
+
+    fn len(&self) -> usize {
+        self.inline.iter().filter(|x| x.is_some()).count() + self.more.len()
+    }
 }
 
 /// Names of the EK-ROJ and EK-KOR counters, in the order of the collector's arrays.
@@ -150,7 +179,7 @@ impl MetricsCollector {
                     if self.seen.insert((dst, id.0, id.1), ev.ts_ns).is_some() {
                         self.gossip_dups += 1;
                     } else {
-                        let r = self.reach.entry(id).or_insert(Reach { emitted: ev.ts_ns, last_first: ev.ts_ns, reached: FastSet::default() });
+                        let r = self.reach.entry(id).or_insert(Reach { emitted: ev.ts_ns, last_first: ev.ts_ns, reached: Reached::default() });
                         if r.reached.insert(dst) {
                             r.last_first = ev.ts_ns;
                         }
