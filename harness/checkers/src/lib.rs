@@ -55,6 +55,11 @@ pub struct CheckOptions {
     /// no node's state is assumed to survive one. A capture cannot tell: the `persist` capability
     /// is a static claim of the implementation (CTL-CAP-5), not a statement about one run.
     pub persistent_nodes: Option<std::collections::BTreeSet<String>>,
+    /// When the harness started a node's process again (address, Unix ns): frames from that
+    /// address at or after that time belong to the new process. For an address listed here these
+    /// times replace the detection of a restart by a new ANNOUNCE incarnation, which comes only
+    /// after a restarted node's first frames (a start-up VV_SYNC, repairs it receives).
+    pub known_restarts: Vec<(Ipv4Addr, u64)>,
 }
 
 impl Default for CheckOptions {
@@ -70,6 +75,7 @@ impl Default for CheckOptions {
             gap_request_tolerance_ms: 1000,
             reorder_tolerance_ms: 200,
             persistent_nodes: None,
+            known_restarts: Vec::new(),
         }
     }
 }

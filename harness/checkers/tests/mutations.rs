@@ -515,6 +515,29 @@ fn restart_resets_vector_only_without_persisted_state_kor_vv_2() {
 /// A node that lost its state may send its start-up VV_SYNC (CTL-PERSIST-2) before the ANNOUNCE
 /// that shows its new incarnation: a regression followed within the grace period by a new
 /// incarnation is that restart; one the restart comes too late to explain is a violation.
+/// After a crash, a node with persisted state must keep its own entry (CTL-PERSIST-1); other
+/// origins' entries may fall back to their last durable value.
+#[test]
+fn a_persistent_node_keeps_its_own_entry_across_a_restart_kor_vv_2() {
+    let run = |after: &[(u8, u32)]| {
+        let mut s = base();
+        let a = s.kor(1, 2, enc::vv_sync(1, 1, 255, &[(1, 3), (2, 5)]));
+        s.at(1000);
+        let refs = ["n1", "n2", "n3"];
+        s.roj(1, 2, enc::announce(&id(1), 1, 0x1234, 0, &refs, &["roj", "kor", "ctl", "persist"]));
+        s.at(2000);
+        let b = s.kor(1, 2, enc::vv_sync(1, 1, 255, after));
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::write(&dir, "m.pcap", &s.c);
+        let opts = CheckOptions { persistent_nodes: Some(["n1".to_string()].into()), ..Default::default() };
+        (check_capture(&path, &opts).expect("judgeable"), a, b)
+    };
+    let (others_back, ..) = run(&[(1, 3), (2, 2)]);
+    assert!(!others_back.violations.iter().any(|f| f.clause == clause::KOR_VV_2), "{}", common::describe(&others_back));
+    let (own_back, a, b) = run(&[(1, 2), (2, 5)]);
+    assert!(own_back.violations.iter().any(|f| f.clause == clause::KOR_VV_2 && f.frames == [a, b]), "{}", common::describe(&own_back));
+}
+
 #[test]
 fn regression_just_before_the_new_incarnation_is_the_restart_kor_vv_2() {
     let judge_with = |announce_after_ms: u64| {
@@ -534,6 +557,47 @@ fn regression_just_before_the_new_incarnation_is_the_restart_kor_vv_2() {
     assert!(!soon.violations.iter().any(|f| f.clause == clause::KOR_VV_2), "{}", common::describe(&soon));
     let (late, a, b) = judge_with(8000);
     assert!(late.violations.iter().any(|f| f.clause == clause::KOR_VV_2 && f.frames == [a, b]), "{}", common::describe(&late));
+}
+
+/// A restarted node without persisted state receives repairs before its first ANNOUNCE shows the
+/// new incarnation. With the harness's restart time (CheckOptions::known_restarts) those repairs
+/// count as the new process's receipts, so forwarding the next event is causal; going by the
+/// ANNOUNCE alone would forget them. A forward before any repair is still caught.
+#[test]
+fn known_restart_time_keeps_receipts_before_the_first_announce_kor_causal_1() {
+    let script = |repairs: bool| {
+        let mut s = base();
+        let nothing = [0u8; 20];
+        for seq in 1..=2 {
+            s.kor(2, 1, enc::gossip(2, &[(2, seq)], &enc::event(2, seq, 1, 0x80, 0, 0, &nothing)));
+        }
+        s.at(1000); // n1 is started again here, without state
+        if repairs {
+            for seq in 1..=2 {
+                s.kor(2, 1, enc::gossip(2, &[(2, 2)], &enc::event(2, seq, 1, 0x80, 1, 0, &nothing)));
+            }
+        }
+        s.at(1200);
+        let refs = ["n1", "n2", "n3"];
+        s.roj(1, 2, enc::announce(&id(1), 1, 0x1234, 0, &refs, &["roj", "kor", "ctl"]));
+        s.roj(1, 3, enc::announce(&id(1), 1, 0x1234, 0, &refs, &["roj", "kor", "ctl"]));
+        s.at(1300);
+        s.kor(2, 1, enc::gossip(2, &[(2, 3)], &enc::event(2, 3, 1, 0x80, 0, 0, &nothing)));
+        let fwd = s.kor(1, 3, enc::gossip(1, &[(2, 3)], &enc::event(2, 3, 1, 0x80, 0, 1, &nothing)));
+        (s, fwd)
+    };
+    let judge = |s: &Script, known: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::write(&dir, "m.pcap", &s.c);
+        let opts = CheckOptions { known_restarts: if known { vec![(ip(1), 1000 * MS)] } else { vec![] }, ..Default::default() };
+        check_capture(&path, &opts).expect("judgeable")
+    };
+    let (s, _) = script(true);
+    let r = judge(&s, true);
+    assert!(!r.violations.iter().any(|f| f.clause == clause::KOR_CAUSAL_1), "{}", common::describe(&r));
+    let (s, fwd) = script(false);
+    let r = judge(&s, true);
+    assert!(r.violations.iter().any(|f| f.clause == clause::KOR_CAUSAL_1 && f.frames.contains(&fwd)), "{}", common::describe(&r));
 }
 
 #[test]

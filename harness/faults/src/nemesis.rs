@@ -74,6 +74,9 @@ pub struct Nemesis {
     active_other: Vec<ScheduledFault>,
     record: Vec<AppliedFault>,
     start: Instant,
+    /// Nodes that get no engine (an emulated device whose address lives inside the emulator, so
+    /// its namespace's filters never see its traffic): their peers' rules enforce a partition.
+    passive: std::collections::BTreeSet<NodeName>,
 }
 
 fn selector_key(sel: &Selector) -> String {
@@ -90,7 +93,14 @@ fn selector_key(sel: &Selector) -> String {
 impl Nemesis {
     /// `start` is scenario time zero.
     pub fn new(nodes: BTreeMap<NodeName, NodeNet>, choice: BackendChoice, seed: u64, start: Instant) -> Nemesis {
-        Nemesis { nodes, choice, seed, engines: HashMap::new(), active_links: vec![], active_other: vec![], record: vec![], start }
+        Nemesis { nodes, choice, seed, engines: HashMap::new(), active_links: vec![], active_other: vec![], record: vec![], start, passive: Default::default() }
+    }
+
+    /// Marks nodes whose namespace cannot host an engine. A partition then installs rules only on
+    /// the other nodes (each cut direction needs one end with an engine); a link fault applied at
+    /// a passive node fails with the reason.
+    pub fn set_passive(&mut self, nodes: impl IntoIterator<Item = NodeName>) {
+        self.passive = nodes.into_iter().collect();
     }
 
     /// What was applied so far.
@@ -106,7 +116,7 @@ impl Nemesis {
     /// Starts the engines of `nodes` now, all at once (else each starts on first use, which adds
     /// its start-up time, a `docker run` for a sidecar, to the first fault on that node).
     pub fn prepare(&mut self, nodes: &[&str]) -> Result<(), FaultError> {
-        let mut wanted: Vec<&str> = nodes.iter().copied().filter(|n| !self.engines.contains_key(*n)).collect();
+        let mut wanted: Vec<&str> = nodes.iter().copied().filter(|n| !self.engines.contains_key(*n) && !self.passive.contains(*n)).collect();
         wanted.sort_unstable();
         wanted.dedup();
         for n in &wanted {
@@ -143,6 +153,9 @@ impl Nemesis {
     }
 
     fn engine(&mut self, node: &str) -> Result<&mut EngineHandle, FaultError> {
+        if self.passive.contains(node) {
+            return Err(FaultError::Apply(format!("{node} cannot host a fault engine (its traffic never passes its namespace's filters)")));
+        }
         if !self.engines.contains_key(node) {
             let net = self.nodes.get(node).ok_or_else(|| FaultError::Schedule(format!("unknown node {node:?}")))?;
             let h = EngineHandle::start(net.launcher.as_ref(), &net.iface, self.choice)?;
@@ -301,8 +314,17 @@ impl Nemesis {
             }
             _ => unreachable!("partition class"),
         }
+        // Every cut direction must have an end with an engine.
+        for (node, (out, _)) in &plan {
+            if self.passive.contains(node) {
+                if let Some(r) = out.iter().find(|r| self.nodes.iter().any(|(n, net)| net.addr == **r && self.passive.contains(n))) {
+                    return Err(FaultError::Apply(format!("the cut from {node} to {r} has no end that can host a fault engine")));
+                }
+            }
+        }
         let mut mechanisms = Vec::new();
         let mut us = 0;
+        plan.retain(|n, _| !self.passive.contains(n));
         for (node, (out, inp)) in plan {
             let req = match action {
                 Action::Apply => Request::Block { key: f.id.clone(), peers_out: out, peers_in: inp, exempt_ports: vec![CONTROL_PORT] },
@@ -377,6 +399,29 @@ mod tests {
             self.0.push(format!("skew {n} {us}"));
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_cut_between_two_passive_nodes_is_refused_and_link_faults_on_them_fail() {
+        let mut nodes = BTreeMap::new();
+        for (n, ip) in [("m1", "10.9.0.1"), ("m2", "10.9.0.2")] {
+            let launcher = crate::client::NetnsLauncher { netns: "unused".into(), engine: "unused".into() };
+            nodes.insert(n.to_string(), NodeNet { addr: ip.parse().unwrap(), iface: "eth0".into(), launcher: Box::new(launcher) });
+        }
+        let mut nem = Nemesis::new(nodes, BackendChoice::Auto, 0, Instant::now());
+        nem.set_passive(["m1".to_string(), "m2".to_string()]);
+        assert!(nem.prepare(&["m1", "m2"]).is_ok(), "passive nodes start no engine");
+        let cut = ScheduledFault { id: "c".into(), at_ms: 0, duration_ms: None, fault: Fault::Partition { groups: vec![vec!["m1".into()], vec!["m2".into()]] } };
+        let r = nem.execute(&cut, Action::Apply, 0, &mut Recorder::default());
+        assert!(r.error.as_deref().unwrap_or("").contains("no end that can host"), "{r:?}");
+        let loss = ScheduledFault {
+            id: "l".into(),
+            at_ms: 0,
+            duration_ms: None,
+            fault: Fault::Loss { target: Target::Node { node: "m1".into(), direction: Direction::Egress }, model: crate::model::LossModel::Random { percent: 5.0 } },
+        };
+        let r = nem.execute(&loss, Action::Apply, 0, &mut Recorder::default());
+        assert!(r.error.as_deref().unwrap_or("").contains("cannot host a fault engine"), "{r:?}");
     }
 
     #[test]

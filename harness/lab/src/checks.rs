@@ -15,6 +15,8 @@ pub struct CaseKnowledge {
     /// Largest extra one-way delay a fault put on a link (delay + jitter, reorder delay), added to
     /// the checkers' timing tolerances: the capture sees a delayed sender's datagrams late.
     pub fault_delay_ms: u64,
+    /// When the lab started a node again (address, Unix ns).
+    pub known_restarts: Vec<(Ipv4Addr, u64)>,
 }
 
 pub struct Judgement {
@@ -32,6 +34,7 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
     let base = CheckOptions::default();
     let opts = CheckOptions {
         persistent_nodes: known.persistent_nodes.clone(),
+        known_restarts: known.known_restarts.clone(),
         time_slack_ms: base.time_slack_ms + known.fault_delay_ms,
         reorder_tolerance_ms: base.reorder_tolerance_ms + known.fault_delay_ms,
         gap_request_tolerance_ms: base.gap_request_tolerance_ms + known.fault_delay_ms,

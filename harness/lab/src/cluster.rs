@@ -52,6 +52,9 @@ pub struct Node {
     pub restarts: u32,
     /// Frozen by a `pause` fault (a paused container cannot be stopped gracefully).
     pub paused: bool,
+    /// When the lab started this node's container again (Unix ns, taken just before the start
+    /// call): the checkers' restart boundaries (CheckOptions::known_restarts).
+    pub restarted_at: Vec<u64>,
     /// What its image was granted (known from boot on).
     pub profile: NodeProfile,
     /// The emulator asked for ([`Implementation::emulator`]).
@@ -209,6 +212,7 @@ impl Cluster {
                 caps: Vec::new(),
                 restarts: 0,
                 paused: false,
+                restarted_at: Vec::new(),
                 profile: NodeProfile::default(),
                 wanted_emulator: imp.emulator.clone(),
                 emulator: None,
@@ -466,6 +470,7 @@ impl Cluster {
         self.nodes[i].started_at = Instant::now();
         self.nodes[i].discovered_ms = None;
         self.nodes[i].restarts += 1;
+        self.nodes[i].restarted_at.push(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
         docker::start(&self.docker, &id).await.map_err(|e| Outcome::error(format!("restart of {}: {e:#}", self.nodes[i].name)))?;
         self.nodes[i].running = true;
         self.await_ping(i).await

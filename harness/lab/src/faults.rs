@@ -94,6 +94,10 @@ pub struct NetNode {
     pub name: String,
     pub ip: Ipv4Addr,
     pub container: String,
+    /// An emulated device (its image declares emulators): its address lives inside the emulator,
+    /// so filters in its container's namespace never see its traffic. It gets no engine; its
+    /// peers' rules cut it off, and link faults are not applied on it.
+    pub emulated: bool,
 }
 
 /// One probe flow sent through a fault.
@@ -138,6 +142,8 @@ pub struct FaultLog {
     pub applied: Vec<AppliedFault>,
     pub probes: Vec<ProbeRecord>,
     pub measured: Vec<FaultMeasurement>,
+    /// What was not applied as declared, and why (e.g. an emulated node's own egress).
+    pub notes: Vec<String>,
     /// Time of the first captured datagram (the report's time origin).
     pub first_packet_unix_ns: Option<u64>,
 }
@@ -209,21 +215,25 @@ impl Prober {
     /// act after the bridge and are not probed here.
     fn flows(&self, f: &Fault) -> Vec<(String, String)> {
         let first_other = |n: &str| self.nodes.iter().find(|x| x.name != n).map(|x| x.name.clone());
+        // A probe needs a sender with an address in its namespace: never an emulated node.
+        let can_send = |n: &String| self.nodes.iter().any(|x| x.name == *n && !x.emulated);
+        let sender = |g: &[String]| g.iter().find(|n| can_send(n)).cloned();
         match f {
             Fault::Partition { groups } => {
                 let mut v = Vec::new();
                 for (i, a) in groups.iter().enumerate() {
                     for b in groups.iter().skip(i + 1) {
-                        if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                        if let (Some(x), Some(y)) = (sender(a).or_else(|| a.first().cloned()), sender(b).or_else(|| b.first().cloned())) {
                             v.push((x.clone(), y.clone()));
-                            v.push((y.clone(), x.clone()));
+                            v.push((y, x));
                         }
                     }
                 }
+                v.retain(|(s, _)| can_send(s));
                 v
             }
-            Fault::PartitionOneWay { from, to } => from.first().zip(to.first()).map(|(a, b)| vec![(a.clone(), b.clone())]).unwrap_or_default(),
-            Fault::Grudge { drops } => drops.iter().find_map(|(r, s)| s.first().map(|s| vec![(s.clone(), r.clone())])).unwrap_or_default(),
+            Fault::PartitionOneWay { from, to } => sender(from).zip(to.first()).map(|(a, b)| vec![(a, b.clone())]).unwrap_or_default(),
+            Fault::Grudge { drops } => drops.iter().find_map(|(r, s)| sender(s).map(|s| vec![(s, r.clone())])).unwrap_or_default(),
             _ => match f.target() {
                 Some(Target::Node { node, direction: Direction::Egress }) => first_other(node).map(|o| vec![(node.clone(), o)]).unwrap_or_default(),
                 Some(Target::Link { from, to }) => vec![(from.clone(), to.clone())],
@@ -309,6 +319,7 @@ fn net_thread(
         map.insert(n.name.clone(), NodeNet { addr: n.ip, iface: "eth0".into(), launcher: Box::new(launcher) });
     }
     let mut nem = Nemesis::new(map, choice, seed, Instant::now());
+    nem.set_passive(nodes.iter().filter(|n| n.emulated).map(|n| n.name.clone()));
     // Engines of every node a network fault names start now, all at once, so the first fault is
     // applied on time; step-applied faults on other nodes start theirs on first use.
     let mut names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
@@ -384,6 +395,7 @@ pub struct CaseFaults {
     active_process: Vec<(String, Fault)>,
     start: Instant,
     net_result: Option<(Vec<AppliedFault>, Vec<ProbeRecord>)>,
+    notes: Vec<String>,
 }
 
 fn wall_ms() -> u64 {
@@ -395,9 +407,35 @@ impl CaseFaults {
     /// fault helpers and the schedule (scenario time zero is when this returns).
     pub async fn start(faults: &[ScenarioFault], cl: &Cluster, choice: BackendChoice, seed: u64) -> Result<CaseFaults, Outcome> {
         let names: Vec<String> = cl.nodes.iter().map(|n| n.name.clone()).collect();
+        let emulated: Vec<String> = cl.nodes.iter().filter(|n| !n.profile.emulators.is_empty()).map(|n| n.name.clone()).collect();
         let mut declared = Vec::new();
+        let mut notes = Vec::new();
         for f in faults {
-            let resolved = resolve(&f.fault, &names).map_err(|e| Outcome::error(format!("fault `{}`: {e}", f.id)))?;
+            let mut resolved = resolve(&f.fault, &names).map_err(|e| Outcome::error(format!("fault `{}`: {e}", f.id)))?;
+            // A link fault acts in the namespace of the node it is applied at: not possible on an
+            // emulated node. On `node = "all"` that node is left out (and said so); named
+            // explicitly, the case cannot test what it declares.
+            let at_emulated = |x: &Fault| match x.target() {
+                Some(Target::Node { node, .. }) => emulated.contains(node),
+                Some(Target::Link { from, .. }) => emulated.contains(from),
+                Some(Target::Between { between }) => between.iter().any(|b| emulated.contains(b)),
+                None => false,
+            };
+            // A cut needs, for each direction, one end whose filters see the traffic.
+            for x in &resolved {
+                if let Some((a, b)) = cut_pairs(x).into_iter().find(|(a, b)| emulated.contains(a) && emulated.contains(b)) {
+                    return Err(Outcome::na(format!("fault `{}` ({}) cuts {a} from {b}, both emulated: neither namespace sees their traffic", f.id, x.kind())));
+                }
+            }
+            if resolved.iter().any(at_emulated) {
+                let all = matches!(f.fault.target(), Some(Target::Node { node, .. }) if node == "all");
+                if !all || resolved.iter().all(at_emulated) {
+                    return Err(Outcome::na(format!("fault `{}` ({}) would act inside an emulated node's namespace, where its traffic never passes (its address lives in the emulator)", f.id, f.fault.kind())));
+                }
+                let skipped: Vec<String> = resolved.iter().filter(|x| at_emulated(x)).flat_map(|x| x.nodes()).map(str::to_string).collect();
+                notes.push(format!("fault `{}` ({}) is not applied at {} (emulated: its traffic does not pass its container's namespace)", f.id, f.fault.kind(), skipped.join(", ")));
+                resolved.retain(|x| !at_emulated(x));
+            }
             let many = resolved.len() > 1;
             let resolved = resolved
                 .into_iter()
@@ -406,9 +444,9 @@ impl CaseFaults {
                 .collect();
             declared.push(Declared { decl: f.clone(), resolved });
         }
-        let mut cf = CaseFaults { declared, net: None, choice, process_records: vec![], active_process: vec![], start: Instant::now(), net_result: None };
+        let mut cf = CaseFaults { declared, net: None, choice, process_records: vec![], active_process: vec![], start: Instant::now(), net_result: None, notes };
         if faults.iter().any(|f| f.fault.class() != FaultClass::Node) {
-            let nodes: Vec<NetNode> = cl.nodes.iter().filter_map(|n| n.container.clone().map(|c| NetNode { name: n.name.clone(), ip: n.ip, container: c })).collect();
+            let nodes: Vec<NetNode> = cl.nodes.iter().filter_map(|n| n.container.clone().map(|c| NetNode { name: n.name.clone(), ip: n.ip, container: c, emulated: !n.profile.emulators.is_empty() })).collect();
             let labels = vec![(docker::LABEL_RUN.to_string(), cl.run_id.clone()), (docker::LABEL_CASE.to_string(), cl.case_label.clone()), (docker::LABEL_PID.to_string(), std::process::id().to_string()), (docker::LABEL_HOST.to_string(), docker::hostname())];
             let timed: Vec<(ScheduledFault, bool)> =
                 cf.declared.iter().filter(|d| d.decl.at_ms.is_some()).flat_map(|d| d.resolved.iter().map(|r| (r.clone(), d.decl.measure))).collect();
@@ -560,7 +598,7 @@ impl CaseFaults {
         let mut applied: Vec<AppliedFault> = net_applied.into_iter().chain(self.process_records.iter().cloned()).collect();
         applied.sort_by_key(|a| a.wall_unix_ms);
         let declared = self.declared.iter().flat_map(|d| d.resolved.iter().map(|r| json!({"id": r.id, "at_ms": d.decl.at_ms, "duration_ms": d.decl.duration_ms, "measure": d.decl.measure, "fault": r.fault}))).collect();
-        let mut log = FaultLog { backend_choice: format!("{:?}", self.choice).to_lowercase(), declared, applied, probes, measured: vec![], first_packet_unix_ns: None };
+        let mut log = FaultLog { backend_choice: format!("{:?}", self.choice).to_lowercase(), declared, applied, probes, measured: vec![], notes: self.notes.clone(), first_packet_unix_ns: None };
         match measure::read_capture(capture) {
             Ok(packets) => {
                 log.first_packet_unix_ns = packets.iter().map(|p| p.ts_unix_ns).min();
@@ -569,6 +607,20 @@ impl CaseFaults {
             Err(e) => log.measured.push(FaultMeasurement { fault_id: "*".into(), kind: "capture".into(), what: "reading the capture".into(), figures: None, checks: vec![], applied: false, within_tolerance: false, note: format!("the capture could not be read: {e}") }),
         }
         log
+    }
+}
+
+/// Every (sender, receiver) direction a partition-class fault cuts.
+fn cut_pairs(f: &Fault) -> Vec<(String, String)> {
+    match f {
+        Fault::Partition { groups } => groups
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| groups.iter().enumerate().filter(move |(j, _)| *j != i).flat_map(move |(_, b)| a.iter().flat_map(move |x| b.iter().map(move |y| (x.clone(), y.clone())))))
+            .collect(),
+        Fault::PartitionOneWay { from, to } => from.iter().flat_map(|x| to.iter().map(move |y| (x.clone(), y.clone()))).collect(),
+        Fault::Grudge { drops } => drops.iter().flat_map(|(r, s)| s.iter().map(move |x| (x.clone(), r.clone()))).collect(),
+        _ => vec![],
     }
 }
 
@@ -699,19 +751,27 @@ fn grossly_applied(f: &Fault, fig: &FlowFigures) -> (bool, String) {
 fn measure_skew(id: &str, node: &str, ip: Ipv4Addr, module: u8, offset_us: i64, start_ms: u64, end_ms: Option<u64>, packets: &[CapturedPacket]) -> FaultMeasurement {
     let lo = start_ms as u128 * 1_000_000;
     let hi = end_ms.map(|e| e as u128 * 1_000_000).unwrap_or(u128::MAX);
-    let mut offsets: Vec<f64> = packets
-        .iter()
-        .filter(|p| p.src == ip && (lo..hi).contains(&u128::from(p.ts_unix_ns)))
-        .filter(|p| p.payload.len() == 46 && p.payload[0] == 0x60 && p.payload[20] == module && p.payload[21] == 0)
-        .map(|p| {
-            let ts = u32::from_le_bytes([p.payload[14], p.payload[15], p.payload[16], p.payload[17]]);
-            let captured = (p.ts_unix_ns / 1000) as u32;
-            f64::from(ts.wrapping_sub(captured) as i32)
-        })
-        .collect();
-    offsets.sort_by(f64::total_cmp);
+    let offsets_in = |range: std::ops::Range<u128>| {
+        let mut v: Vec<f64> = packets
+            .iter()
+            .filter(|p| p.src == ip && range.contains(&u128::from(p.ts_unix_ns)))
+            .filter(|p| p.payload.len() == 46 && p.payload[0] == 0x60 && p.payload[20] == module && p.payload[21] == 0)
+            .map(|p| {
+                let ts = u32::from_le_bytes([p.payload[14], p.payload[15], p.payload[16], p.payload[17]]);
+                let captured = (p.ts_unix_ns / 1000) as u32;
+                f64::from(ts.wrapping_sub(captured) as i32)
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let offsets = offsets_in(lo..hi);
+    // The node's clock before the skew (an emulated board's clock may lag the host's from boot):
+    // the skew is the change against it; without earlier events, against the host clock.
+    let before = offsets_in(0..lo);
+    let baseline = before.get(before.len() / 2).copied().unwrap_or(0.0);
     let what = format!("timestamp_us of {node}'s own events");
-    let Some(median) = offsets.get(offsets.len() / 2).copied() else {
+    let Some(median) = offsets.get(offsets.len() / 2).map(|m| m - baseline) else {
         return FaultMeasurement { fault_id: id.into(), kind: "clock_skew".into(), what, figures: None, checks: vec![], applied: true, within_tolerance: false, note: format!("{node} originated no event while skewed: not measurable from the capture") };
     };
     // Emission to capture takes well under a millisecond on the bridge; the clock itself is read
@@ -726,7 +786,7 @@ fn measure_skew(id: &str, node: &str, ip: Ipv4Addr, module: u8, offset_us: i64, 
         checks: vec![Check { metric: "event_clock_offset_us".into(), configured: offset_us as f64, measured: median, tolerance, within }],
         applied: within,
         within_tolerance: within,
-        note: format!("median over {} event(s)", offsets.len()),
+        note: format!("median over {} event(s), against {} before the skew (baseline {baseline:.0} us)", offsets.len(), before.len()),
     }
 }
 
@@ -850,6 +910,17 @@ mod tests {
             error: None,
             fault: Fault::Partition { groups: vec![vec!["a".into()], vec!["b".into()]] },
         }
+    }
+
+    #[test]
+    fn cut_pairs_cover_every_direction() {
+        let p = Fault::Partition { groups: vec![vec!["a".into()], vec!["b".into(), "c".into()]] };
+        let mut v = cut_pairs(&p);
+        v.sort();
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(v, vec![s("a", "b"), s("a", "c"), s("b", "a"), s("c", "a")]);
+        let g = Fault::Grudge { drops: [("a".to_string(), vec!["b".to_string()])].into() };
+        assert_eq!(cut_pairs(&g), vec![s("b", "a")]);
     }
 
     #[test]

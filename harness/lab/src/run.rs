@@ -354,13 +354,11 @@ async fn run_case(
         }
     }
     mark(phases, "teardown", Some("check"));
-    stop_times.map_err(|e| Outcome::error(format!("teardown: {e:#}")))?;
-    outcome?;
-
-    // The capture is complete now (the capture container exited after the last node).
+    // The capture is complete now (the capture container exited after the last node). The fault
+    // record is evidence whatever the outcome, so it is written before a failed step returns.
     let mut pcap = dir.join("capture.pcap");
     let mut fault_error = None;
-    if let Some(cf) = case_faults.as_ref() {
+    if let Some(cf) = case_faults.as_ref().filter(|_| pcap.exists()) {
         let log = cf.log(&pcap, &cl);
         let _ = std::fs::write(dir.join("faults.json"), serde_json::to_vec_pretty(&log).unwrap_or_default());
         fault_error = log.measured.iter().find(|m| !m.applied).map(|m| format!("fault `{}` ({}) was not applied as configured: {}: {}", m.fault_id, m.kind, m.what, m.note));
@@ -369,6 +367,8 @@ async fn run_case(
             m.insert("fault_measurements".into(), serde_json::to_value(crate::faults::summary(&log)).unwrap_or_default());
         }
     }
+    stop_times.map_err(|e| Outcome::error(format!("teardown: {e:#}")))?;
+    outcome?;
     if !s.judge_fake_peer {
         let judged = dir.join("capture-judged.pcap");
         let fake_ip = cl.net.addr(cluster::FAKE_PEER_HOST);
@@ -391,6 +391,7 @@ async fn run_case(
                 .collect(),
         ),
         fault_delay_ms: case_faults.as_ref().map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
+        known_restarts: cl.nodes.iter().flat_map(|n| n.restarted_at.iter().map(move |t| (n.ip, *t))).collect(),
     };
     let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state.as_deref(), &checks, names, &known))
         .await

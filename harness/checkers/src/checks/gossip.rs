@@ -473,10 +473,15 @@ impl Checker for GossipOrder {
         if let Some(st) = self.nodes.get_mut(&ip) {
             st.forwarded.clear();
             st.receipts.clear();
-            if !persists {
+            // Across a restart only the node's own entry must survive (CTL-PERSIST-1, KOR-VV-2):
+            // after a crash, other origins' entries may fall back to their last durable value.
+            st.vv_origins = Monotone::default();
+            st.vv_sum = Monotone::default();
+            if persists {
+                let own = cx.nodes.module_of(ip);
+                st.vv_sync.retain(|o, _| Some(*o) == own);
+            } else {
                 st.received.clear();
-                st.vv_origins = Monotone::default();
-                st.vv_sum = Monotone::default();
                 st.vv_sync.clear();
             }
         }

@@ -94,6 +94,9 @@ pub struct Run<'o> {
     bad: BTreeMap<Ipv4Addr, BTreeMap<String, u64>>,
     last_ts: u64,
     kv_commits: state::CaptureFacts,
+    /// Restarts the harness reported (CheckOptions::known_restarts), by time, and the next due.
+    restarts: Vec<(u64, Ipv4Addr)>,
+    next_restart: usize,
 }
 
 impl<'o> Run<'o> {
@@ -118,6 +121,12 @@ impl<'o> Run<'o> {
             bad: BTreeMap::new(),
             last_ts: 0,
             kv_commits: state::CaptureFacts::default(),
+            restarts: {
+                let mut r: Vec<(u64, Ipv4Addr)> = opts.known_restarts.iter().map(|(ip, t)| (*t, *ip)).collect();
+                r.sort_unstable();
+                r
+            },
+            next_restart: 0,
         }
     }
 
@@ -128,7 +137,17 @@ impl<'o> Run<'o> {
 
     pub fn event(&mut self, ev: &Event) {
         self.last_ts = self.last_ts.max(ev.ts_ns);
-        let restarted = self.nodes.learn(ev, self.ports);
+        let mut due = Vec::new();
+        while let Some(&(t, ip)) = self.restarts.get(self.next_restart) {
+            if t > ev.ts_ns {
+                break;
+            }
+            due.push(ip);
+            self.next_restart += 1;
+        }
+        let src = *ev.src.ip();
+        // A new incarnation only says "restarted" where the harness did not say when.
+        let restarted = self.nodes.learn(ev, self.ports) && !self.restarts.iter().any(|(_, ip)| *ip == src);
         match &ev.body {
             trace::Body::RojBad(b) => *self.bad.entry(*ev.src.ip()).or_default().entry(format!("roj:{}", b.clause)).or_default() += 1,
             trace::Body::KorBad(b) => *self.bad.entry(*ev.src.ip()).or_default().entry(format!("kor:{}", b.clause)).or_default() += 1,
@@ -143,8 +162,11 @@ impl<'o> Run<'o> {
         self.kv_commits.event(ev);
         let mut cx = Ctx { nodes: &self.nodes, out: &mut self.findings, opts: self.opts };
         for c in &mut self.checkers {
+            for ip in &due {
+                c.restarted(*ip, &mut cx);
+            }
             if restarted {
-                c.restarted(*ev.src.ip(), &mut cx);
+                c.restarted(src, &mut cx);
             }
             c.event(ev, &mut cx);
         }
