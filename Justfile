@@ -318,6 +318,7 @@ test-lab: images
 test-lab-e2e: images
     docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
+    EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/faults.sh
     just test-lab-mcu
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
 
