@@ -24,6 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The fault helper image (`just image-faults`): ekc-nemesis with tc, nft and iptables.
 pub const FAULTS_IMAGE: &str = "ekconform/faults:dev";
 
+/// The fake peer's name in faults. It can be a link's far end (`to = "fake-peer"`): no protocol
+/// traffic goes there unless the fake peer joins, so a fault on that link touches only the probes
+/// (how a corrupt fault is measured without corrupting what the checkers judge). It hosts no
+/// engine and sends no probes.
+pub const FAKE_PEER: &str = "fake-peer";
+
 /// Probe datagrams sent through each network fault (one every millisecond). 1500 keep a 20 %
 /// loss estimate within about 4 standard deviations of +/-4 points, and fit a 5 s fault window.
 const PROBE_COUNT: u32 = 1500;
@@ -39,7 +45,7 @@ pub fn resolve(fault: &Fault, names: &[String]) -> Result<Vec<Fault>, String> {
     if let Some(Target::Node { node, .. }) = fault.target() {
         if node == "all" {
             let mut out = Vec::new();
-            for n in names {
+            for n in names.iter().filter(|n| *n != FAKE_PEER) {
                 v["target"]["node"] = json!(n);
                 out.push(serde_json::from_value(v.clone()).map_err(|e| e.to_string())?);
             }
@@ -406,8 +412,13 @@ impl CaseFaults {
     /// Resolves the scenario's faults for this cluster and, if any is a network fault, starts the
     /// fault helpers and the schedule (scenario time zero is when this returns).
     pub async fn start(faults: &[ScenarioFault], cl: &Cluster, choice: BackendChoice, seed: u64) -> Result<CaseFaults, Outcome> {
-        let names: Vec<String> = cl.nodes.iter().map(|n| n.name.clone()).collect();
-        let emulated: Vec<String> = cl.nodes.iter().filter(|n| !n.profile.emulators.is_empty()).map(|n| n.name.clone()).collect();
+        let mut names: Vec<String> = cl.nodes.iter().map(|n| n.name.clone()).collect();
+        let mut emulated: Vec<String> = cl.nodes.iter().filter(|n| !n.profile.emulators.is_empty()).map(|n| n.name.clone()).collect();
+        let fake = cl.relay.clone().map(|id| NetNode { name: FAKE_PEER.into(), ip: cl.net.addr(crate::cluster::FAKE_PEER_HOST), container: id, emulated: true });
+        if fake.is_some() {
+            names.push(FAKE_PEER.into());
+            emulated.push(FAKE_PEER.into());
+        }
         let mut declared = Vec::new();
         let mut notes = Vec::new();
         for f in faults {
@@ -446,7 +457,8 @@ impl CaseFaults {
         }
         let mut cf = CaseFaults { declared, net: None, choice, process_records: vec![], active_process: vec![], start: Instant::now(), net_result: None, notes };
         if faults.iter().any(|f| f.fault.class() != FaultClass::Node) {
-            let nodes: Vec<NetNode> = cl.nodes.iter().filter_map(|n| n.container.clone().map(|c| NetNode { name: n.name.clone(), ip: n.ip, container: c, emulated: !n.profile.emulators.is_empty() })).collect();
+            let mut nodes: Vec<NetNode> = cl.nodes.iter().filter_map(|n| n.container.clone().map(|c| NetNode { name: n.name.clone(), ip: n.ip, container: c, emulated: !n.profile.emulators.is_empty() })).collect();
+            nodes.extend(fake);
             let labels = vec![(docker::LABEL_RUN.to_string(), cl.run_id.clone()), (docker::LABEL_CASE.to_string(), cl.case_label.clone()), (docker::LABEL_PID.to_string(), std::process::id().to_string()), (docker::LABEL_HOST.to_string(), docker::hostname())];
             let timed: Vec<(ScheduledFault, bool)> =
                 cf.declared.iter().filter(|d| d.decl.at_ms.is_some()).flat_map(|d| d.resolved.iter().map(|r| (r.clone(), d.decl.measure))).collect();

@@ -264,7 +264,10 @@ impl Scenario {
             if !seen.insert(f.id.as_str()) {
                 bail!("fault id `{}` is declared twice", f.id);
             }
-            let names: Vec<String> = (0..min_size).map(|i| i.to_string()).collect();
+            let mut names: Vec<String> = (0..min_size).map(|i| i.to_string()).collect();
+            if self.fake_peer {
+                names.push(crate::faults::FAKE_PEER.to_string());
+            }
             let resolved = crate::faults::resolve(&f.fault, &names).map_err(|e| anyhow::anyhow!("fault `{}`: {e}", f.id))?;
             for r in &resolved {
                 r.validate().map_err(|e| anyhow::anyhow!("fault `{}`: {e}", f.id))?;
