@@ -1,8 +1,9 @@
 //! EK-KOR v2 protocol state machine (ek-kor.md), sans I/O: emission (KOR-EMIT-1), receive with
 //! duplicate suppression, causal delivery and gap buffering (KOR-RX-1, KOR-GAP-*, KOR-CAUSAL-1),
 //! forwarding with the hop limit (KOR-HOP-*), acknowledgements (KOR-ACK-2), the event store
-//! (KOR-STORE-1), VV_SYNC anti-entropy (KOR-AE-*), LWW registers (KOR-LWW-*) and the emit gate of a
-//! restarted node without persistence (CTL-PERSIST-2). Neighbours are passed in on every call.
+//! (KOR-STORE-1), VV_SYNC anti-entropy (KOR-AE-*: the syncing node's own origin repaired first, and
+//! a VV_SYNC answer to a node that lost its own history), LWW registers (KOR-LWW-*) and the emit gate
+//! of a restarted node without persistence (CTL-PERSIST-2). Neighbours are passed in on every call.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddrV4;
@@ -59,9 +60,13 @@ struct Buffered {
 struct Gate {
     open: bool,
     start_ms: u64,
+    /// When the last start-up VV_SYNC went out (one to every live neighbour, as each appears).
     sync_sent_ms: Option<u64>,
+    /// Modules our start-up VV_SYNC went to.
     synced: Vec<u8>,
-    sync_received: bool,
+    /// Modules whose VV_SYNC covering our module arrived.
+    answered: Vec<u8>,
+    /// The highest own origin_seq seen in any frame or stated by any VV_SYNC.
     highest_seen_self: u32,
     last_self_repair_ms: u64,
 }
@@ -127,7 +132,7 @@ impl Kor {
             fields: BTreeMap::new(),
             next_ae_ms: None,
             had_live_neighbour: false,
-            gate: Gate { open: false, start_ms: now_ms, sync_sent_ms: None, synced: Vec::new(), sync_received: false, highest_seen_self: 0, last_self_repair_ms: 0 },
+            gate: Gate { open: false, start_ms: now_ms, sync_sent_ms: None, synced: Vec::new(), answered: Vec::new(), highest_seen_self: 0, last_self_repair_ms: 0 },
             rng: StdRng::seed_from_u64(seed ^ 0x6b6f_725f_6165),
             effects: Vec::new(),
         };
@@ -341,16 +346,28 @@ impl Kor {
         self.pending_acks.entry(to).or_default().push(id);
     }
 
-    /// KOR-AE-2 / KOR-AE-3.
+    /// KOR-AE-2..4 on a VV_SYNC from `sender` covering `[lo, hi]`.
     fn on_vv_sync(&mut self, now_ms: u64, from: SocketAddrV4, sender: u8, lo: u8, hi: u8, entries: &[(u8, u32)]) {
         let remote: BTreeMap<u8, u32> = entries.iter().copied().collect();
-        let mut origins: Vec<u8> = remote.keys().copied().chain(self.vv.keys().copied().filter(|o| (lo..=hi).contains(o))).collect();
-        origins.sort_unstable();
-        origins.dedup();
-        if (lo..=hi).contains(&self.module_id) {
-            self.gate.sync_received = true;
+        let covers = |m: u8| (lo..=hi).contains(&m);
+        if covers(self.module_id) {
+            // CTL-PERSIST-2: the sender states how far our own sequence went.
+            if !self.gate.answered.contains(&sender) {
+                self.gate.answered.push(sender);
+            }
             self.gate.highest_seen_self = self.gate.highest_seen_self.max(remote.get(&self.module_id).copied().unwrap_or(0));
         }
+        // KOR-AE-4: the sender lost part of its own history; tell it how far its sequence went,
+        // before the repairs.
+        if covers(sender) && remote.get(&sender).copied().unwrap_or(0) < self.vv.get(&sender).copied().unwrap_or(0) {
+            debug!(clause = "KOR-AE-4", to = sender, "vv sync answered: the sender is behind on its own origin");
+            self.send_vv_sync(from, Some(sender));
+        }
+        // KOR-AE-2: the sender's own origin first, then the others ascending, so the pacing limit
+        // (KOR-AE-3) never cuts off the history a restarted node waits for.
+        let mut origins: Vec<u8> = remote.keys().copied().chain(self.vv.keys().copied().filter(|&o| covers(o))).collect();
+        origins.sort_unstable_by_key(|&o| (o != sender, o));
+        origins.dedup();
         let mut repairs = 0usize;
         for o in origins {
             let r = remote.get(&o).copied().unwrap_or(0);
@@ -372,17 +389,25 @@ impl Kor {
         }
     }
 
-    /// KOR-AE-1 / KOR-SYNC-2: the whole VV as one or more VV_SYNC frames.
-    fn send_vv_sync(&mut self, to: SocketAddrV4) {
+    /// KOR-AE-1 / KOR-SYNC-2: the whole VV as one or more VV_SYNC frames; with `first`, the frame
+    /// whose range covers that module goes out first (KOR-AE-4).
+    fn send_vv_sync(&mut self, to: SocketAddrV4, first: Option<u8>) {
         let entries: Vec<(u8, u32)> = self.vv.iter().filter(|(_, &s)| s > 0).map(|(&o, &s)| (o, s)).collect();
         let chunks: Vec<&[(u8, u32)]> = if entries.is_empty() { vec![&[]] } else { entries.chunks(MAX_SYNC_ENTRIES).collect() };
+        let mut frames = Vec::with_capacity(chunks.len());
         let mut lo = 1u8;
         for (i, chunk) in chunks.iter().enumerate() {
             let hi = if i + 1 == chunks.len() { 255 } else { chunk.last().expect("non-empty chunk").0 };
-            self.effects.push(KorEffect::Send(to, KorRepr::VvSync { source_module: self.module_id, lo, hi, entries: chunk.to_vec() }));
+            frames.push(KorRepr::VvSync { source_module: self.module_id, lo, hi, entries: chunk.to_vec() });
             lo = hi.saturating_add(1);
         }
-        debug!(clause = "KOR-AE-1", frames = chunks.len(), "vv sync sent");
+        if let Some(m) = first {
+            frames.sort_by_key(|f| !matches!(f, KorRepr::VvSync { lo, hi, .. } if (*lo..=*hi).contains(&m)));
+        }
+        debug!(clause = "KOR-AE-1", frames = frames.len(), "vv sync sent");
+        for f in frames {
+            self.effects.push(KorEffect::Send(to, f));
+        }
     }
 
     /// Timers: ack batching, gap re-requests, anti-entropy and the emit gate.
@@ -416,7 +441,7 @@ impl Kor {
             for n in nbrs {
                 if !self.gate.synced.contains(&n.module) {
                     self.gate.synced.push(n.module);
-                    self.send_vv_sync(n.addr);
+                    self.send_vv_sync(n.addr, None);
                     self.gate.sync_sent_ms = Some(now_ms);
                 }
             }
@@ -426,30 +451,34 @@ impl Kor {
             self.had_live_neighbour = true;
             if first && self.gate.open {
                 let pick = nbrs[self.rng.random_range(0..nbrs.len())];
-                self.send_vv_sync(pick.addr);
+                self.send_vv_sync(pick.addr, None);
             }
             if first || self.next_ae_ms.is_some_and(|t| now_ms >= t) {
                 if !first {
                     let pick = nbrs[self.rng.random_range(0..nbrs.len())];
-                    self.send_vv_sync(pick.addr);
+                    self.send_vv_sync(pick.addr, None);
                 }
                 self.next_ae_ms = Some(now_ms + self.anti_entropy_ms);
             }
         }
-        self.update_gate(now_ms);
+        self.update_gate(now_ms, nbrs);
     }
 
-    /// CTL-PERSIST-2: a node without persistence emits only once a VV_SYNC covering its module has
-    /// arrived or 300 ms passed after its own VV_SYNCs (and after the last own-origin frame), and
-    /// `VV[self]` reached the highest own sequence seen; or after 2 anti-entropy periods alone.
-    fn update_gate(&mut self, now_ms: u64) {
+    /// CTL-PERSIST-2: a node without persistence emits only once its start-up VV_SYNC was answered
+    /// (a VV_SYNC covering its module arrived from every live neighbour) or 300 ms passed after its
+    /// last start-up VV_SYNC and the last own-origin frame, and `VV[self]` reached the highest own
+    /// sequence seen in any frame or stated by any VV_SYNC; or after 2 anti-entropy periods alone.
+    /// Waiting for every neighbour, not the first answer, keeps a neighbour that holds less of our
+    /// history from opening the gate before one that holds more was heard.
+    fn update_gate(&mut self, now_ms: u64, nbrs: &[Neighbour]) {
         if self.gate.open {
             return;
         }
         let own = self.own_seq();
         let caught_up = own >= self.gate.highest_seen_self && !self.gap.keys().any(|&(o, _)| o == self.module_id);
         let settled = self.gate.sync_sent_ms.is_some_and(|t| now_ms.saturating_sub(t.max(self.gate.last_self_repair_ms)) >= GATE_SETTLE_MS);
-        let exchanged = self.gate.sync_received || settled;
+        let answered = self.gate.sync_sent_ms.is_some() && !nbrs.is_empty() && nbrs.iter().all(|n| self.gate.answered.contains(&n.module));
+        let exchanged = answered || settled;
         let alone = !self.had_live_neighbour && now_ms.saturating_sub(self.gate.start_ms) >= 2 * self.anti_entropy_ms;
         if (exchanged && caught_up) || alone {
             self.gate.open = true;
@@ -581,6 +610,172 @@ mod tests {
         k.tick(400, &nbrs);
         assert!(k.may_emit());
         assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((1, 2)), "continues after the recovered sequence");
+    }
+
+    fn repair(src: u8, e: EventRepr) -> KorRepr {
+        gossip(src, EventRepr { flags: FLAG_REPAIR, ..e })
+    }
+
+    /// The history of the `crash-restart-gossip` capture: origins 1..4 with 22, 7, 2 and 2 events.
+    const HISTORY: [(u8, u32); 4] = [(1, 22), (2, 7), (3, 2), (4, 2)];
+
+    /// The 32 repairs of a responder that sends origins in ascending order: (4, 2) is cut off.
+    fn ascending_cut_repairs() -> Vec<EventRepr> {
+        HISTORY.iter().flat_map(|&(o, n)| (1..=n).map(move |s| ev(o, s, 0))).take(MAX_REPAIRS_PER_SYNC).collect()
+    }
+
+    /// A node of module 9 holding HISTORY, learnt as hop-0 gossip from each origin.
+    fn responder() -> Kor {
+        let mut k = open(9);
+        for &(o, n) in &HISTORY {
+            for s in 1..=n {
+                k.on_frame(0, nb(o).addr, gossip(o, ev(o, s, 0)), &[]);
+            }
+        }
+        k.tick(1, &[]);
+        sent(&mut k);
+        k
+    }
+
+    #[test]
+    fn restarted_node_stays_busy_while_its_own_history_is_cut_off() {
+        // CTL-PERSIST-2 (a): 32 repairs from one neighbour end at (4, 1); another neighbour's repair
+        // of (4, 3) shows the sequence went further. Emitting 2 would reuse a sequence (KOR-VV-2).
+        let mut k = Kor::new(4, 10_000, 1, 0, None);
+        let nbrs = [nb(1), nb(2)];
+        k.tick(10, &nbrs);
+        let syncs = sent(&mut k).into_iter().filter(|(_, f)| matches!(f, KorRepr::VvSync { .. })).count();
+        assert_eq!(syncs, 2, "start-up VV_SYNC to every live neighbour");
+        let cut = ascending_cut_repairs();
+        assert_eq!(cut.len(), 32);
+        assert!(!cut.iter().any(|e| e.origin_id == 4 && e.origin_seq == 2));
+        for e in cut {
+            k.on_frame(20, nb(1).addr, repair(1, e), &nbrs);
+        }
+        k.on_frame(25, nb(2).addr, repair(2, ev(4, 3, 0)), &nbrs);
+        assert_eq!(k.own_seq(), 1);
+        for t in [100, 400, 1000, 2000] {
+            k.tick(t, &nbrs);
+            assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), None, "busy at {t} ms with VV[self] = 1 < 3 seen");
+        }
+        let reqs: Vec<_> = sent(&mut k).into_iter().filter(|(_, f)| matches!(f, KorRepr::Request { target_origin: 4, .. })).collect();
+        assert!(reqs.iter().any(|(_, f)| matches!(f, KorRepr::Request { from_seq: 2, to_seq: 2, .. })), "{reqs:?}");
+        k.on_frame(2100, nb(1).addr, repair(1, ev(4, 2, 0)), &nbrs);
+        assert_eq!(k.own_seq(), 3);
+        k.tick(2200, &nbrs);
+        assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), None, "the settle time runs from the last own-origin frame");
+        k.tick(2400, &nbrs);
+        assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((4, 4)));
+    }
+
+    #[test]
+    fn restarted_node_waits_for_the_sequence_a_vv_sync_states() {
+        // CTL-PERSIST-2 (b): the neighbour's VV_SYNC states (4, 2); the repairs are cut off at (4, 1).
+        let mut k = Kor::new(4, 10_000, 1, 0, None);
+        let nbrs = [nb(1)];
+        k.tick(10, &nbrs);
+        sent(&mut k);
+        let stated: Vec<(u8, u32)> = HISTORY.to_vec();
+        k.on_frame(20, nb(1).addr, KorRepr::VvSync { source_module: 1, lo: 1, hi: 255, entries: stated }, &nbrs);
+        let out = sent(&mut k);
+        assert!(
+            out.contains(&(nb(1).addr, KorRepr::Request { source_module: 4, target_origin: 4, from_seq: 1, to_seq: 2 })),
+            "own history requested from the node that stated it: {out:?}"
+        );
+        assert!(!out.iter().any(|(_, f)| matches!(f, KorRepr::VvSync { .. })), "no answer: 1 is not behind on its own origin");
+        for e in ascending_cut_repairs() {
+            k.on_frame(21, nb(1).addr, repair(1, e), &nbrs);
+        }
+        for t in [30, 400, 1000, 5000] {
+            k.tick(t, &nbrs);
+            assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), None, "busy at {t} ms: VV[self] = 1, stated 2");
+        }
+        k.on_frame(5001, nb(1).addr, repair(1, ev(4, 2, 0)), &nbrs);
+        k.tick(5010, &nbrs);
+        assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((4, 3)), "the only neighbour answered and VV[self] reached 2");
+    }
+
+    #[test]
+    fn gate_waits_for_every_neighbour_not_the_first_answer() {
+        // Neighbour 1 knows (4, 1) only and answers first; neighbour 2 knows (4, 2).
+        let mut k = Kor::new(4, 10_000, 1, 0, None);
+        let nbrs = [nb(1), nb(2)];
+        k.tick(10, &nbrs);
+        k.on_frame(20, nb(1).addr, KorRepr::VvSync { source_module: 1, lo: 1, hi: 255, entries: vec![(4, 1)] }, &nbrs);
+        k.on_frame(21, nb(1).addr, repair(1, ev(4, 1, 0)), &nbrs);
+        k.tick(30, &nbrs);
+        assert!(!k.may_emit(), "neighbour 2 has not answered and 300 ms have not passed");
+        k.on_frame(40, nb(2).addr, KorRepr::VvSync { source_module: 2, lo: 1, hi: 255, entries: vec![(4, 2)] }, &nbrs);
+        k.tick(50, &nbrs);
+        assert!(!k.may_emit(), "VV[self] = 1 < 2 stated");
+        k.on_frame(60, nb(2).addr, repair(2, ev(4, 2, 0)), &nbrs);
+        k.tick(70, &nbrs);
+        assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((4, 3)));
+    }
+
+    #[test]
+    fn vv_sync_from_a_node_behind_on_its_own_origin_is_answered_then_own_history_first() {
+        // KOR-AE-4, KOR-AE-2, KOR-AE-3: the restarted node 4 sends its start-up VV_SYNC (empty).
+        let mut r = responder();
+        r.on_frame(100, nb(4).addr, KorRepr::VvSync { source_module: 4, lo: 1, hi: 255, entries: vec![] }, &[nb(4)]);
+        let out = sent(&mut r);
+        assert!(out.iter().all(|(to, _)| *to == nb(4).addr));
+        match &out[0].1 {
+            KorRepr::VvSync { source_module: 9, lo, hi, entries } => {
+                assert!((*lo..=*hi).contains(&4));
+                assert!(entries.contains(&(4, 2)), "{entries:?}");
+            }
+            other => panic!("output must start with a VV_SYNC covering module 4, got {other:?}"),
+        }
+        let repairs: Vec<(u8, u32)> = out
+            .iter()
+            .filter_map(|(_, f)| match f {
+                KorRepr::Gossip { event, .. } if event.is_repair() => Some((event.origin_id, event.origin_seq)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(repairs.len(), 32, "KOR-AE-3 pacing");
+        assert_eq!(&repairs[..2], &[(4, 1), (4, 2)], "the syncing node's own origin first");
+        assert_eq!(repairs[2], (1, 1), "then the other origins ascending");
+        let first_repair = out.iter().position(|(_, f)| matches!(f, KorRepr::Gossip { .. })).unwrap();
+        assert!(out[..first_repair].iter().all(|(_, f)| matches!(f, KorRepr::VvSync { .. })), "the VV_SYNC answer comes before the repairs");
+
+        // Fed to the restarted node, the answer and the 32 repairs are enough to emit 3, not 2.
+        let mut k = Kor::new(4, 10_000, 1, 0, None);
+        let nbrs = [nb(9)];
+        k.tick(10, &nbrs);
+        sent(&mut k);
+        for (_, f) in out {
+            k.on_frame(20, nb(9).addr, f, &nbrs);
+        }
+        assert_eq!(k.own_seq(), 2);
+        k.tick(30, &nbrs);
+        assert_eq!(k.emit(0, 0x80, [0; 20], &nbrs), Some((4, 3)));
+    }
+
+    #[test]
+    fn vv_sync_answer_is_only_for_a_node_behind_on_its_own_origin() {
+        let mut r = responder();
+        // Node 4 states its own origin as far as the responder knows it: no answer (KOR-AE-4 not met).
+        r.on_frame(100, nb(4).addr, KorRepr::VvSync { source_module: 4, lo: 1, hi: 255, entries: vec![(4, 2)] }, &[nb(4)]);
+        let out = sent(&mut r);
+        assert!(!out.iter().any(|(_, f)| matches!(f, KorRepr::VvSync { .. })), "{out:?}");
+        assert_eq!(out.iter().filter(|(_, f)| matches!(f, KorRepr::Gossip { .. })).count(), 31);
+        // A frame whose range does not cover the sender's module says nothing about its own origin.
+        r.on_frame(101, nb(4).addr, KorRepr::VvSync { source_module: 4, lo: 1, hi: 3, entries: vec![] }, &[nb(4)]);
+        assert!(!sent(&mut r).iter().any(|(_, f)| matches!(f, KorRepr::VvSync { .. })));
+    }
+
+    #[test]
+    fn vv_sync_answer_leads_with_the_frame_covering_the_sender() {
+        let mut k = open(100);
+        for o in 1..=13u8 {
+            k.on_frame(0, nb(o).addr, gossip(o, ev(o, 1, 0)), &[]);
+        }
+        sent(&mut k);
+        k.on_frame(1, nb(13).addr, KorRepr::VvSync { source_module: 13, lo: 12, hi: 255, entries: vec![] }, &[]);
+        let frames: Vec<_> = sent(&mut k).into_iter().filter_map(|(_, f)| match f { KorRepr::VvSync { lo, hi, entries, .. } => Some((lo, hi, entries.len())), _ => None }).collect();
+        assert_eq!(frames, vec![(12, 255, 2), (1, 11, 11)]);
     }
 
     #[test]
