@@ -45,9 +45,11 @@ type korState struct {
 	nextAE     int64
 	startedAt  int64
 	initialAE  bool
-	initialAt  int64
-	syncSeen   bool
-	highest    [256]uint32 // highest origin_seq seen per origin (CTL-PERSIST-2)
+	initialAt  int64          // when the last start-up VV_SYNC went out (CTL-PERSIST-2)
+	lastSelfAt int64          // when the last frame carrying an own-origin event arrived
+	startupTo  map[uint8]bool // modules our start-up VV_SYNC went to
+	syncFrom   map[uint8]bool // modules whose VV_SYNC covering our module arrived
+	highest    [256]uint32    // highest origin_seq seen in a frame or stated by a VV_SYNC, per origin (CTL-PERSIST-2)
 	blocked    bool
 	deferred   [][20]byte // bridge payloads waiting for the emit block to lift
 	ownDirty   bool       // VV[self] advanced: persist before sending (CTL-PERSIST-1)
@@ -80,6 +82,8 @@ func (k *korState) init() {
 	k.fields = map[uint8]codec.Event{}
 	k.unacked = map[retxKey]*retxEntry{}
 	k.syncedTo = map[netip.AddrPort]bool{}
+	k.startupTo = map[uint8]bool{}
+	k.syncFrom = map[uint8]bool{}
 	k.blocked = true
 }
 
@@ -239,6 +243,9 @@ func (n *Node) onGossip(now int64, from netip.AddrPort, g *codec.Gossip) {
 	if e.OriginSeq > n.kor.highest[e.OriginID] {
 		n.kor.highest[e.OriginID] = e.OriginSeq
 	}
+	if e.OriginID == n.cfg.ModuleID {
+		n.kor.lastSelfAt = now
+	}
 	if stored, ok := n.kor.events[id]; ok && stored.Canonical() != e.Canonical() {
 		n.invalid(now, "kor_event_conflict", "KOR-EVT-6", "two events with one identity differ", from)
 	}
@@ -395,39 +402,64 @@ func (n *Node) onRequest(now int64, from netip.AddrPort, r *codec.Request) {
 	}
 }
 
-// onSync is KOR-AE-2/3.
+// onSync is KOR-AE-2..4.
 func (n *Node) onSync(now int64, from netip.AddrPort, s *codec.VVSync) {
 	remote := map[uint8]uint32{}
 	for _, e := range s.Entries {
 		remote[e.Origin] = e.Seq
 	}
-	if s.Lo <= n.cfg.ModuleID && n.cfg.ModuleID <= s.Hi {
-		n.kor.syncSeen = true
+	covers := func(m uint8) bool { return s.Lo <= m && m <= s.Hi }
+	if covers(n.cfg.ModuleID) {
+		n.kor.syncFrom[s.Source] = true // CTL-PERSIST-2: the sender states how far our own sequence went
 	}
-	if !n.kor.syncedTo[from] && len(n.kor.syncedTo) < 4*MaxMembers {
-		n.sendSync(from) // KOR-AE-4: answer a peer's first VV_SYNC once with ours
-	}
-	budget := RepairBudget
 	for o := int(s.Lo); o <= int(s.Hi); o++ {
-		rv, lv := remote[uint8(o)], n.kor.vv[o]
-		if rv > n.kor.highest[o] {
+		if rv := remote[uint8(o)]; rv > n.kor.highest[o] {
 			n.kor.highest[o] = rv
 		}
+	}
+	switch {
+	case covers(s.Source) && remote[s.Source] < n.kor.vv[s.Source]:
+		// KOR-AE-4: the sender lost part of its own history; tell it how far its sequence went,
+		// before the repairs.
+		n.log("debug", "VV_SYNC answered: the sender is behind on its own origin", "KOR-AE-4",
+			"peer", from.String(), "stated", remote[s.Source], "local", n.kor.vv[s.Source])
+		n.sendSyncLeading(from, s.Source)
+	case !n.kor.syncedTo[from] && len(n.kor.syncedTo) < 4*MaxMembers:
+		n.sendSync(from) // KOR-AE-4's MAY: answer a peer's first VV_SYNC once with ours
+	}
+	// KOR-AE-2: the sender's own origin first, then the others ascending, so the pacing limit
+	// (KOR-AE-3) never cuts off the history a restarted node waits for.
+	order := make([]uint8, 0, int(s.Hi)-int(s.Lo)+1)
+	if covers(s.Source) {
+		order = append(order, s.Source)
+	}
+	for o := int(s.Lo); o <= int(s.Hi); o++ {
+		if uint8(o) != s.Source {
+			order = append(order, uint8(o))
+		}
+	}
+	budget := RepairBudget
+	for _, o := range order {
+		rv, lv := remote[o], n.kor.vv[o]
 		for q := uint64(rv) + 1; q <= uint64(lv) && budget > 0; q++ {
-			if e, ok := n.kor.events[evID{uint8(o), uint32(q)}]; ok {
+			if e, ok := n.kor.events[evID{o, uint32(q)}]; ok {
 				n.sendRepair(from, e)
 				budget--
 			}
 		}
-		if rv > lv && n.originAdmitted(uint8(o)) {
+		if rv > lv && n.originAdmitted(o) {
 			n.kor.reqs[o].outstanding = false // the syncing node is the best source now
-			n.maybeRequest(now, uint8(o), rv, from)
+			n.maybeRequest(now, o, rv, from)
 		}
 	}
 }
 
 // syncFrames splits the VV over VV_SYNC frames of at most 11 entries covering 1..255 (KOR-SYNC-2).
-func (n *Node) syncFrames() [][]byte {
+func (n *Node) syncFrames() [][]byte { return n.syncFramesLeading(0) }
+
+// syncFramesLeading is syncFrames with the frame whose range covers module `first` (if not 0)
+// moved to the front (KOR-AE-4).
+func (n *Node) syncFramesLeading(first uint8) [][]byte {
 	var entries []codec.VVEntry
 	for o := 1; o < 256; o++ {
 		if n.kor.vv[o] != 0 {
@@ -447,7 +479,12 @@ func (n *Node) syncFrames() [][]byte {
 		if len(entries) > 0 {
 			hi = int(entries[0].Origin) - 1
 		}
-		frames = append(frames, codec.EmitKor(&codec.VVSync{Source: n.cfg.ModuleID, Lo: uint8(lo), Hi: uint8(hi), Entries: chunk}))
+		f := codec.EmitKor(&codec.VVSync{Source: n.cfg.ModuleID, Lo: uint8(lo), Hi: uint8(hi), Entries: chunk})
+		if first != 0 && lo <= int(first) && int(first) <= hi {
+			frames = append([][]byte{f}, frames...)
+		} else {
+			frames = append(frames, f)
+		}
 		if len(entries) == 0 {
 			return frames
 		}
@@ -455,11 +492,13 @@ func (n *Node) syncFrames() [][]byte {
 	}
 }
 
-func (n *Node) sendSync(to netip.AddrPort) {
+func (n *Node) sendSync(to netip.AddrPort) { n.sendSyncLeading(to, 0) }
+
+func (n *Node) sendSyncLeading(to netip.AddrPort, first uint8) {
 	if len(n.kor.syncedTo) < 4*MaxMembers {
 		n.kor.syncedTo[to] = true
 	}
-	for _, f := range n.syncFrames() {
+	for _, f := range n.syncFramesLeading(first) {
 		n.send(ChanKor, to, f, "kor_vv_sync")
 	}
 }
@@ -470,14 +509,21 @@ func (n *Node) korTick(now int64) {
 	}
 	n.flushAcks()
 	nbrs := n.neighbours(now)
-	if !n.kor.initialAE && len(nbrs) > 0 {
+	if len(nbrs) > 0 && (!n.kor.initialAE || n.kor.blocked) {
 		// KOR-AE-1: at once when the first live neighbour appears; all of them, so a restarted
-		// node hears about its own old events from everyone who has them.
-		n.kor.initialAE, n.kor.initialAt = true, now
+		// node hears about its own old events from everyone who has them; and while CTL-PERSIST-2
+		// blocks emission, every neighbour that becomes live meanwhile.
 		for _, nb := range nbrs {
-			n.sendSync(nb.addr)
+			if !n.kor.startupTo[nb.module] {
+				n.kor.startupTo[nb.module] = true
+				n.sendSync(nb.addr)
+				n.kor.initialAt = now
+			}
 		}
-		n.kor.nextAE = now + ms(n.cfg.AntiEntropyMs)
+		if !n.kor.initialAE {
+			n.kor.initialAE = true
+			n.kor.nextAE = now + ms(n.cfg.AntiEntropyMs)
+		}
 	}
 	if now >= n.kor.nextAE {
 		if len(nbrs) > 0 {
@@ -504,7 +550,7 @@ func (n *Node) korTick(now int64) {
 		n.maybeRequest(now, uint8(o), r.to, target)
 	}
 	n.retransmit(now)
-	n.updateEmitBlock(now)
+	n.updateEmitBlock(now, nbrs)
 }
 
 func (n *Node) trackUnacked(now int64, to netip.AddrPort, e codec.Event) {
@@ -546,16 +592,28 @@ func (n *Node) retransmit(now int64) {
 	}
 }
 
-// updateEmitBlock is CTL-PERSIST-2: without restored state, emit only after one anti-entropy
-// exchange (our VV_SYNC went out and either a VV_SYNC covering us came back or 300 ms of repairs
-// had time to arrive) or after 2 anti-entropy periods with no live neighbour, and only once VV[self]
-// has caught up with the highest own sequence seen anywhere.
-func (n *Node) updateEmitBlock(now int64) {
+// updateEmitBlock is CTL-PERSIST-2: without restored state, emit only after the start-up
+// anti-entropy exchange (our VV_SYNC went to every live neighbour, and either a VV_SYNC covering us
+// came back from every live neighbour or 300 ms passed after the last start-up VV_SYNC and the last
+// own-origin frame) or after 2 anti-entropy periods with no live neighbour, and only once VV[self]
+// has caught up with the highest own sequence seen in any frame or stated by any VV_SYNC. Waiting
+// for every neighbour, not the first answer, keeps a neighbour that holds less of our history
+// from lifting the block before one that holds more was heard.
+func (n *Node) updateEmitBlock(now int64, nbrs []nbr) {
 	if !n.kor.blocked {
 		return
 	}
 	self := n.cfg.ModuleID
-	exchanged := n.kor.initialAE && (n.kor.syncSeen || now-n.kor.initialAt >= 300_000)
+	answered := n.kor.initialAE && len(nbrs) > 0
+	for _, nb := range nbrs {
+		answered = answered && n.kor.syncFrom[nb.module]
+	}
+	since := n.kor.initialAt
+	if n.kor.lastSelfAt > since {
+		since = n.kor.lastSelfAt
+	}
+	settled := n.kor.initialAE && now-since >= 300_000
+	exchanged := answered || settled
 	alone := !n.kor.initialAE && now-n.kor.startedAt >= 2*ms(n.cfg.AntiEntropyMs)
 	if (exchanged || alone) && n.kor.vv[self] >= n.kor.highest[self] {
 		n.kor.blocked = false

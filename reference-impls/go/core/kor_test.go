@@ -446,3 +446,273 @@ func TestAnswerFirstSyncOnce(t *testing.T) {
 		t.Fatalf("%d VV_SYNC answers to a new peer, want exactly 1 (KOR-AE-4)", answers)
 	}
 }
+
+// ---- restart without persistence and the anti-entropy answer (KOR-AE-2..4, CTL-PERSIST-2) ----
+
+// history is the crash-restart-gossip capture: origins 1..4 with 22, 7, 2 and 2 events.
+var history = []codec.VVEntry{{Origin: 1, Seq: 22}, {Origin: 2, Seq: 7}, {Origin: 3, Seq: 2}, {Origin: 4, Seq: 2}}
+
+func peerRoj(mod uint8) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, mod}), 9990)
+}
+func peerKor(mod uint8) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, mod}), 9991)
+}
+
+// loneNode is a started node of module `mod` without persisted state and without static peers.
+func loneNode(mod uint8) *Node {
+	c := testConfig(0, 1)
+	c.ModuleID, c.NodeID, c.StaticPeers = mod, fmt.Sprintf("m%d", mod), nil
+	n := New(c)
+	n.Start(0)
+	n.TakeOutput()
+	return n
+}
+
+// learn makes n hear an ANNOUNCE of module mod (a live neighbour from then on).
+func learn(n *Node, now int64, mods ...uint8) {
+	for _, mod := range mods {
+		id := fmt.Sprintf("m%d", mod)
+		n.HandleRoj(now, peerRoj(mod), codec.EncodeRoj(codec.TypeAnnounce, id, codec.Announce{ModuleID: mod, Lang: "go",
+			Version: "0.1.0", Caps: []string{}, Members: []string{id}, KorPort: 9991, CtlPort: 9992}))
+	}
+}
+
+func repairFrame(src, origin uint8, seq uint32) []byte {
+	return gossip(src, origin, seq, 0, codec.FlagRepair)
+}
+
+// cutRepairs are the 32 repairs of a responder that sends origins ascending: (4, 2) is cut off.
+func cutRepairs() [][2]uint32 {
+	var out [][2]uint32
+	for _, h := range history {
+		for q := uint32(1); q <= h.Seq && len(out) < RepairBudget; q++ {
+			out = append(out, [2]uint32{uint32(h.Origin), q})
+		}
+	}
+	return out
+}
+
+func korFrames(out []Datagram) []codec.KorFrame {
+	var fs []codec.KorFrame
+	for _, d := range out {
+		if d.Chan == ChanKor {
+			f, err := codec.ParseKor(d.Data)
+			if err != nil {
+				panic(err)
+			}
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+func TestRestartedNodeBusyWhileOwnHistoryCutOff(t *testing.T) {
+	// CTL-PERSIST-2 (a): 32 repairs from neighbour 1 end at (4, 1); neighbour 2's repair of (4, 3)
+	// shows the sequence went further. Emitting 2 would reuse a sequence (KOR-VV-2).
+	n := loneNode(4)
+	learn(n, 1_000, 1, 2)
+	n.Tick(10_000)
+	syncs := 0
+	for _, f := range korFrames(n.TakeOutput()) {
+		if _, ok := f.(*codec.VVSync); ok {
+			syncs++
+		}
+	}
+	if syncs != 2 {
+		t.Fatalf("%d start-up VV_SYNCs, want one to each live neighbour", syncs)
+	}
+	cut := cutRepairs()
+	if len(cut) != 32 || cut[31] != [2]uint32{4, 1} {
+		t.Fatalf("cut repairs %v", cut)
+	}
+	for _, r := range cut {
+		n.HandleKor(20_000, peerKor(1), repairFrame(1, uint8(r[0]), r[1]))
+	}
+	n.HandleKor(25_000, peerKor(2), repairFrame(2, 4, 3))
+	if n.kor.vv[4] != 1 {
+		t.Fatalf("VV[self] = %d", n.kor.vv[4])
+	}
+	for _, at := range []int64{100_000, 400_000, 1_000_000, 2_000_000} {
+		n.Tick(at)
+		if _, _, err := n.Emit(at, 0x80, [20]byte{}); err == nil || err.Code != "busy" {
+			t.Fatalf("emit at %d µs with VV[self] = 1 < 3 seen: %v", at, err)
+		}
+	}
+	asked := false
+	for _, f := range korFrames(n.TakeOutput()) {
+		if r, ok := f.(*codec.Request); ok && r.Target == 4 && r.FromSeq == 2 && r.ToSeq == 2 {
+			asked = true
+		}
+	}
+	if !asked {
+		t.Fatal("the missing own event (4, 2) was not requested (KOR-GAP-1)")
+	}
+	n.HandleKor(2_100_000, peerKor(1), repairFrame(1, 4, 2))
+	learn(n, 2_100_000, 1, 2)
+	n.Tick(2_200_000)
+	if _, _, err := n.Emit(2_200_000, 0x80, [20]byte{}); err == nil || err.Code != "busy" {
+		t.Fatalf("emit 100 ms after an own-origin frame: %v", err)
+	}
+	n.Tick(2_400_000)
+	if o, seq, err := n.Emit(2_400_000, 0x80, [20]byte{}); err != nil || o != 4 || seq != 4 {
+		t.Fatalf("emit after catching up: (%d, %d) %v, want (4, 4)", o, seq, err)
+	}
+}
+
+func TestRestartedNodeWaitsForTheSequenceAVVSyncStates(t *testing.T) {
+	// CTL-PERSIST-2 (b): the neighbour's VV_SYNC states (4, 2); its repairs are cut off at (4, 1).
+	n := loneNode(4)
+	learn(n, 1_000, 1)
+	n.Tick(10_000)
+	n.TakeOutput()
+	n.HandleKor(20_000, peerKor(1), codec.EmitKor(&codec.VVSync{Source: 1, Lo: 1, Hi: 255, Entries: history}))
+	asked := false
+	for _, f := range korFrames(n.TakeOutput()) {
+		if r, ok := f.(*codec.Request); ok && r.Target == 4 && r.FromSeq == 1 && r.ToSeq == 2 {
+			asked = true
+		}
+	}
+	if !asked {
+		t.Fatal("own history not requested from the node that stated it (KOR-AE-2)")
+	}
+	for _, r := range cutRepairs() {
+		n.HandleKor(21_000, peerKor(1), repairFrame(1, uint8(r[0]), r[1]))
+	}
+	for _, at := range []int64{30_000, 400_000, 1_000_000, 2_500_000} {
+		n.Tick(at)
+		if _, _, err := n.Emit(at, 0x80, [20]byte{}); err == nil || err.Code != "busy" {
+			t.Fatalf("emit at %d µs with VV[self] = 1, stated 2: %v", at, err)
+		}
+	}
+	n.HandleKor(2_500_000, peerKor(1), repairFrame(1, 4, 2))
+	learn(n, 2_500_000, 1)
+	n.Tick(2_510_000)
+	if o, seq, err := n.Emit(2_510_000, 0x80, [20]byte{}); err != nil || o != 4 || seq != 3 {
+		t.Fatalf("emit after catching up: (%d, %d) %v, want (4, 3)", o, seq, err)
+	}
+}
+
+func TestEmitBlockWaitsForEveryNeighbour(t *testing.T) {
+	// Neighbour 1 knows (4, 1) only and answers first; neighbour 2 knows (4, 2).
+	n := loneNode(4)
+	learn(n, 1_000, 1, 2)
+	n.Tick(10_000)
+	n.HandleKor(20_000, peerKor(1), codec.EmitKor(&codec.VVSync{Source: 1, Lo: 1, Hi: 255, Entries: []codec.VVEntry{{Origin: 4, Seq: 1}}}))
+	n.HandleKor(21_000, peerKor(1), repairFrame(1, 4, 1))
+	n.Tick(30_000)
+	if !n.EmitBlocked() {
+		t.Fatal("unblocked before neighbour 2 answered and before 300 ms")
+	}
+	n.HandleKor(40_000, peerKor(2), codec.EmitKor(&codec.VVSync{Source: 2, Lo: 1, Hi: 255, Entries: []codec.VVEntry{{Origin: 4, Seq: 2}}}))
+	n.Tick(50_000)
+	if !n.EmitBlocked() {
+		t.Fatal("unblocked with VV[self] = 1 < 2 stated")
+	}
+	n.HandleKor(60_000, peerKor(2), repairFrame(2, 4, 2))
+	n.Tick(70_000)
+	if _, seq, err := n.Emit(70_000, 0x80, [20]byte{}); err != nil || seq != 3 {
+		t.Fatalf("emit: %d %v, want 3", seq, err)
+	}
+}
+
+// responder is a node of module 9 holding history, learnt as hop-0 gossip from each origin.
+func responder() *Node {
+	r := loneNode(9)
+	for _, h := range history {
+		for q := uint32(1); q <= h.Seq; q++ {
+			r.HandleKor(1_000, peerKor(h.Origin), gossip(h.Origin, h.Origin, q, 0, 0))
+		}
+	}
+	r.Tick(2_000)
+	r.TakeOutput()
+	return r
+}
+
+func TestSyncFromNodeBehindOnItsOwnOriginAnsweredThenOwnHistoryFirst(t *testing.T) {
+	r := responder()
+	// Before its restart, node 4 had synced with us: the once-only answer to a new peer is spent.
+	r.HandleKor(3_000, peerKor(4), codec.EmitKor(&codec.VVSync{Source: 4, Lo: 1, Hi: 255, Entries: history}))
+	r.TakeOutput()
+	// KOR-AE-4, KOR-AE-2, KOR-AE-3: the restarted node 4 sends its start-up VV_SYNC (empty).
+	r.HandleKor(4_000, peerKor(4), codec.EmitKor(&codec.VVSync{Source: 4, Lo: 1, Hi: 255}))
+	out := r.TakeOutput()
+	fs := korFrames(out)
+	first, ok := fs[0].(*codec.VVSync)
+	if !ok || first.Lo > 4 || first.Hi < 4 {
+		t.Fatalf("output must start with a VV_SYNC covering module 4, got %#v", fs[0])
+	}
+	if !reflect.DeepEqual(first.Entries, history) {
+		t.Fatalf("VV_SYNC answer states %v", first.Entries)
+	}
+	var repairs [][2]uint32
+	seenRepair := false
+	for _, f := range fs {
+		switch f := f.(type) {
+		case *codec.Gossip:
+			seenRepair = true
+			if f.Event.Flags&codec.FlagRepair == 0 {
+				t.Fatalf("non-repair gossip %+v", f.Event)
+			}
+			repairs = append(repairs, [2]uint32{uint32(f.Event.OriginID), f.Event.OriginSeq})
+		case *codec.VVSync:
+			if seenRepair {
+				t.Fatal("VV_SYNC after the repairs")
+			}
+		}
+	}
+	if len(repairs) != 32 {
+		t.Fatalf("%d repair frames, want 32 (KOR-AE-3)", len(repairs))
+	}
+	if repairs[0] != [2]uint32{4, 1} || repairs[1] != [2]uint32{4, 2} || repairs[2] != [2]uint32{1, 1} {
+		t.Fatalf("repair order %v: the syncing node's own origin first, then ascending", repairs[:3])
+	}
+	for _, d := range out {
+		if d.To != peerKor(4) {
+			t.Fatalf("answer sent to %s", d.To)
+		}
+	}
+	// Fed to the restarted node, the answer and the 32 repairs are enough to emit 3, not 2.
+	n := loneNode(4)
+	learn(n, 1_000, 9)
+	n.Tick(10_000)
+	n.TakeOutput()
+	for _, d := range out {
+		n.HandleKor(20_000, peerKor(9), d.Data)
+	}
+	n.Tick(30_000)
+	if _, seq, err := n.Emit(30_000, 0x80, [20]byte{}); err != nil || seq != 3 {
+		t.Fatalf("restarted node emits %d (%v), want 3", seq, err)
+	}
+}
+
+func TestSyncAnswerOnlyForANodeBehindOnItsOwnOrigin(t *testing.T) {
+	r := responder()
+	r.HandleKor(3_000, peerKor(4), codec.EmitKor(&codec.VVSync{Source: 4, Lo: 1, Hi: 255, Entries: history}))
+	r.TakeOutput() // the once-only answer to a new peer
+	r.HandleKor(4_000, peerKor(4), codec.EmitKor(&codec.VVSync{Source: 4, Lo: 1, Hi: 255, Entries: []codec.VVEntry{{Origin: 4, Seq: 2}}}))
+	for _, f := range korFrames(r.TakeOutput()) {
+		if _, ok := f.(*codec.VVSync); ok {
+			t.Fatal("answered a node that is not behind on its own origin")
+		}
+	}
+	// A frame whose range does not cover the sender's module says nothing about its own origin.
+	r.HandleKor(5_000, peerKor(4), codec.EmitKor(&codec.VVSync{Source: 4, Lo: 1, Hi: 3}))
+	for _, f := range korFrames(r.TakeOutput()) {
+		if _, ok := f.(*codec.VVSync); ok {
+			t.Fatal("answered a VV_SYNC not covering the sender's module")
+		}
+	}
+}
+
+func TestSyncAnswerLeadsWithTheFrameCoveringTheSender(t *testing.T) {
+	s := newSim(t, 1, nil)
+	for o := 1; o <= 30; o++ {
+		s.nodes[0].kor.vv[o*3] = uint32(o)
+	}
+	frames := s.nodes[0].syncFramesLeading(60)
+	p, _ := codec.ParseKor(frames[0])
+	if vs := p.(*codec.VVSync); vs.Lo > 60 || vs.Hi < 60 || len(frames) != 3 {
+		t.Fatalf("first frame covers %d..%d of %d", vs.Lo, vs.Hi, len(frames))
+	}
+}
