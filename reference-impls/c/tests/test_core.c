@@ -767,6 +767,268 @@ static void test_restart_without_persistence_defers_bridge_event(void **s) {
         }
 }
 
+/* ---- restart without persistence and the anti-entropy answer (KOR-AE-2..4, CTL-PERSIST-2) ---- */
+
+/* The crash-restart-gossip capture: origins 1..4 with 22, 7, 2 and 2 events. */
+static const uint8_t hist_origin[4] = {1, 2, 3, 4};
+static const uint32_t hist_count[4] = {22, 7, 2, 2};
+
+/* A node c-<k> (module k) without persistence hooks: a restart without state (CTL-PERSIST-2). */
+static ekc_node_t *fresh_node(int slot, int k) {
+    ekc_config_t cfg;
+    ekc_config_defaults(&cfg);
+    snprintf(cfg.node_id, sizeof cfg.node_id, "c-%d", k);
+    cfg.module_id = (uint8_t)k;
+    cfg.bind_ipv4 = ip(k, 0).ipv4;
+    cfg.seed = 7;
+    ekc_node_t *n = &nodes[slot];
+    assert_int_equal(ekc_init(n, &cfg), EKC_OK);
+    ekc_tick(n, 1000);
+    drain(n);
+    return n;
+}
+
+static void learn_members(ekc_node_t *n, uint64_t t, int self, const int *mods, int count) {
+    for (int i = 0; i < count; i++) {
+        char m[32];
+        snprintf(m, sizeof m, "[\"c-%d\",\"c-%d\"]", self < mods[i] ? self : mods[i],
+                 self < mods[i] ? mods[i] : self);
+        announce_from(n, t, mods[i], m);
+    }
+}
+
+/* The 32 repairs of a responder that sends origins ascending: (4, 2) is cut off. */
+static int rx_cut_repairs(ekc_node_t *n, uint64_t t, uint8_t from) {
+    int sent = 0;
+    for (int h = 0; h < 4; h++)
+        for (uint32_t q = 1; q <= hist_count[h] && sent < 32; q++, sent++) {
+            uint8_t ev[36];
+            make_event(ev, hist_origin[h], q, 0x80, 0, EKC_EVT_FLAG_REPAIR, q * 10);
+            rx_gossip(n, t, from, ev);
+        }
+    return sent;
+}
+
+static void rx_repair(ekc_node_t *n, uint64_t t, uint8_t from, uint8_t origin, uint32_t seq) {
+    uint8_t ev[36];
+    make_event(ev, origin, seq, 0x80, 0, EKC_EVT_FLAG_REPAIR, seq * 10);
+    rx_gossip(n, t, from, ev);
+}
+
+static void rx_sync(ekc_node_t *n, uint64_t t, uint8_t from, uint8_t lo, uint8_t hi, unsigned c,
+                    const uint8_t *origins, const uint32_t *seqs) {
+    uint8_t f[64];
+    size_t len = ekc_kor_emit_sync(f, sizeof f, from, lo, hi, c, origins, seqs);
+    assert_true(len > 0);
+    ekc_on_datagram(n, t, EKC_CH_KOR, ip(from, 9991), f, len);
+}
+
+static bool captured_request(uint8_t target, uint32_t from, uint32_t to, int dst) {
+    for (int i = 0; i < ncap; i++) {
+        ekc_kor_frame_t f;
+        if (caps[i].data[0] != EKC_KOR_EVENT_REQUEST ||
+            ekc_kor_frame_check(caps[i].data, caps[i].len, &f) != EKC_KOR_OK)
+            continue;
+        if (ekc_kor_req_target(f) == target && ekc_kor_req_from(f) == from &&
+            ekc_kor_req_to(f) == to && caps[i].dst.ipv4 == ip(dst, 0).ipv4)
+            return true;
+    }
+    return false;
+}
+
+static void test_restarted_node_busy_while_own_history_cut_off(void **s) {
+    (void)s;
+    /* (a): 32 repairs from c-1 end at (4, 1); c-2's repair of (4, 3) shows the sequence went
+     * further. Emitting 2 would reuse a sequence (KOR-VV-2). */
+    ekc_node_t *n = fresh_node(2, 4);
+    const int nb[2] = {1, 2};
+    learn_members(n, 1000, 4, nb, 2);
+    ekc_tick(n, 1001);
+    drain(n);
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 2); /* start-up VV_SYNC to every live neighbour */
+    assert_int_equal(rx_cut_repairs(n, 1010, 1), 32);
+    rx_repair(n, 1015, 2, 4, 3);
+    drain(n);
+    assert_int_equal(ekc_vv_get(n, 4), 1);
+    assert_true(captured_request(4, 2, 2, 2)); /* KOR-GAP-1 for the missing own event */
+    uint8_t pl[20] = {0};
+    const uint64_t at[4] = {1100, 1400, 2000, 2900};
+    for (int i = 0; i < 4; i++) {
+        ekc_tick(n, at[i]);
+        assert_int_equal(ekc_emit(n, at[i], 0x80, pl, NULL, NULL), EKC_ERR_BUSY);
+    }
+    learn_members(n, 3000, 4, nb, 2);
+    rx_repair(n, 3000, 1, 4, 2);
+    assert_int_equal(ekc_vv_get(n, 4), 3);
+    ekc_tick(n, 3100);
+    assert_int_equal(ekc_emit(n, 3100, 0x80, pl, NULL, NULL), EKC_ERR_BUSY); /* settles 300 ms */
+    ekc_tick(n, 3300);
+    uint32_t seq = 0;
+    assert_int_equal(ekc_emit(n, 3300, 0x80, pl, NULL, &seq), EKC_OK);
+    assert_int_equal(seq, 4);
+}
+
+static void test_restarted_node_waits_for_the_sequence_a_vv_sync_states(void **s) {
+    (void)s;
+    /* (b): c-1's VV_SYNC states (4, 2); its repairs are cut off at (4, 1). */
+    ekc_node_t *n = fresh_node(2, 4);
+    const int nb[1] = {1};
+    learn_members(n, 1000, 4, nb, 1);
+    ekc_tick(n, 1001);
+    drain(n);
+    rx_sync(n, 1010, 1, 1, 255, 4, hist_origin, hist_count);
+    drain(n);
+    assert_true(captured_request(4, 1, 2, 1)); /* own history requested from who stated it */
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 0); /* c-1 is not behind on its own origin */
+    rx_cut_repairs(n, 1011, 1);
+    assert_int_equal(ekc_vv_get(n, 4), 1);
+    uint8_t pl[20] = {0};
+    const uint64_t at[4] = {1020, 1400, 2000, 2900};
+    for (int i = 0; i < 4; i++) {
+        ekc_tick(n, at[i]);
+        assert_int_equal(ekc_emit(n, at[i], 0x80, pl, NULL, NULL), EKC_ERR_BUSY);
+    }
+    learn_members(n, 3000, 4, nb, 1);
+    rx_repair(n, 3000, 1, 4, 2);
+    ekc_tick(n, 3001); /* the only neighbour answered and VV[self] reached 2 */
+    uint32_t seq = 0;
+    assert_int_equal(ekc_emit(n, 3001, 0x80, pl, NULL, &seq), EKC_OK);
+    assert_int_equal(seq, 3);
+}
+
+static void test_emit_gate_waits_for_every_neighbour(void **s) {
+    (void)s;
+    /* c-1 knows (4, 1) only and answers first; c-2 knows (4, 2). */
+    ekc_node_t *n = fresh_node(2, 4);
+    const int nb[2] = {1, 2};
+    learn_members(n, 1000, 4, nb, 2);
+    ekc_tick(n, 1001);
+    uint8_t o4[1] = {4};
+    uint32_t one[1] = {1}, two[1] = {2};
+    rx_sync(n, 1010, 1, 1, 255, 1, o4, one);
+    rx_repair(n, 1011, 1, 4, 1);
+    uint8_t pl[20] = {0};
+    ekc_tick(n, 1020);
+    assert_int_equal(ekc_emit(n, 1020, 0x80, pl, NULL, NULL), EKC_ERR_BUSY);
+    rx_sync(n, 1030, 2, 1, 255, 1, o4, two);
+    ekc_tick(n, 1040);
+    assert_int_equal(ekc_emit(n, 1040, 0x80, pl, NULL, NULL), EKC_ERR_BUSY); /* 1 < 2 stated */
+    rx_repair(n, 1050, 2, 4, 2);
+    ekc_tick(n, 1060);
+    uint32_t seq = 0;
+    assert_int_equal(ekc_emit(n, 1060, 0x80, pl, NULL, &seq), EKC_OK);
+    assert_int_equal(seq, 3);
+}
+
+/* A node c-9 holding the capture's history, learnt as hop-0 gossip from each origin. */
+static ekc_node_t *responder_node(void) {
+    ekc_node_t *n = mk(0, 9);
+    const int mods[4] = {1, 2, 3, 4};
+    learn_members(n, 1001, 9, mods, 4);
+    for (int h = 0; h < 4; h++)
+        for (uint32_t q = 1; q <= hist_count[h]; q++) {
+            uint8_t ev[36];
+            make_event(ev, hist_origin[h], q, 0x80, 0, 0, q * 10);
+            rx_gossip(n, 1002, hist_origin[h], ev);
+        }
+    assert_int_equal(ekc_vv_get(n, 1), 22);
+    /* Before its restart, c-4 had synced with us: the once-only answer to a new member is spent. */
+    rx_sync(n, 1003, 4, 1, 255, 4, hist_origin, hist_count);
+    drain(n);
+    return n;
+}
+
+static void test_vv_sync_from_node_behind_on_own_origin_answered_then_own_history_first(void **s) {
+    (void)s;
+    ekc_node_t *r = responder_node();
+    /* KOR-AE-4, KOR-AE-2, KOR-AE-3: the restarted c-4 sends its start-up VV_SYNC (empty). */
+    rx_sync(r, 1100, 4, 1, 255, 0, NULL, NULL);
+    drain(r);
+    assert_true(ncap > 0);
+    ekc_kor_frame_t f;
+    assert_int_equal(caps[0].data[0], EKC_KOR_VV_SYNC); /* the answer comes first */
+    assert_int_equal(ekc_kor_frame_check(caps[0].data, caps[0].len, &f), EKC_KOR_OK);
+    assert_true(ekc_kor_sync_lo(f) <= 4 && 4 <= ekc_kor_sync_hi(f));
+    assert_int_equal(ekc_kor_sync_count(f), 4);
+    assert_int_equal(ekc_kor_sync_origin(f, 3), 4);
+    assert_int_equal(ekc_kor_sync_seq(f, 3), 2);
+    int repairs = 0;
+    uint8_t order_o[40];
+    uint32_t order_s[40];
+    for (int i = 0; i < ncap; i++) {
+        assert_int_equal(caps[i].dst.ipv4, ip(4, 0).ipv4);
+        if (caps[i].data[0] == EKC_KOR_VV_SYNC) assert_int_equal(repairs, 0); /* before repairs */
+        if (caps[i].data[0] != EKC_KOR_EVENT_GOSSIP) continue;
+        assert_int_equal(caps[i].data[10 + 9], EKC_EVT_FLAG_REPAIR);
+        if (repairs < 40) {
+            order_o[repairs] = ekc_evt_origin(caps[i].data + 10);
+            order_s[repairs] = ekc_evt_origin_seq(caps[i].data + 10);
+        }
+        repairs++;
+    }
+    assert_int_equal(repairs, 32); /* KOR-AE-3 */
+    assert_int_equal(order_o[0], 4); /* the syncing node's own origin first */
+    assert_int_equal(order_s[0], 1);
+    assert_int_equal(order_o[1], 4);
+    assert_int_equal(order_s[1], 2);
+    assert_int_equal(order_o[2], 1); /* then the other origins ascending */
+    assert_int_equal(order_s[2], 1);
+
+    /* Fed to the restarted node, the answer and the 32 repairs are enough to emit 3, not 2. */
+    static cap_t answer[MAX_CAP];
+    int nanswer = ncap;
+    memcpy(answer, caps, sizeof(cap_t) * (size_t)ncap);
+    ekc_node_t *n = fresh_node(2, 4);
+    const int nb[1] = {9};
+    learn_members(n, 1000, 4, nb, 1);
+    ekc_tick(n, 1001);
+    drain(n);
+    for (int i = 0; i < nanswer; i++)
+        ekc_on_datagram(n, 1010, EKC_CH_KOR, ip(9, 9991), answer[i].data, answer[i].len);
+    assert_int_equal(ekc_vv_get(n, 4), 2);
+    ekc_tick(n, 1020);
+    uint8_t pl[20] = {0};
+    uint32_t seq = 0;
+    assert_int_equal(ekc_emit(n, 1020, 0x80, pl, NULL, &seq), EKC_OK);
+    assert_int_equal(seq, 3);
+}
+
+static void test_vv_sync_answer_only_for_node_behind_on_own_origin(void **s) {
+    (void)s;
+    ekc_node_t *r = responder_node();
+    uint8_t o4[1] = {4};
+    uint32_t two[1] = {2};
+    rx_sync(r, 1100, 4, 1, 255, 1, o4, two); /* as far as we know it: no answer */
+    drain(r);
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 0);
+    assert_int_equal(count_kor(EKC_KOR_EVENT_GOSSIP), 31);
+    rx_sync(r, 1101, 4, 1, 3, 0, NULL, NULL); /* not covering the sender: says nothing of it */
+    drain(r);
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 0);
+}
+
+static void test_vv_sync_answer_leads_with_frame_covering_sender(void **s) {
+    (void)s;
+    ekc_node_t *r = mk(0, 100);
+    for (int o = 1; o <= 13; o++) {
+        uint8_t ev[36];
+        make_event(ev, (uint8_t)o, 1, 0x80, 0, 0, 1);
+        rx_gossip(r, 1002, (uint8_t)o, ev);
+    }
+    drain(r);
+    rx_sync(r, 1003, 13, 12, 255, 0, NULL, NULL);
+    drain(r);
+    assert_int_equal(count_kor(EKC_KOR_VV_SYNC), 2);
+    ekc_kor_frame_t f;
+    assert_int_equal(caps[0].data[0], EKC_KOR_VV_SYNC);
+    assert_int_equal(ekc_kor_frame_check(caps[0].data, caps[0].len, &f), EKC_KOR_OK);
+    assert_int_equal(ekc_kor_sync_lo(f), 12);
+    assert_int_equal(ekc_kor_sync_hi(f), 255);
+    assert_int_equal(caps[1].data[0], EKC_KOR_VV_SYNC);
+    assert_int_equal(ekc_kor_frame_check(caps[1].data, caps[1].len, &f), EKC_KOR_OK);
+    assert_int_equal(ekc_kor_sync_lo(f), 1);
+}
+
 /* ---- mDNS ---- */
 
 static void test_mdns_responder_and_browser_resolve(void **s) {
@@ -849,6 +1111,12 @@ int main(void) {
         cmocka_unit_test(test_kv_digest_matches_spec_example),
         cmocka_unit_test(test_persistence_round_trip),
         cmocka_unit_test(test_restart_without_persistence_defers_bridge_event),
+        cmocka_unit_test(test_restarted_node_busy_while_own_history_cut_off),
+        cmocka_unit_test(test_restarted_node_waits_for_the_sequence_a_vv_sync_states),
+        cmocka_unit_test(test_emit_gate_waits_for_every_neighbour),
+        cmocka_unit_test(test_vv_sync_from_node_behind_on_own_origin_answered_then_own_history_first),
+        cmocka_unit_test(test_vv_sync_answer_only_for_node_behind_on_own_origin),
+        cmocka_unit_test(test_vv_sync_answer_leads_with_frame_covering_sender),
         cmocka_unit_test(test_mdns_responder_and_browser_resolve),
     };
     return cmocka_run_group_tests_name("ekc_core", tests, NULL, NULL);

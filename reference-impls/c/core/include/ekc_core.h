@@ -319,11 +319,12 @@ typedef struct {
     bool ae_initial_done; /* KOR-AE-1 "once, at once" */
     bool emit_allowed;    /* CTL-PERSIST-2 */
     bool startup_sync_sent;
-    bool own_sync_seen;   /* a VV_SYNC covering our module arrived */
-    uint64_t startup_sync_ms;
+    uint64_t startup_sync_ms; /* the last start-up VV_SYNC */
+    uint64_t self_frame_ms;   /* the last frame carrying an own-origin event (CTL-PERSIST-2) */
+    uint8_t sync_heard[32];   /* bit m: module m's VV_SYNC covering our module arrived */
     ekc_kv_entry_t deferred_bridge[EKC_MAX_PENDING]; /* BRIDGE-1 events held while blocked */
     uint8_t deferred_count;
-    uint32_t self_seq_seen; /* highest own origin_seq seen from others (CTL-PERSIST-2) */
+    uint32_t self_seq_seen; /* highest own origin_seq seen in a frame or stated by a VV_SYNC (CTL-PERSIST-2) */
     bool persist_dirty;
     uint64_t next_persist_ms;
 

@@ -2,8 +2,10 @@
  * kor.c - EK-KOR v2 gossip (docs/spec/ek-kor.md): emitting (KOR-EMIT-1), receiving with dedup and
  * causal delivery (KOR-RX-1, KOR-CAUSAL-1), the gap buffer and EVENT_REQUEST (KOR-GAP-1/2),
  * acknowledgements (KOR-ACK-2), forwarding with a hop limit (KOR-HOP-1..3), neighbour choice
- * (KOR-NBR-1/2), VV_SYNC anti-entropy (KOR-AE-1..3), LWW registers (KOR-LWW-1) and the delivery
- * side of the commit/gossip bridge (BRIDGE-2/3).
+ * (KOR-NBR-1/2), VV_SYNC anti-entropy (KOR-AE-1..4: the syncing node's own origin repaired first,
+ * and a VV_SYNC answer to a node behind on its own origin), the emit gate of a restart without
+ * persisted state (CTL-PERSIST-2), LWW registers (KOR-LWW-1) and the delivery side of the
+ * commit/gossip bridge (BRIDGE-2/3).
  */
 #include "internal.h"
 
@@ -156,8 +158,11 @@ static void send_ack(ekc_node_t *n, ekc_addr_t dst, uint8_t origin, uint32_t seq
     if (len) out_commit_to(n, EKC_CH_KOR, dst, len);
 }
 
-/* KOR-SYNC-2: the whole VV over 1..255, split into frames of at most 11 entries. */
-static void send_vv_sync(ekc_node_t *n, int member) {
+/* KOR-SYNC-2: the whole VV over 1..255, split into frames of at most 11 entries, to `dst` if given,
+ * else to member `member`. With `first` != 0 the frame whose range covers module `first` goes out
+ * first (KOR-AE-4). */
+#define SYNC_FRAMES_MAX ((EKC_MAX_ORIGINS + EKC_KOR_SYNC_MAX - 1) / EKC_KOR_SYNC_MAX + 1)
+static void send_vv_sync(ekc_node_t *n, int member, const ekc_addr_t *dst, uint8_t first) {
     uint8_t origins[EKC_MAX_ORIGINS];
     uint32_t seqs[EKC_MAX_ORIGINS];
     unsigned c = 0;
@@ -166,20 +171,36 @@ static void send_vv_sync(ekc_node_t *n, int member) {
             origins[c] = n->vv[i].origin;
             seqs[c++] = n->vv[i].seq;
         }
-    unsigned start = 0;
-    unsigned lo = 1;
+    struct {
+        unsigned start, cnt, lo, hi;
+    } fr[SYNC_FRAMES_MAX];
+    unsigned nf = 0, start = 0, lo = 1;
     do {
         unsigned cnt = c - start > EKC_KOR_SYNC_MAX ? EKC_KOR_SYNC_MAX : c - start;
         unsigned hi = (start + cnt < c) ? (unsigned)origins[start + cnt] - 1 : 255;
-        uint8_t *buf = out_reserve(n, 5 + 5 * EKC_KOR_SYNC_MAX);
-        if (!buf) return;
-        size_t len = ekc_kor_emit_sync(buf, 5 + 5 * EKC_KOR_SYNC_MAX, n->cfg.module_id, (uint8_t)lo,
-                                       (uint8_t)hi, cnt, origins + start, seqs + start);
-        if (len) out_commit_mask(n, EKC_CH_KOR, 1u << member, len);
+        fr[nf].start = start;
+        fr[nf].cnt = cnt;
+        fr[nf].lo = lo;
+        fr[nf].hi = hi;
+        nf++;
         start += cnt;
         lo = hi + 1;
-    } while (start < c);
-    n->members[member].ae_sent = true;
+    } while (start < c && nf < SYNC_FRAMES_MAX);
+    unsigned lead = 0;
+    for (unsigned k = 0; first && k < nf; k++)
+        if (fr[k].lo <= first && first <= fr[k].hi) lead = k;
+    for (unsigned j = 0; j < nf; j++) {
+        unsigned k = j == 0 ? lead : (j <= lead ? j - 1 : j);
+        uint8_t *buf = out_reserve(n, 5 + 5 * EKC_KOR_SYNC_MAX);
+        if (!buf) return;
+        size_t len = ekc_kor_emit_sync(buf, 5 + 5 * EKC_KOR_SYNC_MAX, n->cfg.module_id, (uint8_t)fr[k].lo,
+                                       (uint8_t)fr[k].hi, fr[k].cnt, origins + fr[k].start,
+                                       seqs + fr[k].start);
+        if (!len) continue;
+        if (dst) out_commit_to(n, EKC_CH_KOR, *dst, len);
+        else out_commit_mask(n, EKC_CH_KOR, 1u << member, len);
+    }
+    if (member > 0) n->members[member].ae_sent = true;
 }
 
 /* ---- delivery ---- */
@@ -255,7 +276,10 @@ static void on_gossip(ekc_node_t *n, ekc_addr_t src, ekc_kor_frame_t f) {
         note_invalid(n, INV_KOR_ORIGIN_CAPACITY, NULL);
         return;
     }
-    if (o == n->cfg.module_id && s > n->self_seq_seen) n->self_seq_seen = s;
+    if (o == n->cfg.module_id) { /* CTL-PERSIST-2 */
+        if (s > n->self_seq_seen) n->self_seq_seen = s;
+        n->self_frame_ms = n->now_ms;
+    }
     bool dup = s <= vv->seq;
     for (int g = 0; !dup && g < EKC_GAP_BUFFER; g++)
         if (n->gap[g].used && ekc_evt_origin(n->gap[g].ev.bytes) == o &&
@@ -310,41 +334,68 @@ static void on_request(ekc_node_t *n, ekc_addr_t src, ekc_kor_frame_t f) {
     }
 }
 
+/* The value a VV_SYNC states for origin o: its entry, or 0 if o is in range without one
+ * (KOR-SYNC-2). */
+static uint32_t sync_stated(ekc_kor_frame_t f, uint8_t o) {
+    for (unsigned i = 0; i < ekc_kor_sync_count(f); i++)
+        if (ekc_kor_sync_origin(f, i) == o) return ekc_kor_sync_seq(f, i);
+    return 0;
+}
+
+/* KOR-AE-2 for one origin: repairs (within *budget, KOR-AE-3) or a request. */
+static void sync_origin(ekc_node_t *n, ekc_addr_t src, uint8_t o, uint32_t remote, unsigned *budget) {
+    uint32_t local = ekc_vv_get(n, o);
+    if (local > remote) {
+        for (uint32_t s = remote + 1; s <= local && *budget; s++) {
+            const uint8_t *e = store_find(n, o, s);
+            if (!e) continue;
+            uint8_t rep[EKC_EVENT_LEN];
+            memcpy(rep, e, EKC_EVENT_LEN);
+            rep[9] = EKC_EVT_FLAG_REPAIR;
+            send_gossip(n, 0, &src, rep);
+            (*budget)--;
+        }
+    } else if (remote > local) {
+        if (!vv_entry(n, o, true)) return;
+        uint32_t to = remote < local + 64 ? remote : local + 64;
+        send_request(n, src, o, local + 1, to);
+    }
+}
+
 static void on_sync(ekc_node_t *n, ekc_addr_t src, ekc_kor_frame_t f) {
     uint8_t lo = ekc_kor_sync_lo(f), hi = ekc_kor_sync_hi(f), c = ekc_kor_sync_count(f);
     unsigned budget = 32; /* KOR-AE-3 */
-    int sender = member_find_module(n, ekc_kor_source_module(f));
+    uint8_t from = ekc_kor_source_module(f);
+    int sender = member_find_module(n, from);
     uint8_t self = n->cfg.module_id;
-    /* Walk the union of remote entries and local VV entries within [lo, hi]. */
+    if (lo <= self && self <= hi) { /* CTL-PERSIST-2: the sender states how far our sequence went */
+        uint32_t stated = sync_stated(f, self);
+        if (stated > n->self_seq_seen) n->self_seq_seen = stated;
+        n->sync_heard[from >> 3] |= (uint8_t)(1u << (from & 7));
+    }
+    bool covers_sender = lo <= from && from <= hi;
+    if (covers_sender && sync_stated(f, from) < ekc_vv_get(n, from)) {
+        /* KOR-AE-4: the sender lost part of its own history; tell it how far its sequence went,
+         * before the repairs. */
+        node_log(n, EKC_LOG_DEBUG, "VV_SYNC answered: the sender is behind on its own origin",
+                 "KOR-AE-4", "");
+        send_vv_sync(n, sender, &src, from);
+    } else if (sender > 0 && !n->members[sender].ae_sent) {
+        /* Answer a node we have never synced with, so a fresh node's exchange completes in one
+         * round trip (the MAY of KOR-AE-4); see the README's notes on anti-entropy. */
+        send_vv_sync(n, sender, NULL, 0);
+    }
+    /* KOR-AE-2: the sender's own origin first, then the union of remote entries and local VV
+     * entries within [lo, hi] ascending, so the pacing limit never cuts off what a restarted node
+     * waits for. */
+    if (covers_sender) sync_origin(n, src, from, sync_stated(f, from), &budget);
     unsigned ri = 0;
     for (unsigned o = lo; o <= hi; o++) {
         uint32_t remote = 0;
         if (ri < c && ekc_kor_sync_origin(f, ri) == o) remote = ekc_kor_sync_seq(f, ri++);
-        uint32_t local = ekc_vv_get(n, (uint8_t)o);
-        if (o == self) {
-            if (remote > n->self_seq_seen) n->self_seq_seen = remote;
-            n->own_sync_seen = true;
-        }
-        if (local > remote) {
-            for (uint32_t s = remote + 1; s <= local && budget; s++) {
-                const uint8_t *e = store_find(n, (uint8_t)o, s);
-                if (!e) continue;
-                uint8_t rep[EKC_EVENT_LEN];
-                memcpy(rep, e, EKC_EVENT_LEN);
-                rep[9] = EKC_EVT_FLAG_REPAIR;
-                send_gossip(n, 0, &src, rep);
-                budget--;
-            }
-        } else if (remote > local) {
-            if (!vv_entry(n, (uint8_t)o, true)) continue;
-            uint32_t to = remote < local + 64 ? remote : local + 64;
-            send_request(n, src, (uint8_t)o, local + 1, to);
-        }
+        if (o != from) sync_origin(n, src, (uint8_t)o, remote, &budget);
         if (o == 255) break;
     }
-    /* Answer a node we have never synced with, so a fresh node's exchange completes in one round
-     * trip (CTL-PERSIST-2); see the README's notes on anti-entropy. */
-    if (sender > 0 && !n->members[sender].ae_sent) send_vv_sync(n, sender);
 }
 
 void kor_on_frame(ekc_node_t *n, ekc_addr_t src, const uint8_t *data, size_t len) {
@@ -464,11 +515,9 @@ void kor_tick(ekc_node_t *n) {
         if (!n->emit_allowed) {
             for (int m = 1; m < n->member_count; m++)
                 if (((nb >> m) & 1u) && !n->members[m].ae_sent) {
-                    send_vv_sync(n, m);
-                    if (!n->startup_sync_sent) {
-                        n->startup_sync_sent = true;
-                        n->startup_sync_ms = n->now_ms;
-                    }
+                    send_vv_sync(n, m, NULL, 0);
+                    n->startup_sync_sent = true;
+                    n->startup_sync_ms = n->now_ms; /* the settle time runs from the last one */
                 }
             n->ae_initial_done = true;
             if (!n->next_ae_ms) n->next_ae_ms = n->now_ms + n->cfg.anti_entropy_ms;
@@ -478,16 +527,24 @@ void kor_tick(ekc_node_t *n) {
             int cands[EKC_MAX_MEMBERS], nc = 0;
             for (int m = 1; m < n->member_count; m++)
                 if ((nb >> m) & 1u) cands[nc++] = m;
-            send_vv_sync(n, cands[rng_range(n, 0, (uint32_t)nc - 1)]);
+            send_vv_sync(n, cands[rng_range(n, 0, (uint32_t)nc - 1)], NULL, 0);
             n->ae_initial_done = true;
             n->next_ae_ms = n->now_ms + n->cfg.anti_entropy_ms;
         }
     }
-    /* CTL-PERSIST-2: caught up with our own history? */
+    /* CTL-PERSIST-2: caught up with our own history? The start-up exchange is complete once a
+     * VV_SYNC covering our module came from every live neighbour (not merely the first: one that
+     * holds less of our history must not open the gate before one that holds more was heard), or
+     * 300 ms after the last start-up VV_SYNC and the last frame carrying an own event. */
     if (!n->emit_allowed) {
         uint32_t own = ekc_vv_get(n, n->cfg.module_id);
-        bool synced = n->startup_sync_sent &&
-                      (n->own_sync_seen || n->now_ms - n->startup_sync_ms >= 300);
+        bool all_heard = nb != 0;
+        for (int m = 1; m < n->member_count; m++) {
+            uint8_t mod = n->members[m].module_id;
+            if (((nb >> m) & 1u) && !((n->sync_heard[mod >> 3] >> (mod & 7)) & 1u)) all_heard = false;
+        }
+        uint64_t since = n->startup_sync_ms > n->self_frame_ms ? n->startup_sync_ms : n->self_frame_ms;
+        bool synced = n->startup_sync_sent && (all_heard || n->now_ms - since >= 300);
         bool lonely = !n->startup_sync_sent && n->now_ms - n->start_ms >= 2ull * n->cfg.anti_entropy_ms;
         if ((synced && own >= n->self_seq_seen) || lonely) {
             if (lonely && own < n->self_seq_seen) { /* continue after the highest value seen */

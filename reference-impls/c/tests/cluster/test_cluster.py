@@ -107,9 +107,12 @@ def main():
         a = ctl(0, "propose", {"key": "bay", "value": "a"})
         b = ctl(1, "propose", {"key": "bay", "value": "b"})
         check(a["ok"] or b["ok"], f"contended key: at least one proposal accepted ({a}, {b})")
-        # gossip: each node publishes a field
+        # gossip: each node publishes a field (`busy` until a node without persisted state has
+        # caught up with its own history: CTL-PERSIST-2)
         for i in range(3):
-            r = ctl(i, "emit", {"event_type": 2, "payload_hex": f"{i + 1:02x}" + f"{i + 7:02x}" * 19})
+            r = wait_until(lambda: (lambda x: None if x.get("error") == "busy" else x)(
+                ctl(i, "emit", {"event_type": 2, "payload_hex": f"{i + 1:02x}" + f"{i + 7:02x}" * 19})), 5,
+                f"emit accepted on c-{i + 2}")
             check(r["ok"] and r["result"]["origin_id"] == i + 2, f"emit on c-{i + 2}: {r}")
 
         def converged():
