@@ -4,8 +4,10 @@
 //! Under `cargo fuzz` (which sets `--cfg fuzzing`) the C code is built with clang and
 //! `-fsanitize=fuzzer-no-link,address` for coverage feedback and ASan, and with UBSan in trap mode
 //! (`-fsanitize-trap=undefined`: undefined behaviour stops the process, no UBSan runtime needed, so
-//! it links next to Rust's sanitizer runtime). Otherwise (the stable replay tool) it is a plain -O2
-//! build.
+//! it links next to Rust's sanitizer runtime). Under `cargo fuzz run -s none` (no `cfg(sanitize)`:
+//! the throughput build, `EKC_FUZZ_SANITIZER=none` in tools/fuzz.sh) it keeps the coverage feedback
+//! only, since there is no sanitizer runtime to link against. Otherwise (the stable replay tool) it
+//! is a plain -O2 build.
 use std::path::PathBuf;
 
 fn main() {
@@ -13,6 +15,8 @@ fn main() {
     let core = manifest.join("../reference-impls/c/core");
     let src = core.join("src");
     let fuzzing = std::env::var_os("CARGO_CFG_FUZZING").is_some();
+    // `-Zsanitizer=address` sets `cfg(sanitize = "address")`; `cargo fuzz -s none` sets none.
+    let sanitized = std::env::var("CARGO_CFG_SANITIZE").is_ok_and(|s| s.split(',').any(|s| s == "address"));
 
     let mut build = cc::Build::new();
     build
@@ -30,16 +34,19 @@ fn main() {
             build.file(&path);
         }
     }
-    if fuzzing {
+    if fuzzing && sanitized {
         build
             .compiler("clang")
             .flag("-fsanitize=fuzzer-no-link,address,undefined")
             .flag("-fsanitize-trap=undefined")
             .flag("-fno-sanitize-recover=all");
+    } else if fuzzing {
+        build.compiler("clang").flag("-fsanitize=fuzzer-no-link");
     }
     build.compile("ekc_c_core");
 
     println!("cargo:rerun-if-changed=c-shim");
     println!("cargo:rerun-if-changed={}", core.display());
     println!("cargo:rustc-check-cfg=cfg(fuzzing)");
+    println!("cargo:rerun-if-env-changed=CARGO_CFG_SANITIZE");
 }

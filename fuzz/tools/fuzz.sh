@@ -3,6 +3,7 @@
 # to the repository. Nightly is used only here (cargo +nightly fuzz); the replay tool builds on stable.
 #
 #   fuzz.sh corpus                      seed fuzz/corpus/<target>/ from vectors/
+#   fuzz.sh build [TARGET]              build the cargo-fuzz targets (all by default)
 #   fuzz.sh run TARGET [SECONDS]        one cargo-fuzz target (default 60 s)
 #   fuzz.sh go TARGET [SECONDS]         one Go native fuzz target (FuzzRojSeeded, FuzzKorSeeded, FuzzCtlSeeded)
 #   fuzz.sh smoke                       every target briefly (bounded runs): proves they build and run
@@ -11,6 +12,17 @@
 #   fuzz.sh replay FILE...              every parser's verdict on each file (Go corpus files too)
 #   fuzz.sh crosscheck                  replay every differential corpus entry through all parsers
 #                                       (incl. Go); prints only the inputs they disagree on
+#
+# Every cargo-fuzz build goes through tools/rustc-cov-scope.sh: the crates in EKC_FUZZ_UNCOVERED
+# (default: the JSON Schema validator's dependency tree) get no coverage counters, which keeps
+# libFuzzer's per-execution counter scan small (README.md, "Coverage scope"). Cargo does not see
+# the wrapper in its fingerprints, so scoped builds have their own target folders (fuzz/target/scoped,
+# fuzz/target/scoped-none); after editing the list, delete them. EKC_FUZZ_UNCOVERED= (empty)
+# instruments every crate and builds where a plain `cargo fuzz run` does (fuzz/target).
+#
+# EKC_FUZZ_SANITIZER=none (run and build) builds without ASan/UBSan (`cargo fuzz -s none`, coverage
+# feedback kept): the throughput build. The default is address (ASan, and UBSan in trap mode for the
+# C code), which every other command uses.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,6 +32,14 @@ go_targets=(FuzzRojSeeded FuzzKorSeeded FuzzCtlSeeded)
 go_dir="$root/reference-impls/go"
 go_env=(env GO111MODULE=off GOPROXY=off GOFLAGS= "GOPATH=$go_dir/bin/gopath:/usr/share/gocode" "GOCACHE=$fuzz/target/go-cache")
 replay_target=${EKC_FUZZ_REPLAY_TARGET:-$fuzz/target/replay}
+sanitizer=${EKC_FUZZ_SANITIZER:-address}
+# Third-party crates that only the JSON Schema validator uses: not the code under test, and 97% of
+# an EK-ROJ target's coverage counters (tools/rustc-cov-scope.sh).
+uncovered_default="jsonschema jsonschema_regex jsonschema_value referencing regex regex_automata regex_syntax
+    aho_corasick memchr fancy_regex data_encoding email_address fluent_uri borrow_or_share fraction num
+    num_bigint num_rational num_complex num_integer num_iter num_cmp bit_set bit_vec bytecount uuid_simd
+    outref micromap"
+uncovered=$(echo ${EKC_FUZZ_UNCOVERED-$uncovered_default})
 
 die() { echo "fuzz: $*" >&2; exit 1; }
 
@@ -53,13 +73,35 @@ valid_target() {
     die "unknown target '$1' (targets: ${targets[*]})"
 }
 
+# cargo +nightly fuzz with the coverage scope (run from fuzz/).
+cargo_fuzz() {
+    if [[ -n $uncovered ]]; then
+        EKC_FUZZ_INNER_WRAPPER=${RUSTC_WRAPPER:-} RUSTC_WRAPPER="$fuzz/tools/rustc-cov-scope.sh" \
+            EKC_FUZZ_UNCOVERED="$uncovered" cargo +nightly fuzz "$@"
+    else
+        cargo +nightly fuzz "$@"
+    fi
+}
+
+# cargo fuzz build flags (sanitizer, target folder) and log suffix of the build (EKC_FUZZ_SANITIZER,
+# EKC_FUZZ_UNCOVERED).
+san_flags() {
+    local dir
+    if [[ -n $uncovered ]]; then dir=target/scoped; else dir=target; fi
+    case "$sanitizer" in
+        address) echo "--target-dir $dir" ;;
+        none) echo "-s none --target-dir $dir-none" ;;
+    esac
+}
+log_suffix() { [[ $sanitizer == address ]] || echo "-$sanitizer"; }
+
 # run TARGET SECONDS [extra libFuzzer flags]: prints libFuzzer's output, keeps a log for the summary.
 run_target() {
     local target=$1 seconds=$2; shift 2
     mkdir -p "$fuzz/target/logs" "$fuzz/corpus/$target"
-    (cd "$fuzz" && cargo +nightly fuzz run "$target" "corpus/$target" -- \
+    (cd "$fuzz" && cargo_fuzz run $(san_flags) "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -max_len="$(max_len "$target")" -print_final_stats=1 \
-        -timeout=10 -rss_limit_mb=2048 $(dict_flags "$target") "$@") 2>&1 | tee "$fuzz/target/logs/$target.log"
+        -timeout=10 -rss_limit_mb=2048 $(dict_flags "$target") "$@") 2>&1 | tee "$fuzz/target/logs/$target$(log_suffix).log"
 }
 
 go_gopath() {
@@ -113,13 +155,14 @@ crosscheck() {
 
 smoke() {
     need_tools
+    sanitizer=address
     mkdir -p "$fuzz/target" # the per-target logs go here before cargo has created it (fresh clone)
     corpus >/dev/null
     local t failed=()
     for t in "${targets[@]}"; do
         echo "== smoke $t"
         # Every seed, then 20000 mutations; a crash, leak or disagreement fails the run.
-        if ! (cd "$fuzz" && cargo +nightly fuzz run "$t" "corpus/$t" -- -runs=20000 \
+        if ! (cd "$fuzz" && cargo_fuzz run $(san_flags) "$t" "corpus/$t" -- -runs=20000 \
                 -max_len="$(max_len "$t")" -timeout=10 $(dict_flags "$t")) >"$fuzz/target/smoke-$t.log" 2>&1; then
             tail -40 "$fuzz/target/smoke-$t.log" >&2
             failed+=("$t")
@@ -156,6 +199,7 @@ stats_of() {
 overnight() {
     need_tools
     local slice=${1:-1800} rounds=${2:-4} t r
+    sanitizer=address
     corpus
     declare -A before
     for t in "${targets[@]}"; do before[$t]=$(find "$fuzz/corpus/$t" -type f | wc -l); done
@@ -175,7 +219,7 @@ overnight() {
     done
     echo "== merge and minimise corpora"
     for t in "${targets[@]}"; do
-        (cd "$fuzz" && cargo +nightly fuzz cmin "$t" "corpus/$t" -- -max_len="$(max_len "$t")") >"$fuzz/target/logs/cmin-$t.log" 2>&1 || echo "$t: cmin failed" >>"$summary"
+        (cd "$fuzz" && cargo_fuzz cmin $(san_flags) "$t" "corpus/$t" -- -max_len="$(max_len "$t")") >"$fuzz/target/logs/cmin-$t.log" 2>&1 || echo "$t: cmin failed" >>"$summary"
     done
     echo "== minimise findings"
     local findings=0 a
@@ -184,7 +228,7 @@ overnight() {
         for a in "$fuzz"/artifacts/"$t"/crash-* "$fuzz"/artifacts/"$t"/leak-* "$fuzz"/artifacts/"$t"/timeout-*; do
             [[ -f $a ]] || continue
             findings=$((findings + 1))
-            (cd "$fuzz" && cargo +nightly fuzz tmin "$t" "$a" -- -runs=20000) >"$fuzz/target/logs/tmin-$(basename "$a").log" 2>&1 || true
+            (cd "$fuzz" && cargo_fuzz tmin $(san_flags) "$t" "$a" -- -runs=20000) >"$fuzz/target/logs/tmin-$(basename "$a").log" 2>&1 || true
             echo "finding: $t $a (minimised: $(ls -t "$fuzz"/artifacts/"$t"/minimized-from-"$(basename "$a" | sed 's/^[a-z]*-//')"* 2>/dev/null | head -1))" >>"$summary"
         done
     done
@@ -204,9 +248,11 @@ overnight() {
 }
 
 cmd=${1:-}; shift || true
+[[ $sanitizer == address || $sanitizer == none ]] || die "EKC_FUZZ_SANITIZER must be address or none, not '$sanitizer'"
 case "$cmd" in
     corpus) corpus ;;
     run) need_tools; valid_target "${1:?target}"; corpus >/dev/null; run_target "$1" "${2:-60}" ;;
+    build) need_tools; (cd "$fuzz" && cargo_fuzz build $(san_flags) "$@") ;;
     go) run_go "${1:?Go fuzz target}" "${2:-60}" ;;
     smoke) smoke ;;
     overnight) overnight "$@" ;;
