@@ -363,6 +363,10 @@ static void test_malformed_roj_input_changes_nothing(void **s) {
         "{\"proto\":1,\"type\":\"ANNOUNCE\",\"node_id\":\"c-2\",\"payload\":{\"module_id\":2,\"lang\":\"c\",\"version\":\"0.1.0\",\"caps\":[],\"incarnation\":1,\"seq\":0,\"members\":[\"c-1\"\"c-2\"],\"kor_port\":9991,\"ctl_port\":9992}}",
         "{\"proto\":1 \"type\":\"VOTE\",\"node_id\":\"c-2\",\"payload\":{\"pid\":\"c-1:0000002a:1\",\"accept\":true,\"reason\":\"ok\"}}",
         "{\"proto\":1,\"type\":\"VOTE\",\"node_id\":\"c-2\",\"payload\":{\"pid\":\"c-1:0000002a:1\",\"accept\":true \"reason\":\"ok\"}}",
+        /* two separators in a row: jsmn accepts them, JSON does not (found by differential fuzzing) */
+        "{\"proto\":1,\"type\":\"VOTE\",\"node_id\":\"c-2\",\"payload\"::{\"pid\":\"c-1:0000002a:1\",\"accept\":true,\"reason\":\"ok\"}}",
+        "{\"proto\":1,\"type\":\"VOTE\",\"node_id\":\"c-2\",\"payload\":{\"pid\":\"c-1:0000002a:1\",\"accept\":,true,\"reason\":\"ok\"}}",
+        "{\"proto\":1,\"type\":\"VOTE\",\"node_id\":\"c-2\",\"payload\":{\"pid\":\"c-1:0000002a:1\",\"accept\":true,\"reason\":\"ok\":}}",
         "",
     };
     uint64_t before = ekc_kv_digest(n);

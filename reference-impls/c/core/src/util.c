@@ -106,8 +106,9 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
 }
 
 /* jsmn is lenient about separators JSON requires: it accepts a comma before '}' or ']', a leading
- * comma, and two values with nothing between them ("a""b", 1 2, {}{}), which a strict parser rejects
- * (ROJ-WIRE-1). After every complete value the next significant character must be , : } or ]. */
+ * comma, two values with nothing between them ("a""b", 1 2, {}{}) and two separators in a row
+ * ("k"::v, "k":,v), which a strict parser rejects (ROJ-WIRE-1). After every complete value the next
+ * significant character must be , : } or ], and every , or : must follow a complete value. */
 static bool separators_ok(const char *js, size_t len) {
     bool in_str = false, after_value = false;
     char prev = 0; /* last non-space structural character outside strings ('p' for a primitive) */
@@ -122,8 +123,9 @@ static bool separators_ok(const char *js, size_t len) {
         if (after_value && c != ',' && c != ':' && c != '}' && c != ']') return false;
         after_value = false;
         if (c == '"') { in_str = true; continue; }
-        if ((c == '}' || c == ']' || c == ',') && (prev == ',' || ((prev == '{' || prev == '[') && c == ',')))
-            return false;
+        /* a separator follows a complete value; a closing bracket never follows a separator */
+        if ((c == ',' || c == ':') && prev != '"' && prev != 'p' && prev != '}' && prev != ']') return false;
+        if ((c == '}' || c == ']') && (prev == ',' || prev == ':')) return false;
         if (c == '}' || c == ']') {
             after_value = true;
         } else if (c != '{' && c != '[' && c != ',' && c != ':') {
