@@ -110,31 +110,29 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
  * ("k"::v, "k":,v), which a strict parser rejects (ROJ-WIRE-1). After every complete value the next
  * significant character must be , : } or ], and every , or : must follow a complete value. */
 static bool separators_ok(const char *js, size_t len) {
-    bool in_str = false, after_value = false;
+    bool in_str = false;
     char prev = 0; /* last non-space structural character outside strings ('p' for a primitive) */
     for (size_t i = 0; i < len; i++) {
         char c = js[i];
         if (in_str) {
             if (c == '\\') i++;
-            else if (c == '"') { in_str = false; prev = '"'; after_value = true; }
+            else if (c == '"') { in_str = false; prev = '"'; }
             continue;
         }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        if (after_value && c != ',' && c != ':' && c != '}' && c != ']') return false;
-        after_value = false;
+        bool after_value = prev == '"' || prev == 'p' || prev == '}' || prev == ']';
+        bool separator = c == ',' || c == ':', closing = c == '}' || c == ']';
+        /* a value follows no value; a separator follows a value; a closing bracket no separator */
+        if (after_value && !separator && !closing) return false;
+        if (separator && !after_value) return false;
+        if (closing && (prev == ',' || prev == ':')) return false;
         if (c == '"') { in_str = true; continue; }
-        /* a separator follows a complete value; a closing bracket never follows a separator */
-        if ((c == ',' || c == ':') && prev != '"' && prev != 'p' && prev != '}' && prev != ']') return false;
-        if ((c == '}' || c == ']') && (prev == ',' || prev == ':')) return false;
-        if (c == '}' || c == ']') {
-            after_value = true;
-        } else if (c != '{' && c != '[' && c != ',' && c != ':') {
+        if (!separator && !closing && c != '{' && c != '[') {
             /* a primitive (number, true, false, null): it runs up to the next separator or space */
             while (i + 1 < len && js[i + 1] != ',' && js[i + 1] != ':' && js[i + 1] != '}' && js[i + 1] != ']' &&
                    js[i + 1] != ' ' && js[i + 1] != '\n' && js[i + 1] != '\r' && js[i + 1] != '\t' &&
                    js[i + 1] != '"' && js[i + 1] != '{' && js[i + 1] != '[')
                 i++;
-            after_value = true;
             c = 'p';
         }
         prev = c;
