@@ -1,8 +1,10 @@
 //! Test-control protocol codec (control.md section 3): parses one request datagram into a typed
 //! command (CTL-WIRE-2, CTL-CMD-*) and encodes responses with the error codes of CTL-WIRE-3.
 
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::fmt;
 
 /// CTL-WIRE-1.
 pub const MAX_DATAGRAM: usize = 1400;
@@ -107,13 +109,75 @@ struct LogArgs {
     from: u32,
 }
 
+/// A JSON value whose objects have unique member names (CTL-WIRE-2, as ROJ-WIRE-5). serde_json's
+/// `Value` keeps the last of two equal names silently, which would let `{"id":1,"id":2,...}` or a
+/// repeated argument through; a request with a duplicate is malformed and gets `bad_request` with
+/// id 0 (CTL-WIRE-3), because which id it carries is ambiguous.
+struct UniqueMembers(Value);
+
+impl<'de> Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UniqueMembers, D::Error> {
+        d.deserialize_any(UniqueMembersVisitor).map(UniqueMembers)
+    }
+}
+
+struct UniqueMembersVisitor;
+
+impl<'de> Visitor<'de> for UniqueMembersVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value without duplicate member names")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueMembers(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(de::Error::custom(format!("duplicate member name {name:?} (CTL-WIRE-2)")));
+            }
+            let UniqueMembers(v) = map.next_value()?;
+            members.insert(name, v);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
 /// Parses one control datagram (CTL-WIRE-2/3).
 pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
     let bad = |id: u32, detail: String| RequestError { id, code: ErrorCode::BadRequest, detail };
     if bytes.len() > MAX_DATAGRAM {
         return Err(bad(0, "request exceeds 1400 bytes".into()));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(0, format!("not JSON: {e}")))?;
+    let UniqueMembers(value) =
+        serde_json::from_slice(bytes).map_err(|e| bad(0, format!("not JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| bad(0, "request is not an object".into()))?;
     let id = obj
         .get("id")
@@ -261,6 +325,25 @@ mod tests {
             let e = parse_request(text.as_bytes()).unwrap_err();
             assert_eq!((e.id, e.code), (13, ErrorCode::BadRequest), "{text}");
         }
+    }
+
+    #[test]
+    fn duplicate_member_names_are_bad_requests() {
+        // Fuzz finding 6: serde_json's Value kept the last duplicate and the node answered.
+        for text in [
+            r#"{"id":1,"id":1,"cmd":"ping"}"#,
+            r#"{"id":1,"cmd":"ping","cmd":"ping"}"#,
+            r#"{"id":1,"cmd":"kv","args":{"offset":1,"offset":2}}"#,
+            r#"{"id":1,"cmd":"propose","args":{"key":"bay3","value":"1","key":"bay4"}}"#,
+            r#"{"id":1,"cmd":"caps","args":{},"args":{}}"#,
+        ] {
+            let e = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!((e.id, e.code), (0, ErrorCode::BadRequest), "{text}");
+            assert!(e.detail.contains("duplicate member name"), "{text}: {}", e.detail);
+        }
+        // Equal names in different objects are not duplicates.
+        let ok = parse_request(br#"{"id":1,"cmd":"kv","args":{"offset":3}}"#).unwrap();
+        assert_eq!(ok.command, Command::Kv { offset: 3 });
     }
 
     #[test]
