@@ -184,3 +184,34 @@ int ekc_fuzz_c_mdns(const uint8_t *data, size_t len) {
         if (out.len > EKC_MDNS_MAX_PACKET) __builtin_trap();
     return peers;
 }
+
+/* The C node's control request handling (CTL-WIRE-1..3, CTL-CMD-n). Its parser is not separable
+ * from command dispatch (ctl.c parses and acts in one pass), so the request goes to a node freshly
+ * initialised for every call (no state carried from one input to the next: a propose or
+ * set_neighbours of an earlier input cannot change this one's answer) and its reply is returned.
+ * Returns 1 and the reply datagram (NUL-terminated, cut to cap - 1 bytes) if the node answered on
+ * the control channel, 0 if it did not answer. */
+static ekc_node_t shim_ctl_node;
+
+int ekc_fuzz_c_ctl(const uint8_t *data, size_t len, char *out, size_t cap) {
+    ekc_config_t cfg;
+    ekc_config_defaults(&cfg);
+    strcpy(cfg.node_id, "c-fuzz");
+    cfg.module_id = 1;
+    if (ekc_init(&shim_ctl_node, &cfg) != EKC_OK) __builtin_trap();
+    ekc_addr_t src = {0x0a000002u, 40000};
+    ekc_on_datagram(&shim_ctl_node, 1, EKC_CH_CTL, src, data, len);
+    int answered = 0;
+    out[0] = 0;
+    ekc_output_t o;
+    while (ekc_next_output(&shim_ctl_node, &o)) {
+        if (o.channel != EKC_CH_CTL || answered) continue;
+        if (o.dst.ipv4 != src.ipv4 || o.dst.port != src.port) __builtin_trap(); /* CTL-WIRE-1 */
+        if (o.len > EKC_ROJ_MAX_DATAGRAM) __builtin_trap();                       /* CTL-WIRE-1 */
+        size_t n = o.len < cap - 1 ? o.len : cap - 1;
+        memcpy(out, o.data, n);
+        out[n] = 0;
+        answered = 1;
+    }
+    return answered;
+}

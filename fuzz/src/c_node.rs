@@ -8,6 +8,7 @@ extern "C" {
     fn ekc_fuzz_c_lww_newer(ts_a: u32, origin_a: u8, seq_a: u32, ts_b: u32, origin_b: u8, seq_b: u32) -> i32;
     fn ekc_fuzz_c_vv_summary(origins: *const u8, seqs: *const u32, count: usize, out: *mut u8);
     fn ekc_fuzz_c_mdns(data: *const u8, len: usize) -> i32;
+    fn ekc_fuzz_c_ctl(data: *const u8, len: usize, out: *mut u8, cap: usize) -> i32;
 }
 
 fn call(f: unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> i32, data: &[u8]) -> Verdict {
@@ -49,4 +50,31 @@ pub fn vv_summary(entries: &[(u8, u32)]) -> [u8; 7] {
 pub fn mdns(data: &[u8]) -> i32 {
     // SAFETY: the shim reads `len` bytes.
     unsafe { ekc_fuzz_c_mdns(data.as_ptr(), data.len()) }
+}
+
+/// The C node's answer to one control request, from a freshly initialised node (its parser acts as
+/// it parses, so the reply is the only verdict it exposes). `bad_request` is a rejection; any other
+/// answer (ok, unsupported, or a state code such as busy) accepts the request, and only the reply's
+/// id is known of what was decoded. A request left unanswered violates CTL-WIRE-3, so it is
+/// rendered as an acceptance no other parser can match.
+pub fn ctl(data: &[u8]) -> Verdict {
+    let mut out = [0u8; 2048];
+    // SAFETY: the shim reads `len` bytes of `data` and writes a NUL-terminated reply of at most `cap`.
+    let answered = unsafe { ekc_fuzz_c_ctl(data.as_ptr(), data.len(), out.as_mut_ptr(), out.len()) } == 1;
+    let end = out.iter().position(|&b| b == 0).unwrap_or(out.len());
+    if !answered {
+        return Verdict::accept("no reply (CTL-WIRE-3: every request is answered)".into());
+    }
+    let reply: serde_json::Value = match serde_json::from_slice(&out[..end]) {
+        Ok(v) => v,
+        Err(e) => return Verdict::accept(format!("reply is not JSON ({e}): {}", String::from_utf8_lossy(&out[..end]))),
+    };
+    let id = reply["id"].as_u64().map_or("none".to_owned(), |v| v.to_string());
+    match (reply["ok"].as_bool(), reply["error"].as_str()) {
+        (Some(false), Some("bad_request")) => {
+            Verdict::reject(format!("bad_request (id {id}): {}", reply["detail"].as_str().unwrap_or("")))
+        }
+        (Some(true), None) | (Some(false), Some(_)) => Verdict::accept_leading_fields(format!("id={id}")),
+        _ => Verdict::accept(format!("reply outside CTL-WIRE-2: {reply}")),
+    }
 }

@@ -1,7 +1,8 @@
-//! Control-request verdicts (control.md CTL-WIRE-1/2, CTL-CMD-n args) of the oracle and the Rust
-//! node, as `id=<id> <cmd> <args in a fixed order>`. An unknown command is a valid request that the
-//! node answers `unsupported` (CTL-CMD-13); both sides render it as `unsupported` without the name
-//! (the Rust node keeps only its first 32 characters for the reply).
+//! Control-request verdicts (control.md CTL-WIRE-1/2, CTL-CMD-n args) of the oracle, the Rust
+//! node and the C node, as `id=<id> <cmd> <args in a fixed order>` (the C node: `id=<id>` only,
+//! see `c_node::ctl`). An unknown command is a valid request that the node answers `unsupported`
+//! (CTL-CMD-13); the oracle and the Rust node render it as `unsupported` without the name (the
+//! Rust node keeps only its first 32 characters for the reply).
 
 use crate::Verdict;
 use ekc_node_rust::codec::control::{self as node, Command};
@@ -68,7 +69,8 @@ pub fn rust_node(data: &[u8]) -> Verdict {
     }
 }
 
-/// Every parser's verdict, the oracle first.
-pub fn all(oracle_: &RojOracle, data: &[u8]) -> [(&'static str, Verdict); 2] {
-    [("oracle", oracle(oracle_, data)), ("rust-node", rust_node(data))]
+/// Every parser's verdict, the oracle first. The C node shows only its decision and the reply's id
+/// (`c_node::ctl`).
+pub fn all(oracle_: &RojOracle, data: &[u8]) -> [(&'static str, Verdict); 3] {
+    [("oracle", oracle(oracle_, data)), ("rust-node", rust_node(data)), ("c-node", crate::c_node::ctl(data))]
 }

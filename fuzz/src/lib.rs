@@ -21,18 +21,60 @@ pub struct Verdict {
     pub accepted: bool,
     /// Accepted: the canonical decoded fields. Rejected: the parser's reason (clause or kind).
     pub line: String,
+    /// Accepted by a parser that exposes only the leading fields of the canonical line (the C
+    /// node's control handling shows only the reply's id): `line` is a prefix of the full line,
+    /// ending at a field boundary.
+    pub leading_fields_only: bool,
 }
 
 impl Verdict {
     pub fn accept(line: String) -> Verdict {
-        Verdict { accepted: true, line }
+        Verdict { accepted: true, line, leading_fields_only: false }
+    }
+    /// Accepted, with only the leading fields of the canonical line known (see the field).
+    pub fn accept_leading_fields(line: String) -> Verdict {
+        Verdict { accepted: true, line, leading_fields_only: true }
     }
     pub fn reject(reason: impl Into<String>) -> Verdict {
-        Verdict { accepted: false, line: reason.into() }
+        Verdict { accepted: false, line: reason.into(), leading_fields_only: false }
     }
-    /// Same drop/apply decision and, when applied, the same decoded fields.
+    /// Same drop/apply decision and, when applied, the same decoded fields (as far as both show).
     pub fn agrees(&self, other: &Verdict) -> bool {
-        self.accepted == other.accepted && (!self.accepted || self.line == other.line)
+        if self.accepted != other.accepted {
+            return false;
+        }
+        if !self.accepted {
+            return true;
+        }
+        match (self.leading_fields_only, other.leading_fields_only) {
+            (false, false) => self.line == other.line,
+            (true, false) => starts_with_fields(&other.line, &self.line),
+            (false, true) => starts_with_fields(&self.line, &other.line),
+            (true, true) => starts_with_fields(&self.line, &other.line) || starts_with_fields(&other.line, &self.line),
+        }
+    }
+}
+
+/// `line` begins with the fields of `leading`, whole fields only (`id=1` leads `id=1 ping`, not
+/// `id=12 ping`).
+fn starts_with_fields(line: &str, leading: &str) -> bool {
+    line.strip_prefix(leading).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+
+    #[test]
+    fn leading_fields_agree_only_at_a_field_boundary() {
+        let full = Verdict::accept("id=1 ping".into());
+        assert!(full.agrees(&Verdict::accept_leading_fields("id=1".into())));
+        assert!(Verdict::accept_leading_fields("id=1".into()).agrees(&full));
+        assert!(!full.agrees(&Verdict::accept_leading_fields("id=12".into())));
+        assert!(!Verdict::accept("id=12 ping".into()).agrees(&Verdict::accept_leading_fields("id=1".into())));
+        assert!(!full.agrees(&Verdict::accept("id=1".into())), "a full line must match exactly");
+        assert!(!full.agrees(&Verdict::reject("bad_request")));
+        assert!(Verdict::reject("a").agrees(&Verdict::reject("b")));
     }
 }
 

@@ -670,6 +670,14 @@ static void test_control_commands(void **s) {
     assert_non_null(strstr(ctl(n, "{\"id\":16,\"cmd\":\"stats\"}"), "\"invalid\":{\"ctl_request\":2}"));
     assert_non_null(strstr(ctl(n, "{\"id\":17,\"cmd\":\"kv\",\"args\":{\"offset\":0}}"), "\"total\":0,\"entries\":[]"));
     assert_non_null(strstr(ctl(n, "{\"id\":18,\"cmd\":\"set_clock_skew\",\"args\":{\"offset_us\":-5}}"), "\"ok\":true"));
+    /* CTL-WIRE-2: a cmd outside ^[a-z_]{1,32}$ is bad_request, not unsupported (fuzz finding 8). */
+    assert_non_null(strstr(ctl(n, "{\"id\":19,\"cmd\":\"re;oot\"}"), "\"id\":19,\"ok\":false,\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":20,\"cmd\":\"\"}"), "\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":21,\"cmd\":\"Ping\"}"), "\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":22,\"cmd\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"), "\"error\":\"bad_request\""));
+    /* an escaped name is the name it decodes to */
+    assert_non_null(strstr(ctl(n, "{\"id\":23,\"cmd\":\"\\u0070ing\"}"), "\"id\":23,\"ok\":true"));
+    assert_non_null(strstr(ctl(n, "{\"id\":24,\"cmd\":\"re_boot\"}"), "\"error\":\"unsupported\""));
 }
 
 static void test_kv_digest_matches_spec_example(void **s) {

@@ -179,6 +179,14 @@ static void dispatch(ekc_node_t *n, const ekc_json_t *j, uint32_t id, int args, 
         wr_err(w, id, "bad_request", "cmd must be a string");
         return;
     }
+    /* CTL-WIRE-2: a name outside ^[a-z_]{1,32}$ is a malformed request, not an unknown command. */
+    bool is_name = cmd[0] != 0;
+    for (const char *p = cmd; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_')) is_name = false;
+    if (!is_name) {
+        wr_err(w, id, "bad_request", "cmd is not a command name (CTL-WIRE-2)");
+        return;
+    }
     if (args >= 0 && j->tok[args].type != JSMN_OBJECT) {
         wr_err(w, id, "bad_request", "args must be an object");
         return;
