@@ -101,8 +101,12 @@ fn image_hashes_are_deterministic_and_cover_inputs() {
 fn golden_vectors_load_with_silence_first() {
     let v = ekc_lab::vectors::load(&root().join("vectors")).unwrap();
     assert!(v.len() > 50, "only {} replayable vectors", v.len());
-    let first_alive = v.iter().position(|x| !x.3).unwrap_or(v.len());
-    assert!(v[first_alive..].iter().all(|x| !x.3), "silence vectors must come first");
+    let first_alive = v.iter().position(|x| !x.expect_silence).unwrap_or(v.len());
+    assert!(v[first_alive..].iter().all(|x| !x.expect_silence), "silence vectors must come first");
+    // The fuzz findings are replayed too; an invalid control request must be refused.
+    let dup = v.iter().find(|x| x.id == "fuzz-ctl-duplicate-member").expect("fuzz findings are replayed");
+    assert!(dup.port == "ctl" && dup.expect_bad_request && !dup.expect_silence, "{dup:?}");
+    assert!(v.iter().filter(|x| x.id.starts_with("fuzz-roj")).all(|x| x.expect_silence && !x.expect_bad_request));
 }
 
 #[test]
