@@ -588,8 +588,12 @@ impl RojOracle {
     /// `unsupported`, CTL-CMD-13).
     pub fn judge_ctl_request(&self, datagram: &[u8]) -> Result<Value, Violation> {
         let doc = parse_ctl(datagram)?;
-        // CTL-WIRE-2: every number in a request is an integer written without fraction or exponent
-        // (draft 7 alone would accept 1.0); serde_json keeps such a number as a float.
+        // CTL-WIRE-2: `id` and every integer argument are written without fraction or exponent
+        // (draft 7 alone would accept 1.0); serde_json keeps such a number as a float. Every number
+        // a known command takes is an integer; the args of an unknown command are nobody's
+        // arguments (CTL-CMD-13 answers `unsupported` whatever they hold), so only its id is judged.
+        let known_cmd = doc.get("cmd").and_then(Value::as_str).is_some_and(|c| ctl_cmd_clause(c).is_some());
+        let judged_numbers = if known_cmd { &doc } else { doc.get("id").unwrap_or(&Value::Null) };
         fn has_float(v: &Value) -> bool {
             match v {
                 Value::Number(n) => n.is_f64(),
@@ -598,7 +602,7 @@ impl RojOracle {
                 _ => false,
             }
         }
-        if has_float(&doc) {
+        if has_float(judged_numbers) {
             return Err(Violation::at(clause::CTL_WIRE_2, "", "a number written with a fraction or exponent".to_owned()));
         }
         if let Some(error) = self.ctl_request.iter_errors(&doc).next() {

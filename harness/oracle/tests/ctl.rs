@@ -31,6 +31,10 @@ fn requests() {
     assert_eq!(clause_of(r#"{"id":1.0,"cmd":"ping"}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1e0,"cmd":"ping"}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1,"cmd":"kv","args":{"offset":2.0}}"#), clause::CTL_WIRE_2);
+    assert_eq!(clause_of(r#"{"id":1.5,"cmd":"reboot"}"#), clause::CTL_WIRE_2);
+    // The args of an unknown command are no command's integer arguments (found by ctl_request:
+    // the oracle rejected what all three nodes answer `unsupported`).
+    assert_eq!(request(&o, r#"{"id":2,"cmd":"reboot","args":{"x":-1.5e-3,"y":[2E+1]}}"#), Ok(()));
     assert_eq!(clause_of(r#"{"id":13,"cmd":"re;oot"}"#), clause::CTL_WIRE_2);
     assert_eq!(clause_of(r#"{"id":1,"cmd":"#), clause::CTL_WIRE_1);
     assert_eq!(clause_of("[1]"), clause::CTL_WIRE_1);

@@ -678,6 +678,22 @@ static void test_control_commands(void **s) {
     /* an escaped name is the name it decodes to */
     assert_non_null(strstr(ctl(n, "{\"id\":23,\"cmd\":\"\\u0070ing\"}"), "\"id\":23,\"ok\":true"));
     assert_non_null(strstr(ctl(n, "{\"id\":24,\"cmd\":\"re_boot\"}"), "\"error\":\"unsupported\""));
+    /* A primitive that is not JSON is a malformed request even where no command reads it: jsmn checks
+     * only its first character (fuzz finding 9). */
+    static const char *const not_json[] = {"-", "tru", "nul", "01", "1.", "1e", "-e", "1e+", "falsey", "0x1"};
+    for (size_t i = 0; i < sizeof not_json / sizeof not_json[0]; i++) {
+        char req[96];
+        snprintf(req, sizeof req, "{\"id\":25,\"cmd\":\"re_boot\",\"args\":{\"x\":%s}}", not_json[i]);
+        const char *r2 = ctl(n, req);
+        if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", req, r2);
+    }
+    static const char *const json_primitives[] = {"-0", "0", "-1.5e-3", "2E+10", "0.25", "true", "false", "null"};
+    for (size_t i = 0; i < sizeof json_primitives / sizeof json_primitives[0]; i++) {
+        char req[96];
+        snprintf(req, sizeof req, "{\"id\":26,\"cmd\":\"re_boot\",\"args\":{\"x\":%s}}", json_primitives[i]);
+        const char *r2 = ctl(n, req);
+        if (!strstr(r2, "\"id\":26,\"ok\":false,\"error\":\"unsupported\"")) fail_msg("%s answered %s", req, r2);
+    }
 }
 
 static void test_kv_digest_matches_spec_example(void **s) {

@@ -140,6 +140,32 @@ static bool separators_ok(const char *js, size_t len) {
     return true;
 }
 
+/* jsmn (even with JSMN_STRICT) checks only a primitive's first character, so "-", "tru", "nul",
+ * "01", "1." and "1e" pass it (ROJ-WIRE-1). A primitive is true, false, null or a number:
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool primitive_ok(const char *s, size_t n) {
+    if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0) ||
+        (n == 4 && memcmp(s, "null", 4) == 0))
+        return true;
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i < n && s[i] == '0') i++;
+    else if (i < n && is_digit(s[i])) while (i < n && is_digit(s[i])) i++;
+    else return false;
+    if (i < n && s[i] == '.') {
+        if (++i >= n || !is_digit(s[i])) return false;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || !is_digit(s[i])) return false;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    return i == n;
+}
+
 bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int cap) {
     if (!utf8_ok((const uint8_t *)js, len) || !separators_ok(js, len)) return false;
     jsmn_parser p;
@@ -160,6 +186,8 @@ bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int c
     /* jsmn accepts some malformed objects (e.g. {"id"}): every object member must be a string key
      * with exactly one value, and every subtree must lie within the tokens. */
     for (int t = 0; t < r; t++) {
+        if (tok[t].type == JSMN_PRIMITIVE && !primitive_ok(js + tok[t].start, (size_t)(tok[t].end - tok[t].start)))
+            return false;
         if (tok[t].type != JSMN_OBJECT && tok[t].type != JSMN_ARRAY) continue;
         int c = t + 1;
         for (int k = 0; k < tok[t].size; k++) {
