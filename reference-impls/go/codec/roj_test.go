@@ -267,3 +267,18 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// ROJ-WIRE-5: "-0" is not an integer (found by the Go cross-check of the diff_roj corpus: an
+// ANNOUNCE with "seq":-0 was applied by the Go node and dropped by the oracle, Rust and C nodes).
+func TestIntRefusesNegativeZero(t *testing.T) {
+	for _, lit := range []string{"-0", "1.0", "1e0", "01", "-01"} {
+		if _, err := Int(Object{"seq": json.Number(lit)}, "seq", -10, 10); err == nil {
+			t.Errorf("%s accepted as an integer", lit)
+		}
+	}
+	for _, lit := range []string{"0", "-1", "7"} {
+		if _, err := Int(Object{"seq": json.Number(lit)}, "seq", -10, 10); err != nil {
+			t.Errorf("%s refused: %v", lit, err)
+		}
+	}
+}

@@ -290,7 +290,8 @@ func (c *charClass) MatchString(s string) bool {
 
 func (c *charClass) String() string { return c.expr }
 
-// integerLiteral is ROJ-WIRE-5: integers carry no fraction and no exponent.
+// integerLiteral is ROJ-WIRE-5: integers carry no fraction and no exponent (and intValue refuses
+// "-0", which ROJ-WIRE-5 also excludes).
 var integerLiteral = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 // fieldError names the offending member so logs say exactly what was wrong.
@@ -339,7 +340,7 @@ func intValue(v any, name string, min, max int64) (int64, error) {
 		return 0, ferr(name, "not a number")
 	}
 	s := string(n)
-	if !integerLiteral.MatchString(s) || len(s) > 20 {
+	if !integerLiteral.MatchString(s) || s == "-0" || len(s) > 20 {
 		return 0, ferr(name, "not an integer literal (ROJ-WIRE-5)")
 	}
 	i, err := n.Int64()
