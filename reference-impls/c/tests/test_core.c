@@ -687,6 +687,10 @@ static void test_control_commands(void **s) {
         const char *r2 = ctl(n, req);
         if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", req, r2);
     }
+    /* A raw control character inside a string no command reads (fuzz finding 12). */
+    const char *r3 = ctl(n, "{\"id\":27,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\x19" "b\"}}");
+    assert_non_null(strstr(r3, "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":28,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\\u0019b\"}}"), "\"error\":\"unsupported\""));
     static const char *const json_primitives[] = {"-0", "0", "-1.5e-3", "2E+10", "0.25", "true", "false", "null"};
     for (size_t i = 0; i < sizeof json_primitives / sizeof json_primitives[0]; i++) {
         char req[96];

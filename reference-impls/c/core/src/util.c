@@ -108,13 +108,15 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
 /* jsmn is lenient about separators JSON requires: it accepts a comma before '}' or ']', a leading
  * comma, two values with nothing between them ("a""b", 1 2, {}{}) and two separators in a row
  * ("k"::v, "k":,v), which a strict parser rejects (ROJ-WIRE-1). After every complete value the next
- * significant character must be , : } or ], and every , or : must follow a complete value. */
+ * significant character must be , : } or ], and every , or : must follow a complete value. It also
+ * lets raw control characters (below 0x20) through inside strings; JSON requires them escaped. */
 static bool separators_ok(const char *js, size_t len) {
     bool in_str = false;
     char prev = 0; /* last non-space structural character outside strings ('p' for a primitive) */
     for (size_t i = 0; i < len; i++) {
         char c = js[i];
         if (in_str) {
+            if ((unsigned char)c < 0x20) return false; /* raw control character in a string */
             if (c == '\\') i++;
             else if (c == '"') { in_str = false; prev = '"'; }
             continue;
