@@ -107,6 +107,10 @@ fn golden_vectors_load_with_silence_first() {
     let dup = v.iter().find(|x| x.id == "fuzz-ctl-duplicate-member").expect("fuzz findings are replayed");
     assert!(dup.port == "ctl" && dup.expect_bad_request && !dup.expect_silence, "{dup:?}");
     assert!(v.iter().filter(|x| x.id.starts_with("fuzz-roj")).all(|x| x.expect_silence && !x.expect_bad_request));
+    assert!(ekc_lab::vectors::is_bad_request(br#"{"id":0,"ok":false,"error":"bad_request","detail":"x"}"#));
+    assert!(!ekc_lab::vectors::is_bad_request(br#"{"id":1,"ok":false,"error":"unsupported","detail":"x"}"#));
+    assert!(!ekc_lab::vectors::is_bad_request(br#"{"id":1,"ok":true,"result":{}}"#));
+    assert!(!ekc_lab::vectors::is_bad_request(b"bad_request"));
 }
 
 #[test]
