@@ -687,6 +687,8 @@ static void test_control_commands(void **s) {
         const char *r2 = ctl(n, req);
         if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", req, r2);
     }
+    /* log's from starts at 1, like origin_seq (fuzz finding 13). */
+    assert_non_null(strstr(ctl(n, "{\"id\":29,\"cmd\":\"log\",\"args\":{\"origin\":1,\"from\":0}}"), "\"id\":29,\"ok\":false,\"error\":\"bad_request\""));
     /* A raw control character inside a string no command reads (fuzz finding 12). */
     const char *r3 = ctl(n, "{\"id\":27,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\x19" "b\"}}");
     assert_non_null(strstr(r3, "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));

@@ -265,6 +265,7 @@ static void dispatch(ekc_node_t *n, const ekc_json_t *j, uint32_t id, int args, 
         ekc_status_t st = ekc_emit(n, n->now_ms, (uint8_t)et, payload, &origin, &seq);
         *cacheable = true;
         if (st != EKC_OK) {
+            /* fuzz/ tells this core refusal from a request-parse refusal by the detail's prefix */
             wr_err(w, id, status_code(st),
                    st == EKC_ERR_BAD ? "KOR-EVT-2/KOR-TYPE-1/BRIDGE-4: event type or payload invalid"
                                      : "event not emitted");
@@ -376,8 +377,9 @@ static void dispatch(ekc_node_t *n, const ekc_json_t *j, uint32_t id, int args, 
         int64_t origin, from;
         if (args < 0 || !json_keys_ok(j, args, k) ||
             !json_int(j, json_get(j, args, "origin"), 1, 255, &origin) ||
-            !json_int(j, json_get(j, args, "from"), 0, 4294967295ll, &from)) {
-            wr_err(w, id, "bad_request", "args: origin 1..255, from u32");
+            !json_int(j, json_get(j, args, "from"), 1, 4294967295ll, &from)) {
+            /* origin_seq starts at 1 (KOR-EMIT-1), so from is 1..2^32-1 (ctl-request.json) */
+            wr_err(w, id, "bad_request", "args: origin 1..255, from 1..4294967295");
             return;
         }
         wr_ok_head(w, id);
