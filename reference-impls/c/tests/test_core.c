@@ -687,6 +687,11 @@ static void test_control_commands(void **s) {
         const char *r2 = ctl(n, req);
         if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", req, r2);
     }
+    /* Duplicate member names in an object no command reads, also when escaped (fuzz finding 14). */
+    assert_non_null(strstr(ctl(n, "{\"id\":30,\"cmd\":\"re_boot\",\"args\":{\"moo\":1,\"ty\":9,\"ty\":9}}"), "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":31,\"cmd\":\"re_boot\",\"args\":{\"ty\":1,\"\\u0074y\":2}}"), "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":32,\"cmd\":\"re_boot\",\"args\":{\"x\":{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}}}"), "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
+    assert_non_null(strstr(ctl(n, "{\"id\":33,\"cmd\":\"re_boot\",\"args\":{\"ty\":1,\"tz\":{\"ty\":2},\"t\":3}}"), "\"id\":33,\"ok\":false,\"error\":\"unsupported\""));
     /* log's from starts at 1, like origin_seq (fuzz finding 13). */
     assert_non_null(strstr(ctl(n, "{\"id\":29,\"cmd\":\"log\",\"args\":{\"origin\":1,\"from\":0}}"), "\"id\":29,\"ok\":false,\"error\":\"bad_request\""));
     /* A raw control character inside a string no command reads (fuzz finding 12). */

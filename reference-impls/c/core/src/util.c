@@ -168,6 +168,55 @@ static bool primitive_ok(const char *s, size_t n) {
     return i == n;
 }
 
+static int hex4(const char *s);
+
+/* The next code point of a JSON string token's raw text s[*k..n) (escapes decoded, a surrogate
+ * pair joined); -1 at the end. The text was checked by utf8_ok and jsmn's escape check. */
+static int32_t str_next_cp(const char *s, size_t n, size_t *k) {
+    if (*k >= n) return -1;
+    unsigned char c = (unsigned char)s[*k];
+    if (c == '\\' && *k + 1 < n) {
+        char e = s[*k + 1];
+        *k += 2;
+        switch (e) {
+        case 'b': return '\b';
+        case 'f': return '\f';
+        case 'n': return '\n';
+        case 'r': return '\r';
+        case 't': return '\t';
+        case 'u': {
+            if (*k + 4 > n) return -1;
+            int32_t v = hex4(s + *k);
+            *k += 4;
+            if (v >= 0xd800 && v <= 0xdbff && *k + 6 <= n && s[*k] == '\\' && s[*k + 1] == 'u') {
+                int32_t lo = hex4(s + *k + 2);
+                if (lo >= 0xdc00 && lo <= 0xdfff) {
+                    *k += 6;
+                    return 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
+                }
+            }
+            return v;
+        }
+        default: return (unsigned char)e; /* " \ / */
+        }
+    }
+    size_t need = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : 3;
+    int32_t cp = need == 0 ? c : need == 1 ? (c & 0x1f) : need == 2 ? (c & 0x0f) : (c & 0x07);
+    for (size_t i = 1; i <= need && *k + i < n; i++) cp = (cp << 6) | (s[*k + i] & 0x3f);
+    *k += need + 1;
+    return cp;
+}
+
+/* Do string tokens a and b hold the same string once decoded ("ty" and "\u0074y" do)? */
+static bool str_tok_same(const char *js, const jsmntok_t *a, const jsmntok_t *b) {
+    size_t ka = 0, kb = 0, na = (size_t)(a->end - a->start), nb = (size_t)(b->end - b->start);
+    for (;;) {
+        int32_t ca = str_next_cp(js + a->start, na, &ka), cb = str_next_cp(js + b->start, nb, &kb);
+        if (ca != cb) return false;
+        if (ca < 0) return true;
+    }
+}
+
 bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int cap) {
     if (!utf8_ok((const uint8_t *)js, len) || !separators_ok(js, len)) return false;
     jsmn_parser p;
@@ -196,6 +245,12 @@ bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int c
             if (c >= r) return false;
             if (tok[t].type == JSMN_OBJECT) {
                 if (tok[c].type != JSMN_STRING || tok[c].size != 1 || c + 1 >= r) return false;
+                /* ROJ-WIRE-5 / CTL-WIRE-2: no two members of one object share a name, in every
+                 * object, read or not (earlier keys are found by walking the object again) */
+                for (int e = t + 1, m = 0; m < k; m++) {
+                    if (str_tok_same(js, &tok[e], &tok[c])) return false;
+                    e = json_skip(j, e + 1);
+                }
                 c++;
             }
             c = json_skip(j, c);
