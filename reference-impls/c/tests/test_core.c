@@ -698,9 +698,20 @@ static void test_control_commands(void **s) {
     const char *r3 = ctl(n, "{\"id\":27,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\x19" "b\"}}");
     assert_non_null(strstr(r3, "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
     assert_non_null(strstr(ctl(n, "{\"id\":28,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\\u0019b\"}}"), "\"error\":\"unsupported\""));
-    static const char *const json_primitives[] = {"-0", "0", "-1.5e-3", "2E+10", "0.25", "true", "false", "null"};
-    for (size_t i = 0; i < sizeof json_primitives / sizeof json_primitives[0]; i++) {
+    /* Numbers beyond a double's range are refused like serde_json does (I-JSON, fuzz finding 15). */
+    static const char *const overflow[] = {"41e996", "1e309", "-1e309", "1.7976931348623159e308",
+                                           "0.00018e313", "17976931348623159e292", "1e99999999999"};
+    for (size_t i = 0; i < sizeof overflow / sizeof overflow[0]; i++) {
         char req[96];
+        snprintf(req, sizeof req, "{\"id\":25,\"cmd\":\"re_boot\",\"args\":{\"x\":%s}}", overflow[i]);
+        const char *r2 = ctl(n, req);
+        if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", req, r2);
+    }
+    static const char *const json_primitives[] = {"-0", "0", "-1.5e-3", "2E+10", "0.25", "true", "false", "null",
+                                                  "1e308", "1.7976931348623157e308", "1.7976931348623158e308",
+                                                  "-1.79769313486231580793e308", "0.0001e312", "1e-400", "0e99999"};
+    for (size_t i = 0; i < sizeof json_primitives / sizeof json_primitives[0]; i++) {
+        char req[128];
         snprintf(req, sizeof req, "{\"id\":26,\"cmd\":\"re_boot\",\"args\":{\"x\":%s}}", json_primitives[i]);
         const char *r2 = ctl(n, req);
         if (!strstr(r2, "\"id\":26,\"ok\":false,\"error\":\"unsupported\"")) fail_msg("%s answered %s", req, r2);

@@ -282,3 +282,17 @@ func TestIntRefusesNegativeZero(t *testing.T) {
 		}
 	}
 }
+
+// ROJ-WIRE-5 (I-JSON): a number beyond a double's range is not accepted anywhere (fuzz finding 15).
+func TestParseObjectRefusesNumbersBeyondDoubleRange(t *testing.T) {
+	for _, lit := range []string{"41e996", "1e309", "-1e309", "1.7976931348623159e308", "1" + strings.Repeat("0", 309)} {
+		if _, err := ParseObject([]byte(`{"x":` + lit + `}`)); err == nil {
+			t.Errorf("%s accepted", lit)
+		}
+	}
+	for _, lit := range []string{"1e308", "1.7976931348623157e308", "1e-400", "0e99999", "1" + strings.Repeat("0", 308)} {
+		if _, err := ParseObject([]byte(`{"x":` + lit + `}`)); err != nil {
+			t.Errorf("%s refused: %v", lit, err)
+		}
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -206,7 +208,15 @@ func (p *parser) number() (json.Number, error) {
 			return "", p.fail("bad exponent")
 		}
 	}
-	return json.Number(p.data[start:p.pos]), nil
+	lit := p.data[start:p.pos]
+	// ROJ-WIRE-5 (I-JSON): no number may round to infinity as a double. Only a literal with an
+	// exponent or of more than 308 characters can.
+	if len(lit) > 308 || bytes.ContainsAny(lit, "eE") {
+		if f, err := strconv.ParseFloat(string(lit), 64); err != nil && math.IsInf(f, 0) {
+			return "", p.fail("number beyond the range of a double")
+		}
+	}
+	return json.Number(lit), nil
 }
 
 // str reads a string; plain ones are sliced, escaped ones are unquoted by encoding/json.

@@ -146,6 +146,50 @@ static bool separators_ok(const char *js, size_t len) {
  * "01", "1." and "1e" pass it (ROJ-WIRE-1). A primitive is true, false, null or a number:
  * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+/* ROJ-WIRE-5 (I-JSON): a number must not round to infinity as a double. The smallest magnitude that
+ * does is 2^1024 - 2^970 (half an ulp above DBL_MAX, rounding to even), whose digits are below;
+ * s is a grammatical JSON number. Decides on the decimal exponent of the first significant digit,
+ * and on the digits when that exponent is 308. */
+static const char DOUBLE_OVERFLOW_DIGITS[] =
+    "1797693134862315807937289714053034150799341327100378269361737789804449682927647509466490179775"
+    "8720709633028641669288791094655554785194040263065748867150582068190890200070838367627385484581"
+    "7711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699"
+    "508093042880177904174497792";
+static bool number_in_double_range(const char *s, size_t n) {
+    size_t i = s[0] == '-' ? 1 : 0, int_start = i;
+    while (i < n && is_digit(s[i])) i++;
+    size_t int_end = i, frac_start = i, frac_end = i;
+    if (i < n && s[i] == '.') {
+        frac_start = ++i;
+        while (i < n && is_digit(s[i])) i++;
+        frac_end = i;
+    }
+    long exp10 = 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        bool neg = s[++i] == '-';
+        if (s[i] == '+' || s[i] == '-') i++;
+        for (; i < n; i++) exp10 = exp10 < 100000 ? exp10 * 10 + (s[i] - '0') : exp10; /* saturate */
+        if (neg) exp10 = -exp10;
+    }
+    /* position of the first significant digit, and its decimal exponent */
+    size_t first = int_start;
+    while (first < frac_end && (s[first] == '0' || s[first] == '.')) first++;
+    if (first >= frac_end) return true; /* zero */
+    long lead = first < int_end ? (long)(int_end - first) - 1 : -(long)(first - frac_start) - 1;
+    long magnitude = lead + exp10;
+    if (magnitude != 308) return magnitude < 308;
+    /* same exponent as the threshold: compare the significant digits with its digits */
+    size_t d = 0;
+    for (size_t k = first; k < frac_end; k++) {
+        if (s[k] == '.') continue;
+        char want = DOUBLE_OVERFLOW_DIGITS[d];
+        if (want == 0) return false; /* all of the threshold's digits matched: at or above it */
+        if (s[k] != want) return s[k] < want;
+        d++;
+    }
+    return DOUBLE_OVERFLOW_DIGITS[d] != 0; /* a proper prefix is below (the threshold ends in 2) */
+}
+
 static bool primitive_ok(const char *s, size_t n) {
     if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0) ||
         (n == 4 && memcmp(s, "null", 4) == 0))
@@ -165,7 +209,7 @@ static bool primitive_ok(const char *s, size_t n) {
         if (i >= n || !is_digit(s[i])) return false;
         while (i < n && is_digit(s[i])) i++;
     }
-    return i == n;
+    return i == n && number_in_double_range(s, n);
 }
 
 static int hex4(const char *s);
