@@ -692,6 +692,31 @@ static void test_control_commands(void **s) {
     assert_non_null(strstr(ctl(n, "{\"id\":31,\"cmd\":\"re_boot\",\"args\":{\"ty\":1,\"\\u0074y\":2}}"), "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
     assert_non_null(strstr(ctl(n, "{\"id\":32,\"cmd\":\"re_boot\",\"args\":{\"x\":{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}}}"), "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
     assert_non_null(strstr(ctl(n, "{\"id\":33,\"cmd\":\"re_boot\",\"args\":{\"ty\":1,\"tz\":{\"ty\":2},\"t\":3}}"), "\"id\":33,\"ok\":false,\"error\":\"unsupported\""));
+    /* A colon after a value that is no key, and other structure jsmn lets through (fuzz finding 16). */
+    static const char *const bad_structure[] = {
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":[ ]:16,\"cmd\"}}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":1,\"n\"}}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":[1:2]}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":[1,]}}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{1:2}}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":[}]}}",
+        "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":\"x}}",
+    };
+    for (size_t i = 0; i < sizeof bad_structure / sizeof bad_structure[0]; i++) {
+        const char *r2 = ctl(n, bad_structure[i]);
+        if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", bad_structure[i], r2);
+    }
+    /* nesting: 127 levels parse (as serde_json), 128 do not */
+    static char deep[400];
+    for (int levels = 125; levels <= 128; levels++) {
+        int o = snprintf(deep, sizeof deep, "{\"id\":34,\"cmd\":\"re_boot\",\"args\":{\"x\":");
+        for (int l = 0; l < levels - 2; l++) deep[o++] = '[';
+        for (int l = 0; l < levels - 2; l++) deep[o++] = ']';
+        o += snprintf(deep + o, sizeof deep - (size_t)o, "}}");
+        const char *r2 = ctl(n, deep);
+        bool refused = strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"") != NULL;
+        if (refused != (levels > 127)) fail_msg("%d levels: %s", levels, r2);
+    }
     /* log's from starts at 1, like origin_seq (fuzz finding 13). */
     assert_non_null(strstr(ctl(n, "{\"id\":29,\"cmd\":\"log\",\"args\":{\"origin\":1,\"from\":0}}"), "\"id\":29,\"ok\":false,\"error\":\"bad_request\""));
     /* A raw control character inside a string no command reads (fuzz finding 12). */

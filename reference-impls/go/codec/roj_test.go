@@ -135,7 +135,7 @@ func TestRojInvalid(t *testing.T) {
 		{"announce duplicate caps", `{"proto":1,"type":"ANNOUNCE","node_id":"rust-1","payload":{"module_id":1,"lang":"rust","version":"0.1.0","caps":["roj","roj"],"incarnation":1,"seq":0,"members":["rust-1"],"kor_port":9991,"ctl_port":9992}}`, "schema_announce"},
 		{"announce incarnation over u32", `{"proto":1,"type":"ANNOUNCE","node_id":"rust-1","payload":{"module_id":1,"lang":"rust","version":"0.1.0","caps":[],"incarnation":4294967296,"seq":0,"members":["rust-1"],"kor_port":9991,"ctl_port":9992}}`, "schema_announce"},
 		{"announce port 0", `{"proto":1,"type":"ANNOUNCE","node_id":"rust-1","payload":{"module_id":1,"lang":"rust","version":"0.1.0","caps":[],"incarnation":1,"seq":0,"members":["rust-1"],"kor_port":0,"ctl_port":9992}}`, "schema_announce"},
-		{"deep nesting", `{"proto":1,"type":"VOTE","node_id":"go-1","payload":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "json"},
+		{"deep nesting", `{"proto":1,"type":"VOTE","node_id":"go-1","payload":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`, "json"},
 		{"oversize", `{"proto":1,"type":"VOTE","node_id":"go-1","payload":{"pid":"` + strings.Repeat("a", 1400) + `"}}`, "oversize"},
 	}
 	for _, tc := range cases {
@@ -294,5 +294,18 @@ func TestParseObjectRefusesNumbersBeyondDoubleRange(t *testing.T) {
 		if _, err := ParseObject([]byte(`{"x":` + lit + `}`)); err != nil {
 			t.Errorf("%s refused: %v", lit, err)
 		}
+	}
+}
+
+// ROJ-WIRE-1: 127 nested objects and arrays parse, 128 do not (fuzz finding 16).
+func TestParseObjectNestingLimit(t *testing.T) {
+	nest := func(levels int) []byte {
+		return []byte(`{"x":` + strings.Repeat("[", levels-1) + `1` + strings.Repeat("]", levels-1) + `}`)
+	}
+	if _, err := ParseObject(nest(127)); err != nil {
+		t.Errorf("127 levels refused: %v", err)
+	}
+	if _, err := ParseObject(nest(128)); err == nil {
+		t.Error("128 levels accepted")
 	}
 }

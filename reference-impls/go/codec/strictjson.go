@@ -18,8 +18,9 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds nesting so a hostile datagram cannot exhaust the stack.
-const maxDepth = 16
+// maxDepth bounds nesting so a hostile datagram cannot exhaust the stack: at most 127 nested
+// objects and arrays (ROJ-WIRE-1), the limit of serde_json, the oracle's parser.
+const maxDepth = 127
 
 // Object is a decoded JSON object; values are Object, []any, json.Number, string, bool or nil.
 type Object map[string]any
@@ -77,12 +78,12 @@ func (p *parser) skipSpace() {
 }
 
 func (p *parser) value(depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errors.New("nesting too deep")
-	}
 	p.skipSpace()
 	if p.pos >= len(p.data) {
 		return nil, p.fail("unexpected end")
+	}
+	if c := p.data[p.pos]; (c == '{' || c == '[') && depth >= maxDepth {
+		return nil, errors.New("nesting too deep")
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{':

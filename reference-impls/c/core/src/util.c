@@ -105,41 +105,75 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
     return true;
 }
 
-/* jsmn is lenient about separators JSON requires: it accepts a comma before '}' or ']', a leading
- * comma, two values with nothing between them ("a""b", 1 2, {}{}) and two separators in a row
- * ("k"::v, "k":,v), which a strict parser rejects (ROJ-WIRE-1). After every complete value the next
- * significant character must be , : } or ], and every , or : must follow a complete value. It also
- * lets raw control characters (below 0x20) through inside strings; JSON requires them escaped. */
-static bool separators_ok(const char *js, size_t len) {
-    bool in_str = false;
-    char prev = 0; /* last non-space structural character outside strings ('p' for a primitive) */
+/* jsmn is lenient about the structure JSON requires: it accepts a comma before '}' or ']', a
+ * leading comma, two values with nothing between them ("a""b", 1 2, {}{}), two separators in a row
+ * ("k"::v), a colon after a value that is no key ("k":[]:1), and raw control characters inside
+ * strings, all of which a strict parser rejects (ROJ-WIRE-1). This scan checks the RFC 8259
+ * structure itself, as a pushdown automaton over the bytes (strings and primitives skipped; their
+ * insides are checked by jsmn's escape check and primitive_ok), before jsmn tokenises. Nesting
+ * deeper than JSON_MAX_DEPTH is refused, as serde_json (the oracle's parser) refuses it. */
+#define JSON_MAX_DEPTH 127
+typedef enum { EXPECT_VALUE, EXPECT_VALUE_OR_CLOSE, EXPECT_KEY, EXPECT_KEY_OR_CLOSE, EXPECT_COLON,
+               EXPECT_COMMA_OR_CLOSE, EXPECT_END } json_expect_t;
+static bool structure_ok(const char *js, size_t len) {
+    uint64_t is_object[2] = {0, 0}; /* one bit per open container: 1 = object, 0 = array */
+    int depth = 0;
+    json_expect_t want = EXPECT_VALUE;
+#define TOP_IS_OBJECT() ((is_object[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1u)
+#define AFTER_VALUE() (want = depth == 0 ? EXPECT_END : EXPECT_COMMA_OR_CLOSE)
     for (size_t i = 0; i < len; i++) {
         char c = js[i];
-        if (in_str) {
-            if ((unsigned char)c < 0x20) return false; /* raw control character in a string */
-            if (c == '\\') i++;
-            else if (c == '"') { in_str = false; prev = '"'; }
-            continue;
-        }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        bool after_value = prev == '"' || prev == 'p' || prev == '}' || prev == ']';
-        bool separator = c == ',' || c == ':', closing = c == '}' || c == ']';
-        /* a value follows no value; a separator follows a value; a closing bracket no separator */
-        if (after_value && !separator && !closing) return false;
-        if (separator && !after_value) return false;
-        if (closing && (prev == ',' || prev == ':')) return false;
-        if (c == '"') { in_str = true; continue; }
-        if (!separator && !closing && c != '{' && c != '[') {
-            /* a primitive (number, true, false, null): it runs up to the next separator or space */
+        bool value_wanted = want == EXPECT_VALUE || want == EXPECT_VALUE_OR_CLOSE;
+        switch (c) {
+        case '{':
+        case '[':
+            if (!value_wanted || depth == JSON_MAX_DEPTH) return false;
+            if (c == '{') is_object[depth / 64] |= (uint64_t)1 << (depth % 64);
+            else is_object[depth / 64] &= ~((uint64_t)1 << (depth % 64));
+            depth++;
+            want = c == '{' ? EXPECT_KEY_OR_CLOSE : EXPECT_VALUE_OR_CLOSE;
+            break;
+        case '}':
+        case ']':
+            if (depth == 0 || (bool)TOP_IS_OBJECT() != (c == '}')) return false;
+            if (want != EXPECT_COMMA_OR_CLOSE && want != (c == '}' ? EXPECT_KEY_OR_CLOSE : EXPECT_VALUE_OR_CLOSE))
+                return false;
+            depth--;
+            AFTER_VALUE();
+            break;
+        case ':':
+            if (want != EXPECT_COLON) return false;
+            want = EXPECT_VALUE;
+            break;
+        case ',':
+            if (want != EXPECT_COMMA_OR_CLOSE) return false;
+            want = TOP_IS_OBJECT() ? EXPECT_KEY : EXPECT_VALUE;
+            break;
+        case '"': {
+            bool key = want == EXPECT_KEY || want == EXPECT_KEY_OR_CLOSE;
+            if (!key && !value_wanted) return false;
+            for (i++; i < len && js[i] != '"'; i++) {
+                if ((unsigned char)js[i] < 0x20) return false; /* raw control character */
+                if (js[i] == '\\') i++;
+            }
+            if (i >= len) return false; /* unterminated */
+            if (key) want = EXPECT_COLON;
+            else AFTER_VALUE();
+            break;
+        }
+        default: /* a primitive: it runs to the next delimiter (primitive_ok checks its text) */
+            if (!value_wanted) return false;
             while (i + 1 < len && js[i + 1] != ',' && js[i + 1] != ':' && js[i + 1] != '}' && js[i + 1] != ']' &&
                    js[i + 1] != ' ' && js[i + 1] != '\n' && js[i + 1] != '\r' && js[i + 1] != '\t' &&
                    js[i + 1] != '"' && js[i + 1] != '{' && js[i + 1] != '[')
                 i++;
-            c = 'p';
+            AFTER_VALUE();
         }
-        prev = c;
     }
-    return true;
+#undef TOP_IS_OBJECT
+#undef AFTER_VALUE
+    return want == EXPECT_END;
 }
 
 /* jsmn (even with JSMN_STRICT) checks only a primitive's first character, so "-", "tru", "nul",
@@ -262,7 +296,7 @@ static bool str_tok_same(const char *js, const jsmntok_t *a, const jsmntok_t *b)
 }
 
 bool json_parse(ekc_json_t *j, const char *js, size_t len, jsmntok_t *tok, int cap) {
-    if (!utf8_ok((const uint8_t *)js, len) || !separators_ok(js, len)) return false;
+    if (!utf8_ok((const uint8_t *)js, len) || !structure_ok(js, len)) return false;
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, js, len, tok, (unsigned)cap);
