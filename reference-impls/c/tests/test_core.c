@@ -632,6 +632,14 @@ static const char *ctl(ekc_node_t *n, const char *req) {
     return NULL;
 }
 
+/* Every request of reqs[0..count) must be refused as not JSON: bad_request with id 0. */
+static void expect_bad_requests(ekc_node_t *n, const char *const *reqs, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const char *reply = ctl(n, reqs[i]);
+        if (!strstr(reply, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", reqs[i], reply);
+    }
+}
+
 static void test_control_commands(void **s) {
     (void)s;
     ekc_node_t *n = kor_node();
@@ -702,10 +710,7 @@ static void test_control_commands(void **s) {
         "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":[}]}}",
         "{\"id\":16,\"cmd\":\"re_boot\",\"args\":{\"m\":\"x}}",
     };
-    for (size_t i = 0; i < sizeof bad_structure / sizeof bad_structure[0]; i++) {
-        const char *r2 = ctl(n, bad_structure[i]);
-        if (!strstr(r2, "\"id\":0,\"ok\":false,\"error\":\"bad_request\"")) fail_msg("%s answered %s", bad_structure[i], r2);
-    }
+    expect_bad_requests(n, bad_structure, sizeof bad_structure / sizeof bad_structure[0]);
     /* nesting: 127 levels parse (as serde_json), 128 do not */
     static char deep[400];
     for (int levels = 125; levels <= 128; levels++) {
@@ -723,6 +728,19 @@ static void test_control_commands(void **s) {
     const char *r3 = ctl(n, "{\"id\":27,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\x19" "b\"}}");
     assert_non_null(strstr(r3, "\"id\":0,\"ok\":false,\"error\":\"bad_request\""));
     assert_non_null(strstr(ctl(n, "{\"id\":28,\"cmd\":\"re_boot\",\"args\":{\"x\":\"a\\u0019b\"}}"), "\"error\":\"unsupported\""));
+    /* A \u escape of a surrogate must be a high one followed by a low one (fuzz finding 17). */
+    static const char *const lone_surrogates[] = {
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"\\uDADD\":1}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\udc00\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\ud83d\\u0041\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\ud83d\\ud83d\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\ud83d\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\ud83dx\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\u00g0\"}}",
+        "{\"id\":17,\"cmd\":\"re_boot\",\"args\":{\"x\":\"\\x\"}}",
+    };
+    expect_bad_requests(n, lone_surrogates, sizeof lone_surrogates / sizeof lone_surrogates[0]);
+    assert_non_null(strstr(ctl(n, "{\"id\":18,\"cmd\":\"re_boot\",\"args\":{\"\\uD83D\\uDE00\":\"\\ud7ff\\ue000\"}}"), "\"id\":18,\"ok\":false,\"error\":\"unsupported\""));
     /* Numbers beyond a double's range are refused like serde_json does (I-JSON, fuzz finding 15). */
     static const char *const overflow[] = {"41e996", "1e309", "-1e309", "1.7976931348623159e308",
                                            "0.00018e313", "17976931348623159e292", "1e99999999999"};

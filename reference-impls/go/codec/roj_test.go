@@ -309,3 +309,31 @@ func TestParseObjectNestingLimit(t *testing.T) {
 		t.Error("128 levels accepted")
 	}
 }
+
+// A \u escape of a surrogate must be a high one followed by a low one (ROJ-WIRE-1, fuzz finding
+// 17): encoding/json would read a lone one as U+FFFD, the oracle refuses it.
+func TestParseObjectRefusesLoneSurrogates(t *testing.T) {
+	for _, doc := range []string{
+		`{"\uDADD":1}`, `{"x":"\udc00"}`, `{"x":"\ud83d\u0041"}`, `{"x":"\ud83d\ud83d"}`,
+		`{"x":"\ud83d"}`, `{"x":"a\ud83dx"}`, `{"x":"\\\udc00"}`,
+	} {
+		if _, err := ParseObject([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", doc)
+		}
+	}
+	for doc, want := range map[string]string{
+		`{"x":"\uD83D\uDE00"}`:     "\U0001F600",
+		`{"x":"\ud7ff\ue000"}`:     "\ud7ff\ue000",
+		`{"x":"\\udc00"}`:          `\udc00`,
+		`{"x":"\\\\\ud83d\ude00"}`: "\\\\\U0001F600",
+	} {
+		obj, err := ParseObject([]byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", doc, err)
+			continue
+		}
+		if obj["x"] != want {
+			t.Errorf("%s: read %q, want %q", doc, obj["x"], want)
+		}
+	}
+}

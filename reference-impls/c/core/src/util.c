@@ -115,6 +115,27 @@ static bool utf8_ok(const uint8_t *p, size_t n) {
 #define JSON_MAX_DEPTH 127
 typedef enum { EXPECT_VALUE, EXPECT_VALUE_OR_CLOSE, EXPECT_KEY, EXPECT_KEY_OR_CLOSE, EXPECT_COLON,
                EXPECT_COMMA_OR_CLOSE, EXPECT_END } json_expect_t;
+static int hex4(const char *s);
+
+/* The length of the escape that starts at js[i] (a backslash), 0 if it is not JSON. A \u escape of
+ * a UTF-16 surrogate must be a high one followed by a low one (ROJ-WIRE-1: RFC 8259 section 8.2
+ * leaves a lone surrogate to the parser, and serde_json, the oracle's parser, refuses it). */
+static size_t escape_len(const char *js, size_t i, size_t len) {
+    if (i + 1 >= len) return 0;
+    switch (js[i + 1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': return 2;
+    case 'u': break;
+    default: return 0;
+    }
+    if (i + 6 > len) return 0;
+    int v = hex4(js + i + 2);
+    if (v < 0 || (v >= 0xdc00 && v <= 0xdfff)) return 0; /* not hex, or a lone low surrogate */
+    if (v < 0xd800 || v > 0xdbff) return 6;
+    if (i + 12 > len || js[i + 6] != '\\' || js[i + 7] != 'u') return 0;
+    int lo = hex4(js + i + 8);
+    return lo >= 0xdc00 && lo <= 0xdfff ? 12 : 0;
+}
+
 static bool structure_ok(const char *js, size_t len) {
     uint64_t is_object[2] = {0, 0}; /* one bit per open container: 1 = object, 0 = array */
     int depth = 0;
@@ -155,7 +176,11 @@ static bool structure_ok(const char *js, size_t len) {
             if (!key && !value_wanted) return false;
             for (i++; i < len && js[i] != '"'; i++) {
                 if ((unsigned char)js[i] < 0x20) return false; /* raw control character */
-                if (js[i] == '\\') i++;
+                if (js[i] == '\\') {
+                    size_t escape = escape_len(js, i, len);
+                    if (escape == 0) return false;
+                    i += escape - 1;
+                }
             }
             if (i >= len) return false; /* unterminated */
             if (key) want = EXPECT_COLON;
@@ -246,10 +271,8 @@ static bool primitive_ok(const char *s, size_t n) {
     return i == n && number_in_double_range(s, n);
 }
 
-static int hex4(const char *s);
-
 /* The next code point of a JSON string token's raw text s[*k..n) (escapes decoded, a surrogate
- * pair joined); -1 at the end. The text was checked by utf8_ok and jsmn's escape check. */
+ * pair joined); -1 at the end. The text was checked by utf8_ok and structure_ok. */
 static int32_t str_next_cp(const char *s, size_t n, size_t *k) {
     if (*k >= n) return -1;
     unsigned char c = (unsigned char)s[*k];
