@@ -9,12 +9,14 @@ package codec
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -236,14 +238,18 @@ func (p *parser) str() (string, error) {
 			if !escaped {
 				return string(p.data[start+1 : p.pos-1]), nil
 			}
-			if !surrogatesPaired(p.data[start+1 : p.pos-1]) {
-				return "", p.fail("lone surrogate escape")
-			}
 			var s string
 			if err := json.Unmarshal(p.data[start:p.pos], &s); err != nil {
 				return "", p.fail("bad escape")
 			}
 			return s, nil
+		case c == '\\' && p.pos+1 < len(p.data) && p.data[p.pos+1] == 'u':
+			escaped = true
+			n := unicodeEscapeLen(p.data[p.pos:])
+			if n == 0 {
+				return "", p.fail("bad \\u escape or lone surrogate")
+			}
+			p.pos += n
 		case c == '\\':
 			escaped = true
 			p.pos += 2
@@ -256,60 +262,38 @@ func (p *parser) str() (string, error) {
 	return "", p.fail("unterminated string")
 }
 
-// surrogatesPaired reports whether every \u escape of a UTF-16 surrogate in a string token's raw
-// text is a high surrogate followed by a low one (ROJ-WIRE-1). encoding/json turns a lone surrogate
-// into U+FFFD silently; serde_json, the oracle's parser, refuses it (RFC 8259 section 8.2 leaves
-// the choice to the parser), and a mixed cluster must make one choice.
-func surrogatesPaired(raw []byte) bool {
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' {
-			i++
-			continue
-		}
-		v, ok := hex4(raw[i+2:])
-		switch {
-		case !ok:
-			return false // encoding/json refuses it as well; say so here
-		case v >= 0xDC00 && v <= 0xDFFF:
-			return false
-		case v >= 0xD800 && v <= 0xDBFF:
-			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
-				return false
-			}
-			lo, ok := hex4(raw[i+8:])
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return false
-			}
-			i += 11
-		default:
-			i += 5
-		}
+// unicodeEscapeLen is the length of the \u escape at the start of b (6, or 12 for a surrogate
+// pair), 0 if it is not hexadecimal or a UTF-16 surrogate is not a high one followed by a low one
+// (ROJ-WIRE-1). encoding/json turns a lone surrogate into U+FFFD silently; serde_json, the
+// oracle's parser, refuses it (RFC 8259 section 8.2 leaves the choice to the parser), and a mixed
+// cluster must make one choice.
+func unicodeEscapeLen(b []byte) int {
+	hi, ok := hex4(b, 2)
+	switch {
+	case !ok:
+		return 0
+	case !utf16.IsSurrogate(hi):
+		return 6
 	}
-	return true
+	if len(b) < 8 || b[6] != '\\' || b[7] != 'u' {
+		return 0
+	}
+	if lo, ok := hex4(b, 8); !ok || utf16.DecodeRune(hi, lo) == utf8.RuneError {
+		return 0 // a lone low surrogate, or a high one not followed by a low one
+	}
+	return 12
 }
 
-// hex4 decodes the four hexadecimal digits at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
+// hex4 decodes the four hexadecimal digits at b[at:].
+func hex4(b []byte, at int) (rune, bool) {
+	var v [2]byte
+	if len(b) < at+4 {
 		return 0, false
 	}
-	var v rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			v = v<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
+	if _, err := hex.Decode(v[:], b[at:at+4]); err != nil {
+		return 0, false
 	}
-	return v, true
+	return rune(v[0])<<8 | rune(v[1]), true
 }
 
 // Pattern is what string members are checked against: a *regexp.Regexp or a charClass.

@@ -289,12 +289,10 @@ static int32_t str_next_cp(const char *s, size_t n, size_t *k) {
             if (*k + 4 > n) return -1;
             int32_t v = hex4(s + *k);
             *k += 4;
-            if (v >= 0xd800 && v <= 0xdbff && *k + 6 <= n && s[*k] == '\\' && s[*k + 1] == 'u') {
+            if (v >= 0xd800 && v <= 0xdbff) { /* structure_ok: a low surrogate's \u escape follows */
                 int32_t lo = hex4(s + *k + 2);
-                if (lo >= 0xdc00 && lo <= 0xdfff) {
-                    *k += 6;
-                    return 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
-                }
+                *k += 6;
+                return 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
             }
             return v;
         }
