@@ -18,6 +18,7 @@ test:
     set -uo pipefail
     suites=(
       test-schemas test-vectors-fresh test-dissector   # specs' data and tools
+      test-spec-coverage                               # every clause judged, not observable or open
       test-node-c test-node-go test-firmware           # C core + POSIX node, Go node, MCU firmware
       test-interop-local                               # Rust, Go and C nodes in one local cluster
       images                                           # every image, rebuilt only when its inputs changed
@@ -53,6 +54,17 @@ test-vectors-fresh:
       cmp -s "$f" "vectors/$(basename "$f")" || { echo "vectors/$(basename "$f") differs from vectors/generate.py output: run 'just vectors' and commit" >&2; exit 1; }
     done
     echo "vectors: $(ls "$out" | wc -l) files match vectors/generate.py"
+
+# Every clause of docs/spec is judged (a check cited in the code, proven by a mutation test), not
+# observable, a definition or open (docs/spec/not-judged.toml), and docs/spec/coverage.md and the
+# README's counts are what spec-coverage generates.
+test-spec-coverage:
+    cargo nextest run -p ekc-coverage --no-fail-fast
+    cargo run -q -p ekc-coverage -- --check
+
+# Regenerate docs/spec/coverage.md and the README's coverage counts; commit the result.
+spec-coverage:
+    cargo run -q -p ekc-coverage
 
 # The main job: build images, run the default conformance matrix on local Docker, write reports/.
 # Extra arguments go to `ekconform run` (e.g. `just conformance --repeat 3 -s single-commit`).
