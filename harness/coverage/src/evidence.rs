@@ -199,7 +199,7 @@ fn scan_rust(root: &Path, rel: &str, found: &mut Found) -> Result<()> {
             Kind::Capture => format!("{}: {rel}", checker_name(root, rel, &src)),
             _ => rel.to_owned(),
         };
-        found.judge(src.citations(0, src.non_test_end()), kind, &place);
+        found.judge(src.non_test_citations(), kind, &place);
     }
     if let Some(origin) = test_origin(rel) {
         for (name, from, to) in src.test_fns() {

@@ -57,9 +57,23 @@ impl Source {
         out
     }
 
-    /// The byte range of code that is not test code: everything before the first `#[cfg(test)]`.
-    pub fn non_test_end(&self) -> usize {
-        self.code.find("#[cfg(test)]").unwrap_or(self.code.len())
+    /// Clauses cited outside `#[cfg(test)]` items (a test module, or any other item so marked).
+    pub fn non_test_citations(&self) -> BTreeSet<ClauseId> {
+        let mut out = BTreeSet::new();
+        let mut at = 0;
+        while let Some(found) = self.code[at..].find("#[cfg(test)]") {
+            let attr = at + found;
+            out.extend(self.citations(at, attr));
+            let item_end = match (self.code[attr..].find('{'), self.code[attr..].find(';')) {
+                (Some(b), Some(s)) if s < b => attr + s + 1,
+                (Some(b), _) => matching_brace(&self.code, attr + b),
+                (None, Some(s)) => attr + s + 1,
+                (None, None) => self.code.len(),
+            };
+            at = item_end;
+        }
+        out.extend(self.citations(at, self.code.len()));
+        out
     }
 
     /// Every `#[test]` (or `#[tokio::test]` ...) function: its name and the byte range of its body.
@@ -224,6 +238,9 @@ use ekc_oracle::clause::{self, ROJ_VOTE_3};
 // clause::ROJ_TIME_1 in a comment is no citation
 fn judge() -> &'static str { if x { "ROJ-SAFE-2" } else { "not ROJ-KV-1" } }
 #[cfg(test)]
+fn only_in_tests() -> ClauseId { clause::KOR_AE_1 }
+fn judge_too() -> ClauseId { clause::KOR_AE_2 }
+#[cfg(test)]
 mod tests {
     #[test]
     fn caught() {
@@ -241,9 +258,9 @@ mod tests {
     #[test]
     fn citations_skip_comments_and_inexact_strings() {
         let s = Source::parse(SRC);
-        let c = s.citations(0, s.non_test_end());
+        let c = s.non_test_citations();
         let ids: Vec<&str> = c.iter().map(|c| c.as_str()).collect();
-        assert_eq!(ids, ["ROJ-SAFE-2", "ROJ-VOTE-3"]);
+        assert_eq!(ids, ["KOR-AE-2", "ROJ-SAFE-2", "ROJ-VOTE-3"]);
     }
 
     #[test]
