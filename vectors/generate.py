@@ -97,6 +97,10 @@ valid("roj-valid-member-order", "ROJ-ENV-1", "envelope members in another order 
       '{"payload":{"reason":"ok","accept":true,"pid":"rust-1:5f3a09c2:7"},"node_id":"go-1","type":"VOTE","proto":1}')
 valid("roj-valid-escapes", "ROJ-WIRE-1", "string escapes decode to a valid key and node_id",
       sub(sub(PROPOSE, '"key":"bay3"', '"key":"\\u0062ay3"'), '"node_id":"rust-1"', '"node_id":"rust\\u002d1"'))
+valid("roj-valid-propose-32-members", "ROJ-PROP-4", "the largest membership: 32 members, n = 32",
+      sub(sub(PROPOSE, '"members":["c-1","go-1","rust-1"]', '"members":' + json.dumps(sorted([f"n{i:02d}" for i in range(31)] + ["rust-1"]), separators=(",", ":"))), '"n":3', '"n":32'))
+valid("roj-valid-commit-22-of-32", "ROJ-COMMIT-2", "22 voters for n = 32 (t(32) = 22)",
+      sub(sub(COMMIT, '"voters":["c-1","go-1","rust-1"]', '"voters":' + json.dumps(sorted([f"n{i:02d}" for i in range(21)] + ["rust-1"]), separators=(",", ":"))), '"n":3', '"n":32'))
 valid("roj-valid-empty-value", "ROJ-PROP-2", "value may be empty", sub(PROPOSE, '"value":"11000"', '"value":""'))
 valid("roj-valid-max-key-value", "ROJ-PROP-2", "key and value of 8 characters using every allowed symbol",
       sub(sub(PROPOSE, '"key":"bay3"', '"key":"a_.-09zz"'), '"value":"11000"', '"value":"Az09_.:+"'))
@@ -261,6 +265,10 @@ bad("roj-prop4-n-small", "ROJ-PROP-4", "oracle", "n = 2 with 3 members", raw=P('
 bad("roj-prop4-n-zero", "ROJ-PROP-4", "schema", "n = 0", raw=P('"n":3', '"n":0'))
 bad("roj-prop4-empty", "ROJ-PROP-4", "schema", "members empty", raw=P('"members":["c-1","go-1","rust-1"]', '"members":[]'))
 bad("roj-prop4-member-invalid", "ROJ-PROP-4", "schema", "a member that is not a node_id", raw=P('"members":["c-1","go-1","rust-1"]', '"members":["C-1","go-1","rust-1"]'))
+bad("roj-prop4-members-33", "ROJ-PROP-4", "schema", "33 members (n = 33)",
+    raw=sub(P('"members":["c-1","go-1","rust-1"]', '"members":' + json.dumps(sorted([f"n{i:02d}" for i in range(32)] + ["rust-1"]), separators=(",", ":"))), '"n":3', '"n":33'))
+bad("roj-prop4-members-33-n-32", "ROJ-PROP-4", "schema", "33 members with n = 32",
+    raw=sub(P('"members":["c-1","go-1","rust-1"]', '"members":' + json.dumps(sorted([f"n{i:02d}" for i in range(32)] + ["rust-1"]), separators=(",", ":"))), '"n":3', '"n":32'))
 bad("roj-prop5-timeout-99", "ROJ-PROP-5", "schema", "timeout_ms 99", raw=P('"timeout_ms":10000', '"timeout_ms":99'))
 bad("roj-prop5-timeout-60001", "ROJ-PROP-5", "schema", "timeout_ms 60001", raw=P('"timeout_ms":10000', '"timeout_ms":60001'))
 bad("roj-prop5-missing", "ROJ-PROP-5", "schema", "timeout_ms missing", raw=P(',"timeout_ms":10000', ''))
@@ -289,6 +297,12 @@ bad("roj-commit2-no-proposer", "ROJ-COMMIT-2", "oracle", "voters lack the propos
 bad("roj-commit2-n-33", "ROJ-COMMIT-2", "schema", "n = 33", raw=C('"n":3', '"n":33'))
 bad("roj-commit2-missing-voters", "ROJ-COMMIT-2", "schema", "voters missing", raw=C(',"voters":["c-1","go-1","rust-1"]', ''))
 bad("roj-commit2-empty-voters", "ROJ-COMMIT-2", "schema", "voters empty", raw=C('"voters":["c-1","go-1","rust-1"]', '"voters":[]'))
+bad("roj-commit2-n-zero", "ROJ-COMMIT-2", "schema", "n = 0", raw=C('"n":3', '"n":0'))
+bad("roj-commit2-voter-invalid", "ROJ-COMMIT-2", "schema", "a voter that is not a node_id", raw=C('"voters":["c-1","go-1","rust-1"]', '"voters":["C-1","go-1","rust-1"]'))
+bad("roj-commit2-below-threshold-dup", "ROJ-COMMIT-2", "schema", "3 voters for n = 3 but only 2 distinct",
+    raw=C('"voters":["c-1","go-1","rust-1"]', '"voters":["go-1","go-1","rust-1"]'))
+bad("roj-commit-value-invalid", "ROJ-PROP-2", "schema", "COMMIT value with a space", raw=C('"value":"11000"', '"value":"11 000"'))
+bad("roj-commit-pid-overflow", "ROJ-PROP-1", "oracle", "COMMIT with pid counter 2^32", raw=C("5f3a09c2:7", "5f3a09c2:4294967296"))
 bad("roj-commit-key-invalid", "ROJ-PROP-2", "schema", "COMMIT key with upper case", raw=C('"key":"bay3"', '"key":"BAY3"'))
 bad("roj-commit-version-0", "ROJ-PROP-3", "schema", "COMMIT version 0", raw=C('"version":4', '"version":0'))
 bad("roj-commit4-not-proposer", "ROJ-COMMIT-4", "oracle", "COMMIT sent by a node other than the pid's proposer",
@@ -296,6 +310,8 @@ bad("roj-commit4-not-proposer", "ROJ-COMMIT-4", "oracle", "COMMIT sent by a node
 
 # --- ABORT -------------------------------------------------------------------------------------
 bad("roj-abort1-not-proposer", "ROJ-ABORT-1", "oracle", "ABORT for another node's pid", raw=sub(ABORT, '"node_id":"rust-1"', '"node_id":"go-1"'))
+bad("roj-abort-pid-malformed", "ROJ-PROP-1", "schema", "ABORT with a malformed pid", raw=sub(ABORT, "rust-1:5f3a09c2:7", "rust-1:5f3a09c2"))
+bad("roj-abort-pid-overflow", "ROJ-PROP-1", "oracle", "ABORT with pid counter 2^32", raw=sub(ABORT, "5f3a09c2:7", "5f3a09c2:4294967296"))
 bad("roj-abort2-reason", "ROJ-ABORT-2", "schema", "reason gave-up", raw=sub(ABORT, '"rejected"', '"gave-up"'))
 bad("roj-abort2-missing", "ROJ-ABORT-2", "schema", "reason missing", raw=sub(ABORT, ',"reason":"rejected"', ''))
 
