@@ -63,3 +63,29 @@ fn responses() {
     assert_eq!(v.clause, clause::CTL_CMD_6);
     assert_eq!(v.path.as_deref(), Some("/result/kv_digest"));
 }
+
+/// Each command's result is judged against its own schema and a bad one is reported under that
+/// command's clause: one valid and one invalid result per command (the invalid one differs in one
+/// field).
+#[test]
+fn results_are_judged_under_their_command_clause() {
+    let o = RojOracle::new();
+    let caps = r#"{"node_id":"c-1","lang":"c","impl":"ekconform-c","version":"0.1.0","spec":"1.0","caps":["roj","kor","ctl","abort","persist"],"limits":{"max_members":32,"max_pending":16,"max_keys":64,"gap_buffer":16,"event_store":256,"max_origins":32}}"#;
+    let fields = |hex: &str| format!(r#"{{"total":1,"entries":[{{"field_id":1,"value_hex":"{hex}","ts":5,"origin_id":2,"origin_seq":1}}]}}"#);
+    let cases: Vec<(&str, String, String, ekc_oracle::clause::ClauseId)> = vec![
+        ("caps", caps.to_owned(), caps.replace(r#""spec":"1.0""#, r#""spec":"2.0""#), clause::CTL_CMD_2),
+        ("peers", r#"{"members":["c-1","go-1"],"live":["c-1"],"neighbours":[2]}"#.into(), r#"{"members":["c-1","go-1"],"live":["c-1"],"neighbours":[0]}"#.into(), clause::CTL_CMD_3),
+        ("emit", r#"{"origin_id":2,"origin_seq":3}"#.into(), r#"{"origin_id":2,"origin_seq":0}"#.into(), clause::CTL_CMD_5),
+        ("kv", r#"{"total":1,"entries":[{"key":"bay3","value":"1","version":1}]}"#.into(), r#"{"total":1,"entries":[{"key":"BAY3","value":"1","version":1}]}"#.into(), clause::CTL_CMD_7),
+        ("fields", fields(&"0a".repeat(19)), fields(&"0A".repeat(19)), clause::CTL_CMD_8),
+        ("set_neighbours", "{}".into(), r#"{"modules":[2]}"#.into(), clause::CTL_CMD_9),
+        ("stats", r#"{"rx":{"roj":1,"kor":2},"tx":{},"invalid":{}}"#.into(), r#"{"rx":{"roj":-1,"kor":2},"tx":{},"invalid":{}}"#.into(), clause::CTL_CMD_10),
+        ("set_clock_skew", "{}".into(), r#"{"offset_us":1}"#.into(), clause::CTL_CMD_11),
+    ];
+    for (cmd, good, bad, want) in cases {
+        let reply = |result: &str| format!(r#"{{"id":5,"ok":true,"result":{result}}}"#);
+        assert_eq!(response(&o, cmd, &reply(&good)), Ok(()), "{cmd}: {good}");
+        let v = response(&o, cmd, &reply(&bad)).expect_err(cmd);
+        assert_eq!(v.clause, want, "{cmd}: {bad}: {v}");
+    }
+}
