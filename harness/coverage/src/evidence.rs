@@ -8,7 +8,7 @@
 //! | state-dump check | clause cited in `harness/checkers/src/state.rs` | a `#[test]` in `harness/checkers` that asserts the clause |
 //! | oracle (one message) | clause cited in `harness/oracle/src/**` (not `clause.rs`) | an invalid golden vector with the clause, or a `#[test]` in `harness/oracle` that asserts it |
 //! | scenario step | a step's `clause` in `vectors/scenarios/*.toml`, or a clause cited in `harness/lab/src/**` | a `#[test]` in `harness/lab` that asserts the clause |
-//! | certify pre-check | clause cited in `harness/cli/src/cmd/certify.rs` or `harness/report/src/contract.rs` | a `#[test]` in `harness/report` or `harness/cli` that asserts the clause |
+//! | run/certify check | clause cited in `harness/cli/src/**` (certify's pre-checks, run's verdicts) or `harness/report/src/contract.rs` | a `#[test]` in `harness/report` or `harness/cli` that asserts the clause |
 //! | golden vector | an entry of `vectors/*.json` with `"verdict": "invalid"` and the clause | itself: the oracle's golden tests assert its clause, the nodes' tests replay it |
 //!
 //! "Asserts the clause" is [`Source::asserted`]: the clause is cited in a `#[test]` function outside
@@ -42,7 +42,7 @@ impl Kind {
             Kind::State => "state-dump check",
             Kind::Oracle => "oracle (one message)",
             Kind::Step => "scenario step",
-            Kind::Certify => "certify pre-check",
+            Kind::Certify => "run/certify check",
             Kind::Vector => "golden vector",
         }
     }
@@ -159,7 +159,8 @@ fn judge_kind(rel: &str) -> Option<Kind> {
     match rel {
         "harness/checkers/src/state.rs" => Some(Kind::State),
         "harness/oracle/src/clause.rs" => None,
-        "harness/cli/src/cmd/certify.rs" | "harness/report/src/contract.rs" => Some(Kind::Certify),
+        "harness/report/src/contract.rs" => Some(Kind::Certify),
+        _ if rel.starts_with("harness/cli/src/") => Some(Kind::Certify),
         _ if rel.starts_with("harness/checkers/src/testkit/") => None,
         _ if rel.starts_with("harness/checkers/src/") => Some(Kind::Capture),
         _ if rel.starts_with("harness/oracle/src/") => Some(Kind::Oracle),
