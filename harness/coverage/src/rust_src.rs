@@ -98,7 +98,8 @@ impl Source {
     }
 
     /// Clauses a test function asserts to be caught: its citations, leaving out statements that
-    /// assert a clause is *not* reported (`!… .any(…)`, `assert_ne!`, helpers named `…not…`/`…clean…`).
+    /// assert a clause is *not* reported (`!… .any(…)`, `.all(… != clause::X)`, `assert_ne!`,
+    /// helpers named `…not…`/`…clean…`).
     pub fn asserted(&self, from: usize, to: usize) -> BTreeSet<ClauseId> {
         let mut out = BTreeSet::new();
         let mut start = from;
@@ -126,7 +127,9 @@ fn negative(statement: &str) -> bool {
             operand.contains(".any(") || operand.contains(".contains(")
         }
     });
-    negated_search || compact.contains("assert_ne!") || compact.contains("not_") || compact.contains("_not") || compact.contains("clean")
+    // `.all(|f| f.clause != clause::X)` asserts absence too (and `.all(..)` alone holds vacuously).
+    let absence = compact.contains("!=clause::") || compact.contains(".all(");
+    negated_search || absence || compact.contains("assert_ne!") || compact.contains("not_") || compact.contains("_not") || compact.contains("clean")
 }
 
 /// `ROJ_VOTE_8` -> the clause, when it is the constant of a clause of the spec.
@@ -247,6 +250,7 @@ mod tests {
         let s = b"{\"unbalanced";
         assert_caught(&s, "schema", clause::ROJ_WIRE_1, &['{' as u8]);
         assert!(!r.violations.iter().any(|f| f.clause == clause::ROJ_TIME_1));
+        assert!(r.warnings.iter().all(|f| f.clause != clause::ROJ_SAFE_1));
         assert_clean_of(&s, clause::KOR_HOP_1);
         assert!(r.violations.iter().any(|f| f.clause == clause::KOR_HOP_2 && f.frames != [1]));
     }
