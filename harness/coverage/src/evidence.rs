@@ -275,3 +275,29 @@ fn scan_vectors(root: &Path, found: &mut Found) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ekc_oracle::clause;
+
+    /// Discovery on this repository finds the judges and proofs known to exist (if one of these is
+    /// renamed away, the discovery rule, not the fact, is what to check first).
+    #[test]
+    fn discovers_the_known_judges_and_proofs() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let found = discover(&root).expect("repository scans");
+        let has = |id, kind, place: &str| found.evidence[&id].iter().any(|e| e.kind == kind && e.place == place);
+        assert!(has(clause::ROJ_VOTE_8, Kind::Capture, "commit-safety: harness/checkers/src/checks/commit.rs"));
+        assert!(has(clause::KOR_AE_2, Kind::State, "harness/checkers/src/state.rs"));
+        assert!(has(clause::ROJ_PROP_4, Kind::Vector, "vectors/roj-messages.json"));
+        let proved_from = |id, origin, prefix: &str| found.proofs[&id].iter().any(|p| p.origin == origin && p.place.starts_with(prefix));
+        assert!(proved_from(clause::ROJ_VOTE_8, Origin::Checkers, "harness/checkers/tests/"));
+        assert!(proved_from(clause::ROJ_PROP_4, Origin::Vector, "vectors/roj-messages.json#roj-prop4-"));
+        assert!(proved_from(clause::CTL_WIRE_2, Origin::Oracle, "harness/oracle/tests/ctl.rs::"));
+        // Not proofs: the constants' own test and the "a vector exists" meta-test.
+        assert!(found.proofs.values().flatten().all(|p| !NOT_MUTATION_TESTS.iter().any(|n| p.place.starts_with(n))));
+        // A valid vector is no violation.
+        assert!(!found.proofs[&clause::ROJ_PROP_4].iter().any(|p| p.place.ends_with("#roj-valid-propose-32-members")));
+    }
+}
