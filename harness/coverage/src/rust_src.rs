@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 /// A source file split into code (comments blanked, string contents blanked) and its literals.
 pub struct Source {
-    /// Same length as the input; comments and literal contents are spaces, so braces, `!` and
-    /// `;` in it are code.
+    /// The input with every comment and string or char literal turned into spaces (one per
+    /// character), so braces, `!` and `;` in it are code. Offsets below are offsets in `code`.
     pub code: String,
     /// Every string literal's value with its byte offset in `code`.
     pub literals: Vec<(usize, String)>,
@@ -104,8 +104,8 @@ impl Source {
         let mut out = BTreeSet::new();
         let mut start = from;
         for (i, ch) in self.code[from..to].char_indices() {
-            if ch == ';' || ch == '}' || from + i + 1 == to {
-                let end = from + i + 1;
+            let end = from + i + ch.len_utf8();
+            if ch == ';' || ch == '}' || end == to {
                 if !negative(&self.code[start..end]) {
                     out.extend(self.citations(start, end));
                 }
