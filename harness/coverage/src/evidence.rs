@@ -4,11 +4,11 @@
 //!
 //! | evidence kind | where it is found | what proves it (a mutation test) |
 //! |---|---|---|
-//! | capture check | clause cited in `harness/checkers/src/**` (not `state.rs`, not `testkit/`) | a `#[test]` in `harness/checkers` that asserts the clause |
+//! | capture check | clause cited in `harness/checkers/src/**` (not `state.rs`, not `testkit/`) or `harness/capture/src/**` | a `#[test]` in `harness/checkers` or `harness/capture` that asserts the clause |
 //! | state-dump check | clause cited in `harness/checkers/src/state.rs` | a `#[test]` in `harness/checkers` that asserts the clause |
 //! | oracle (one message) | clause cited in `harness/oracle/src/**` (not `clause.rs`) | an invalid golden vector with the clause, or a `#[test]` in `harness/oracle` that asserts it |
 //! | scenario step | a step's `clause` in `vectors/scenarios/*.toml`, or a clause cited in `harness/lab/src/**` | a `#[test]` in `harness/lab` that asserts the clause |
-//! | run/certify check | clause cited in `harness/cli/src/**` (certify's pre-checks, run's verdicts) or `harness/report/src/contract.rs` | a `#[test]` in `harness/report` or `harness/cli` that asserts the clause |
+//! | run/certify check | clause cited in `harness/cli/src/**` (certify's pre-checks, run's verdicts), `harness/report/src/contract.rs` or `harness/lab/src/certify.rs` | a `#[test]` in `harness/report`, `harness/cli` or `harness/lab` that asserts the clause |
 //! | golden vector | an entry of `vectors/*.json` with `"verdict": "invalid"` and the clause | itself: the oracle's golden tests assert its clause, the nodes' tests replay it |
 //!
 //! "Asserts the clause" is [`Source::asserted`]: the clause is cited in a `#[test]` function outside
@@ -55,7 +55,7 @@ impl Kind {
                 | (Kind::Oracle, Origin::Oracle | Origin::Vector)
                 | (Kind::Vector, Origin::Vector)
                 | (Kind::Step, Origin::Lab)
-                | (Kind::Certify, Origin::Certify)
+                | (Kind::Certify, Origin::Certify | Origin::Lab)
         )
     }
 }
@@ -159,8 +159,9 @@ fn judge_kind(rel: &str) -> Option<Kind> {
     match rel {
         "harness/checkers/src/state.rs" => Some(Kind::State),
         "harness/oracle/src/clause.rs" => None,
-        "harness/report/src/contract.rs" => Some(Kind::Certify),
+        "harness/report/src/contract.rs" | "harness/lab/src/certify.rs" => Some(Kind::Certify),
         _ if rel.starts_with("harness/cli/src/") => Some(Kind::Certify),
+        _ if rel.starts_with("harness/capture/src/") => Some(Kind::Capture),
         _ if rel.starts_with("harness/checkers/src/testkit/") => None,
         _ if rel.starts_with("harness/checkers/src/") => Some(Kind::Capture),
         _ if rel.starts_with("harness/oracle/src/") => Some(Kind::Oracle),
@@ -183,7 +184,7 @@ fn test_origin(rel: &str) -> Option<Origin> {
         return None;
     }
     match rel.split('/').nth(1)? {
-        "checkers" => Some(Origin::Checkers),
+        "checkers" | "capture" => Some(Origin::Checkers),
         "oracle" => Some(Origin::Oracle),
         "lab" => Some(Origin::Lab),
         "report" | "cli" => Some(Origin::Certify),

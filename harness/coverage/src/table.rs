@@ -231,11 +231,11 @@ that a violation is caught with that clause ID:
 
 | judge | where it is discovered | mutation test that proves it |
 |---|---|---|
-| capture check | `harness/checkers/src/**` (checker named from `fn name`), except `state.rs` and `testkit/` | a `#[test]` in `harness/checkers` citing the clause outside a statement asserting its absence (`assert_caught(.., clause::X, ..)`) |
+| capture check | `harness/checkers/src/**` (checker named from `fn name`), except `state.rs` and `testkit/`; `harness/capture/src/**` | a `#[test]` in `harness/checkers` or `harness/capture` citing the clause outside a statement asserting its absence (`assert_caught(.., clause::X, ..)`) |
 | state-dump check | `harness/checkers/src/state.rs` | the same, in `harness/checkers` (`assert_reports(.., clause::X, ..)`) |
 | oracle (one message) | `harness/oracle/src/**` except `clause.rs`; the `schema` checker reports its verdicts | an invalid golden vector with the clause, or a `#[test]` in `harness/oracle` asserting it |
 | scenario step | a step's `clause` in `vectors/scenarios/*.toml`; `harness/lab/src/**` | a `#[test]` in `harness/lab` asserting it |
-| run/certify check | `harness/cli/src/**` (certify's pre-checks, run's verdicts), `harness/report/src/contract.rs` | a `#[test]` in `harness/report` or `harness/cli` asserting it |
+| run/certify check | `harness/cli/src/**` (certify's pre-checks, run's verdicts), `harness/report/src/contract.rs`, `harness/lab/src/certify.rs` | a `#[test]` in `harness/report`, `harness/cli` or `harness/lab` asserting it |
 | golden vector | `vectors/*.json` entries with `\"verdict\": \"invalid\"` | itself (the oracle's golden tests assert its clause; the nodes' tests replay it) |
 
 Tests that cite clauses without building a violation are not counted: `harness/oracle/tests/clauses.rs`
