@@ -55,9 +55,8 @@ test-vectors-fresh:
     done
     echo "vectors: $(ls "$out" | wc -l) files match vectors/generate.py"
 
-# Every clause of docs/spec is judged (a check cited in the code, proven by a mutation test), not
-# observable, a definition or open (docs/spec/not-judged.toml), and docs/spec/coverage.md and the
-# README's counts are what spec-coverage generates.
+# A clause is judged when a check cites it and a mutation test proves it (harness/coverage/README.md).
+# Every clause judged, not observable, a definition or open; coverage.md and README counts are fresh.
 test-spec-coverage:
     cargo nextest run -p ekc-coverage --no-fail-fast
     cargo run -q -p ekc-coverage -- --check
