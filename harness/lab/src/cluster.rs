@@ -386,7 +386,7 @@ impl Cluster {
                         let l = v.get("live").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
                         live.insert(self.nodes[i].name.clone(), l);
                     }
-                    Err(e) if e.is_unsupported() => return Err(Outcome::na(format!("node {} does not support `peers`", self.nodes[i].name))),
+                    Err(e) if e.is_unsupported() => return Err(crate::control::unsupported_outcome(&self.nodes[i].name, &self.nodes[i].caps, "peers")),
                     Err(e) => return Err(Outcome::fail("CTL-CMD-3", format!("node {}: peers: {e}", self.nodes[i].name))),
                 }
             }

@@ -170,6 +170,23 @@ pub fn decide(e: &Evidence) -> (Verdict, Option<String>, String) {
     (Verdict::Pass, None, String::new())
 }
 
+/// Exit status of `ekconform run` and why: 1 when a case failed; 2 when a case could not be
+/// judged (error) or when no case passed at all (every case not applicable: nothing was judged,
+/// and not-applicable never counts toward a pass); 0 when at least one case passed and every
+/// other case passed or was not applicable.
+pub fn run_exit_code(results: &[CaseResult]) -> (u8, String) {
+    let n = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    if n(Verdict::Fail) > 0 {
+        (1, format!("{} case(s) failed", n(Verdict::Fail)))
+    } else if n(Verdict::Error) > 0 {
+        (2, format!("{} case(s) could not be judged (error)", n(Verdict::Error)))
+    } else if n(Verdict::Pass) == 0 {
+        (2, format!("no case passed: {} of {} not applicable, nothing was judged", n(Verdict::NotApplicable), results.len()))
+    } else {
+        (0, format!("{} case(s) passed, {} not applicable", n(Verdict::Pass), n(Verdict::NotApplicable)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +225,23 @@ mod tests {
         let (v, _, reason) = decide(&ev(CaptureJudgement::NotJudged("teardown failed".into()), Some(Outcome::fail("ROJ-KV-1", "x"))));
         assert_eq!(v, Verdict::Fail);
         assert!(reason.contains("not judged: teardown failed"), "{reason}");
+    }
+
+    fn result(v: Verdict) -> CaseResult {
+        CaseResult {
+            id: "x@v".into(), scenario: "x".into(), mix: "v".into(), size: 3, repeat: 0, seed: 1, verdict: v, clause: None, reason: String::new(),
+            step_failure: None, capture_judged: true, clauses: vec![], findings: vec![], nodes: vec![], seconds: 0.0, phases: vec![], metrics: serde_json::Value::Null, dir: String::new(),
+        }
+    }
+
+    #[test]
+    fn run_exit_code_never_passes_on_not_applicable_alone() {
+        use Verdict::*;
+        assert_eq!(run_exit_code(&[result(NotApplicable), result(NotApplicable)]).0, 2);
+        assert_eq!(run_exit_code(&[]).0, 2);
+        assert_eq!(run_exit_code(&[result(Pass), result(NotApplicable)]).0, 0);
+        assert_eq!(run_exit_code(&[result(Pass), result(Error)]).0, 2);
+        assert_eq!(run_exit_code(&[result(Error), result(Fail)]).0, 1);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `ekconform run`: run conformance scenarios on local Docker and write reports/<run-id>/.
 use ekc_lab::cluster::Implementation;
-use ekc_lab::{docker, images, run, verdict::Verdict};
+use ekc_lab::{docker, images, run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -152,7 +152,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
     if cancel.is_cancelled() {
         return Ok(ExitCode::from(130));
     }
-    let bad = results.iter().any(|r| matches!(r.verdict, Verdict::Fail));
-    let err = results.iter().any(|r| matches!(r.verdict, Verdict::Error));
-    Ok(if bad { ExitCode::from(1) } else if err { ExitCode::from(super::EXIT_UNJUDGEABLE) } else { ExitCode::SUCCESS })
+    let (code, why) = ekc_lab::verdict::run_exit_code(&results);
+    eprintln!("ekconform run: exit {code}: {why}");
+    Ok(ExitCode::from(code))
 }
