@@ -35,6 +35,9 @@ pub struct RunConfig {
     pub suite_version: String,
     /// Backend for network faults (`auto` probes the kernel for sch_netem).
     pub fault_backend: ekc_faults::BackendChoice,
+    /// Certification: run every scenario in the mixes that contain this implementation
+    /// ([`matrix::focus_mixes`]) instead of the matrix (`mixes` is then ignored).
+    pub focus: Option<String>,
 }
 
 pub struct Progress {
@@ -113,7 +116,10 @@ pub fn select_scenarios(all: Vec<Scenario>, names: &[String], short: bool) -> Re
 pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: CancellationToken) -> Result<(PathBuf, Vec<CaseResult>)> {
     let scenarios = select_scenarios(crate::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let cases = matrix::expand(&scenarios, &cfg.impls, cfg.mixes.as_deref(), cfg.repeat, seed);
+    let cases = match &cfg.focus {
+        Some(f) => matrix::expand_focused(&scenarios, &cfg.impls, f, cfg.repeat, seed),
+        None => matrix::expand(&scenarios, &cfg.impls, cfg.mixes.as_deref(), cfg.repeat, seed),
+    };
     if cases.is_empty() {
         bail!("the selection gives no test cases");
     }

@@ -134,6 +134,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         helper_image: args.helper_image.clone(),
         suite_version: env!("CARGO_PKG_VERSION").to_string(),
         fault_backend: args.fault_backend.0,
+        focus: None,
     };
     if args.list {
         let scen = run::select_scenarios(ekc_lab::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
