@@ -12,6 +12,7 @@ pub mod images;
 pub mod matrix;
 pub mod pcapfilter;
 pub mod profile;
+pub mod race;
 pub mod report;
 pub mod run;
 pub mod scenario;

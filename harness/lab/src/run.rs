@@ -221,7 +221,7 @@ async fn run_case_guarded(ctx: Arc<Ctx>, case: Case, salt: u64) -> CaseResult {
     let case_dir = ctx.run_dir.join(&case_dir_rel);
     let label = format!("{}#{}", case.id, case.repeat);
     let t0 = Instant::now();
-    let not_run = |why: String| (CaseRecord::default(), Evidence { capture: CaptureJudgement::NotJudged("the case did not start: no capture".into()), step: Some(Outcome::error(why)), fault_not_applied: None });
+    let not_run = |why: String| (CaseRecord::default(), Evidence { capture: CaptureJudgement::NotJudged("the case did not start: no capture".into()), step: Some(Outcome::error(why)), not_tested: None });
     let (record, evidence) = if ctx.cancel.is_cancelled() {
         not_run("interrupted before the case started".into())
     } else if let Some((r, img)) = ctx.missing_images.iter().find(|(r, _)| case.mix.members.iter().any(|m| m.name == *r)) {
@@ -332,7 +332,7 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     ctx.progress.phase(&case.id, "network + capture");
     let mut cl = match setup(ctx, case, dir, label, salt).await {
         Ok(cl) => cl,
-        Err(o) => return (rec, Evidence { capture: CaptureJudgement::NotJudged("the network or the capture could not be set up".into()), step: Some(o), fault_not_applied: None }),
+        Err(o) => return (rec, Evidence { capture: CaptureJudgement::NotJudged("the network or the capture could not be set up".into()), step: Some(o), not_tested: None }),
     };
     let mut case_faults: Option<crate::faults::CaseFaults> = None;
     let step = drive(ctx, case, &mut cl, &mut case_faults, &mut rec).await.err();
@@ -353,9 +353,13 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
         Ok(()) => judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await,
         Err(why) => CaptureJudgement::NotJudged(why),
     };
+    let race_missed = match &capture {
+        CaptureJudgement::Judged(_) => races_missed(case, &pcap, &mut rec).await,
+        CaptureJudgement::NotJudged(_) => None,
+    };
     rec.phases.mark(ctx, case, "check", None);
     let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&rec.metrics).unwrap_or_default());
-    (rec, Evidence { capture, step, fault_not_applied })
+    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed) })
 }
 
 /// The case's network, capture and node plan.
@@ -418,7 +422,7 @@ pub const SETTLE_WITHIN_MS: u64 = 20_000;
 /// anti-entropy. Not converging within the bound is no verdict here: the check judges the dumps.
 async fn settle(case: &Case, cl: &mut Cluster, rec: &mut CaseRecord) {
     let s = &case.scenario;
-    if !(s.checks.is_empty() || s.checks.iter().any(|c| c == "convergence")) || !cl.nodes.iter().any(|n| n.running) {
+    if !s.judges_convergence() || !cl.nodes.iter().any(|n| n.running) {
         return;
     }
     let t0 = Instant::now();
@@ -487,6 +491,30 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
         return CaptureJudgement::NotJudged("the checkers did not pass the capture but named no violation".into());
     }
     CaptureJudgement::Judged(j.findings)
+}
+
+/// For every `race` step, whether the capture shows the raced proposals' windows overlapping
+/// (`race.rs`); the first race that did not happen, if any. The windows go to the metrics.
+async fn races_missed(case: &Case, pcap: &Path, rec: &mut CaseRecord) -> Option<String> {
+    let keys: Vec<String> = case.scenario.steps.iter().filter_map(|s| if let crate::scenario::Step::Race { key, .. } = s { Some(key.clone()) } else { None }).collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let pcap = pcap.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || keys.into_iter().map(|k| (crate::race::windows(&pcap, &k), k)).collect::<Vec<_>>()).await;
+    let Ok(read) = read else { return Some("reading the race windows from the capture crashed".into()) };
+    let mut missed = None;
+    let mut shown = serde_json::Map::new();
+    for (ws, key) in read {
+        let why = match &ws {
+            Ok(ws) => crate::race::missed(ws, &key),
+            Err(e) => Some(format!("the race on `{key}` could not be read from the capture: {e}")),
+        };
+        shown.insert(key.clone(), json!({"overlapped": why.is_none(), "windows": ws.map(|ws| ws.iter().map(|w| json!({"proposer": w.proposer, "pid": w.pid, "start_ns": w.start_ns, "end_ns": w.end_ns})).collect::<Vec<_>>()).unwrap_or_default()}));
+        missed = missed.or(why);
+    }
+    rec.metric("races", serde_json::Value::Object(shown));
+    missed
 }
 
 /// What the checkers must know beyond the capture: which nodes persist, the largest delay a

@@ -444,6 +444,13 @@ impl Scenario {
         Ok(())
     }
 
+    /// Whether the end-of-run convergence check judges this scenario's final state (its checks
+    /// are all, or name `convergence`): then the run waits, bounded, for full convergence before
+    /// it dumps the state (run.rs `settle`), so the check judges a state the case waited for.
+    pub fn judges_convergence(&self) -> bool {
+        self.checks.is_empty() || self.checks.iter().any(|c| c == "convergence")
+    }
+
     /// Whether any fault of the scenario needs the fault helper (a network fault).
     pub fn needs_fault_helper(&self) -> bool {
         self.faults.iter().any(|f| f.fault.class() != ekc_faults::model::FaultClass::Node)
@@ -487,6 +494,18 @@ mod tests {
     #[test]
     fn the_base_scenario_is_valid() {
         load(&format!("{HEAD}{STEP}")).unwrap();
+    }
+
+    #[test]
+    fn the_final_state_waits_for_convergence_when_the_convergence_check_runs() {
+        let with = |checks: &str| -> Scenario { toml::from_str(&format!("{HEAD}{checks}\n{STEP}")).unwrap() };
+        assert!(with("").judges_convergence());
+        assert!(with("checks = ['schema', 'convergence']").judges_convergence());
+        assert!(!with("checks = ['schema', 'commit-safety']").judges_convergence());
+        // loss-commits waits only for the KV stores (kv_only) but is judged on VVs and logs too.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/scenarios");
+        let lc = load_dir(&dir).unwrap().into_iter().find(|s| s.name == "loss-commits").unwrap();
+        assert!(lc.steps.iter().any(|s| matches!(s, Step::AwaitConverged { kv_only: true, .. })) && lc.judges_convergence());
     }
 
     /// Every field that can be degenerate, each refused at load time with a message naming it.

@@ -136,13 +136,15 @@ pub struct Evidence {
     /// The first step or phase that did not hold (boot, discovery, a workload step, the
     /// timeout, an interruption).
     pub step: Option<Outcome>,
-    /// A fault that was not applied as configured: the case did not test what it claims.
-    pub fault_not_applied: Option<String>,
+    /// Why the case did not test what it claims (a fault not applied as configured, a race
+    /// that did not happen): an error unless the capture or a step already decided.
+    pub not_tested: Option<String>,
 }
 
 /// The verdict of a case: the checkers' violations first (a fail, whatever the steps did), then
-/// a failed step, then an unjudged capture or an unapplied fault (errors); a pass only when the
-/// capture was judged clean, every step held and every fault was applied.
+/// a failed step, then an unjudged capture or a case that did not test what it claims (errors);
+/// a pass only when the capture was judged clean, every step held, every fault was applied and
+/// every race happened.
 pub fn decide(e: &Evidence) -> (Verdict, Option<String>, String) {
     let step_note = e.step.as_ref().map(|o| format!("; beside it, the steps: {} {}{}", o.verdict.as_str(), o.clause.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default(), o.reason)).unwrap_or_default();
     match &e.capture {
@@ -164,7 +166,7 @@ pub fn decide(e: &Evidence) -> (Verdict, Option<String>, String) {
     if let CaptureJudgement::NotJudged(_) = &e.capture {
         return (Verdict::Error, None, capture_note);
     }
-    if let Some(f) = &e.fault_not_applied {
+    if let Some(f) = &e.not_tested {
         return (Verdict::Error, None, f.clone());
     }
     (Verdict::Pass, None, String::new())
@@ -196,7 +198,7 @@ mod tests {
     }
 
     fn ev(capture: CaptureJudgement, step: Option<Outcome>) -> Evidence {
-        Evidence { capture, step, fault_not_applied: None }
+        Evidence { capture, step, not_tested: None }
     }
 
     #[test]
@@ -247,7 +249,7 @@ mod tests {
     #[test]
     fn nothing_unjudged_or_unapplied_is_a_pass() {
         assert_eq!(decide(&ev(CaptureJudgement::NotJudged("no capture".into()), None)).0, Verdict::Error);
-        let e = Evidence { capture: CaptureJudgement::Judged(vec![]), step: None, fault_not_applied: Some("loss not applied".into()) };
+        let e = Evidence { capture: CaptureJudgement::Judged(vec![]), step: None, not_tested: Some("loss not applied".into()) };
         assert_eq!(decide(&e).0, Verdict::Error);
         assert_eq!(decide(&ev(CaptureJudgement::Judged(vec![]), Some(Outcome::na("no mdns")))).0, Verdict::NotApplicable);
         assert_eq!(decide(&ev(CaptureJudgement::Judged(vec![]), None)), (Verdict::Pass, None, String::new()));
