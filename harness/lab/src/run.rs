@@ -340,10 +340,12 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     if let Some(cf) = case_faults.as_mut() {
         cf.finish(&mut cl).await;
     }
-    if !ctx.cancel.is_cancelled() {
+    // A not-applicable case never ran its workload: its end state is not judged (its capture is).
+    let judge_state = !ctx.cancel.is_cancelled() && !step.as_ref().is_some_and(|o| o.verdict == Verdict::NotApplicable);
+    if judge_state {
         settle(case, &mut cl, &mut rec).await;
     }
-    let state_dir = if !ctx.cancel.is_cancelled() { cl.dump_state().await.ok() } else { None };
+    let state_dir = if judge_state { cl.dump_state().await.ok() } else { None };
     rec.phases.mark(ctx, case, "collect", Some("teardown"));
     let complete = teardown(&mut cl, &mut rec).await;
     rec.phases.mark(ctx, case, "teardown", Some("check"));
