@@ -312,13 +312,15 @@ test-lab: images
     cargo nextest run -p ekc-lab --no-fail-fast
     just test-lab-e2e
 
-# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, the
+# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, verdict
+# semantics (a capture judged despite a failed step, a degenerate scenario refused), the
 # emulated firmware node in mixed clusters and restarted with persistence (test-lab-mcu), then the
 # interruption test (SIGKILL + gc, SIGINT). Fails loudly without Docker.
 test-lab-e2e: images
     docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/faults.sh
+    EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/verdict.sh
     just test-lab-mcu
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
 
