@@ -102,21 +102,25 @@ pub fn mixes_for(impls: &[Implementation], which: Mixes, size: usize) -> Vec<Mix
 
 /// The mixes containing `focus` (a vendor under certification) for one scenario size, and the
 /// ones left out with why. A mix with more implementations than the cluster has nodes is left
-/// out; when that leaves none, the focus runs in the largest cluster that fits (itself and the
-/// first others of the largest mix), so that every scenario runs for the focus in some mix.
+/// out; when that leaves no mixed cluster (or none at all), the focus runs in the largest mixed
+/// cluster that fits instead (itself and the first others of the largest mix), so that every
+/// scenario runs for the focus, and in a mixed cluster wherever the scenario has one.
 pub fn focus_mixes(impls: &[Implementation], focus: &str, which: Mixes, size: usize) -> (Vec<Mix>, Vec<(String, String)>) {
     let with_focus: Vec<Mix> = mixes(impls, which).into_iter().filter(|m| m.members.iter().any(|i| i.name == focus)).collect();
     let (mut fit, too_big): (Vec<Mix>, Vec<Mix>) = with_focus.into_iter().partition(|m| m.members.len() <= size);
-    let mut left_out: Vec<(String, String)> = too_big.iter().map(|m| (m.name.clone(), format!("{} implementations do not fit a cluster of {size} nodes", m.members.len()))).collect();
-    if fit.is_empty() {
-        match (too_big.iter().max_by_key(|m| m.members.len()), impls.iter().find(|i| i.name == focus)) {
-            (Some(big), Some(me)) => {
-                let mut members = vec![me.clone()];
-                members.extend(big.members.iter().filter(|i| i.name != focus).take(size.saturating_sub(1)).cloned());
-                fit.push(Mix { name: members.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"), members });
-            }
-            _ => left_out.push((focus.to_string(), format!("the scenario runs only in `{which:?}` mixes and none contains {focus} (are the reference images missing?)"))),
+    let substitute = match (fit.iter().any(|m| m.members.len() > 1), too_big.iter().max_by_key(|m| m.members.len()), impls.iter().find(|i| i.name == focus)) {
+        (false, Some(big), Some(me)) if size >= 2 => {
+            let mut members = vec![me.clone()];
+            members.extend(big.members.iter().filter(|i| i.name != focus).take(size - 1).cloned());
+            Some(Mix { name: members.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"), members })
         }
+        _ => None,
+    };
+    let instead = substitute.as_ref().map(|m| format!("; runs as {} instead", m.name)).unwrap_or_default();
+    let mut left_out: Vec<(String, String)> = too_big.iter().map(|m| (m.name.clone(), format!("{} implementations do not fit a cluster of {size} nodes{instead}", m.members.len()))).collect();
+    fit.extend(substitute);
+    if fit.is_empty() {
+        left_out.push((focus.to_string(), format!("the scenario runs only in `{which:?}` mixes and none with {focus} fits a cluster of {size} (are the reference images missing?)")));
     }
     (fit, left_out)
 }
@@ -221,14 +225,17 @@ mod tests {
         // Together at size 3 (fault-kinds, threshold/n3): the 4-implementation mix does not fit.
         let (m, left) = focus_mixes(&impls, "vendor", Mixes::Together, 3);
         assert_eq!(names(&m), ["vendor+rust+go"]);
-        assert_eq!(left, [("vendor+rust+go+c".to_string(), "4 implementations do not fit a cluster of 3 nodes".to_string())]);
+        assert_eq!(left, [("vendor+rust+go+c".to_string(), "4 implementations do not fit a cluster of 3 nodes; runs as vendor+rust+go instead".to_string())]);
         let (m, left) = focus_mixes(&impls, "vendor", Mixes::Together, 5);
         assert_eq!((names(&m), left.len()), (vec!["vendor+rust+go+c"], 0));
-        // alone+together at size 3 (vote-flood): alone, and the largest mixed cluster that fits is
-        // not needed because the vendor alone fits; the 4-mix is listed as left out.
+        // alone+together at size 3 (vote-flood, clock-skew-lww): alone, and in the largest mixed
+        // cluster that fits instead of the 4-implementation one.
         let (m, left) = focus_mixes(&impls, "vendor", Mixes::AloneAndTogether, 3);
-        assert_eq!(names(&m), ["vendor"]);
+        assert_eq!(names(&m), ["vendor", "vendor+rust+go"]);
         assert_eq!(left.len(), 1);
+        // Homogeneous only: the vendor alone, nothing left out.
+        let (m, left) = focus_mixes(&impls, "vendor", Mixes::Homogeneous, 3);
+        assert_eq!((names(&m), left.len()), (vec!["vendor"], 0));
         let (m, _) = focus_mixes(&impls, "vendor", Mixes::All, 2);
         assert_eq!(names(&m), ["vendor", "vendor+rust", "vendor+go", "vendor+c"]);
         assert!(m.iter().all(|m| m.members.iter().any(|i| i.name == "vendor")));
@@ -246,6 +253,9 @@ mod tests {
         for s in &all {
             for size in s.sizes() {
                 assert!(cases.iter().any(|c| c.scenario.name == s.name && c.size == size), "{}/n{size} does not run for the vendor", s.name);
+                if s.mixes != Mixes::Homogeneous && size >= 2 {
+                    assert!(cases.iter().any(|c| c.scenario.name == s.name && c.size == size && c.mix.members.len() > 1), "{}/n{size} never runs for the vendor in a mixed cluster", s.name);
+                }
             }
         }
         assert!(cases.iter().all(|c| c.mix.members.len() <= c.size && c.composition().iter().any(|i| i.name == "vendor")));
