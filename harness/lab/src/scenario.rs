@@ -62,8 +62,10 @@ pub enum Step {
     /// the cluster (`node = "each"`), keeping at most `window` pending per proposer: waits for a
     /// proposal to commit on its proposer before exceeding the window.
     Commits { #[serde(default)] node: Target, count: usize, prefix: String, #[serde(default)] start: usize, #[serde(default = "default_window")] window: usize },
-    /// Every listed node proposes on `key` at the same instant; afterwards at most one value may
-    /// have been committed for the version (checked by the checkers and by `await_agreement`).
+    /// Every listed node proposes on `key` at the same instant (concurrent control calls); at most
+    /// one value may commit per version (the checkers judge it). The capture must show two
+    /// proposers' windows overlapping (`race.rs`), else the case is an error: a scenario makes
+    /// that certain by holding inter-node datagrams with a delay fault while the race starts.
     Race { nodes: Vec<usize>, key: String },
     /// Wait until every addressed node stores `key` (with `value` if given).
     AwaitKv { key: String, value: Option<String>, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },

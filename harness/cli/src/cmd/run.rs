@@ -1,4 +1,7 @@
 //! `ekconform run`: run conformance scenarios on local Docker and write reports/<run-id>/.
+//! Exit 0 when at least one case passed and every other case passed or was not applicable; 1 when
+//! a case failed; 2 when a case was an error, when no case passed (all not applicable: nothing was
+//! judged) or the run could not start; 130 when interrupted.
 use ekc_lab::cluster::Implementation;
 use ekc_lab::{docker, images, run};
 use std::path::PathBuf;
