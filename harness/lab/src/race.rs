@@ -39,27 +39,30 @@ pub fn missed(ws: &[Window], key: &str) -> Option<String> {
     Some(format!("the race on `{key}` did not happen: no two proposers' windows overlap in the capture ({})", if shown.is_empty() { "no PROPOSE seen".into() } else { shown.join("; ") }))
 }
 
-/// The proposal windows on `key` in the capture at `pcap`, decoded by the oracle.
+/// The proposal windows on `key` in the capture at `pcap`, decoded by the checkers' trace (the
+/// oracle's judgement of each EK-ROJ datagram).
 #[cfg(feature = "checkers")]
 pub fn windows(pcap: &Path, key: &str) -> Result<Vec<Window>, String> {
-    use ekc_oracle::roj::{RojMessage, RojOracle};
+    use ekc_checkers::trace::{decode, Body, Ports};
+    use ekc_checkers::wire::RojBody;
     use std::collections::BTreeMap;
-    let oracle = RojOracle::new();
+    let ports = Ports { roj: crate::cluster::ROJ_PORT, kor: crate::cluster::KOR_PORT, ctl: crate::cluster::CTL_PORT };
     let mut starts: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
     ekc_checkers::ingest::read_capture(pcap, |d| {
-        if d.dst.port() != crate::cluster::ROJ_PORT {
+        if d.dst.port() != ports.roj {
             return;
         }
-        match oracle.judge(d.payload) {
-            Ok(RojMessage::Propose(p)) if p.key == key => {
-                starts.entry(p.pid.clone()).or_insert((p.node_id.clone(), d.ts_ns));
+        let Body::Roj(m) = decode(d, ports).body else { return };
+        match m.body {
+            RojBody::Propose(p) if p.key == key => {
+                starts.entry(p.pid).or_insert((m.node_id, d.ts_ns));
             }
-            Ok(RojMessage::Commit(c)) => {
-                ends.entry(c.pid.clone()).or_insert(d.ts_ns);
+            RojBody::Commit(c) => {
+                ends.entry(c.pid).or_insert(d.ts_ns);
             }
-            Ok(RojMessage::Abort(a)) => {
-                ends.entry(a.pid.clone()).or_insert(d.ts_ns);
+            RojBody::Abort(a) => {
+                ends.entry(a.pid).or_insert(d.ts_ns);
             }
             _ => {}
         }
