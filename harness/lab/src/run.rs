@@ -351,9 +351,12 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     rec.phases.mark(ctx, case, "teardown", Some("check"));
     let pcap = dir.join("capture.pcap");
     let fault_not_applied = case_faults.as_ref().filter(|_| pcap.exists()).and_then(|cf| record_faults(cf, dir, &pcap, &cl, &mut rec));
-    let capture = match complete {
-        Ok(()) => judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await,
-        Err(why) => CaptureJudgement::NotJudged(why),
+    // A teardown step that failed after the capture container exited leaves a complete capture:
+    // it is judged, and the failure is an error beside it.
+    let (capture, teardown_error) = match complete {
+        Ok(()) => (judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await, None),
+        Err(why) if cl.capture_complete => (judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await, Some(why)),
+        Err(why) => (CaptureJudgement::NotJudged(why), None),
     };
     let race_missed = match &capture {
         CaptureJudgement::Judged(_) => races_missed(case, &pcap, &mut rec).await,
@@ -361,7 +364,7 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     };
     rec.phases.mark(ctx, case, "check", None);
     let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&rec.metrics).unwrap_or_default());
-    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed) })
+    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed).or(teardown_error) })
 }
 
 /// The case's network, capture and node plan.
@@ -446,7 +449,7 @@ async fn teardown(cl: &mut Cluster, rec: &mut CaseRecord) -> Result<(), String> 
             rec.metric("stop_ms", json!(st.iter().map(|(n, d)| (n.clone(), d.as_millis() as u64)).collect::<std::collections::BTreeMap<_, _>>()));
             Ok(())
         }
-        Err(e) => Err(format!("teardown failed ({e:#}): the capture may be incomplete")),
+        Err(e) => Err(format!("teardown failed ({e:#})")),
     }
 }
 

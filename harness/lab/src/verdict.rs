@@ -137,7 +137,8 @@ pub struct Evidence {
     /// timeout, an interruption).
     pub step: Option<Outcome>,
     /// Why the case did not test what it claims (a fault not applied as configured, a race
-    /// that did not happen): an error unless the capture or a step already decided.
+    /// that did not happen) or the harness failed after a complete capture (teardown): an error
+    /// unless the capture or a step already decided.
     pub not_tested: Option<String>,
 }
 
