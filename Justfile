@@ -323,13 +323,15 @@ test-lab: images
     cargo nextest run -p ekc-lab --no-fail-fast
     just test-lab-e2e
 
-# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, the
+# The end-to-end part of test-lab: the short matrix on the all-implementations cluster, verdict
+# semantics (a capture judged despite a failed step, a degenerate scenario refused), the
 # emulated firmware node in mixed clusters and restarted with persistence (test-lab-mcu), then the
 # interruption test (SIGKILL + gc, SIGINT). Fails loudly without Docker.
 test-lab-e2e: images
     docker info >/dev/null 2>&1 || { echo "test-lab: Docker is not available" >&2; exit 1; }
     cargo run -q -p ekconform -- run --short --require-all --mix rust+go+c --reports target/lab-reports
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/faults.sh
+    EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/verdict.sh
     just test-lab-mcu
     EKC="${CARGO_TARGET_DIR:-target}/debug/ekconform" harness/lab/tests/interrupt.sh
 
@@ -346,6 +348,22 @@ bench-lab n="3": images
     for i in $(seq 1 {{n}}); do /usr/bin/time -f "image step (no-op): %e s" cargo run -q -p ekconform -- images >/dev/null; done
     cargo run -q -p ekconform -- run -s concurrent-commits --mix rust+go+c --repeat {{n}} -j 1 --reports target/lab-bench
     jq -r '.cases[] | "\(.id) repeat \(.repeat): \(.verdict) \(.seconds) s"' target/lab-bench/latest/results.json
+
+# Flaky cases found by measurement: the default matrix N times on the reference nodes, then each
+# case's passes/runs, lowest first. Flaky = any run of a case that did not pass (the reference nodes
+# are correct: every non-pass is the suite's fault). Extra arguments go to `ekconform run`
+# (e.g. `just flake-hunt 10 -s loss-commits`). Exits 1 when a case is flaky.
+flake-hunt N="10" *args: images
+    #!/usr/bin/env bash
+    set -uo pipefail
+    out=target/flake-hunt
+    cargo run -q -p ekconform -- run --require-all --repeat "{{N}}" --reports "$out" "${@:2}"
+    echo "exit status of run: $? (1 = a case failed, 2 = error or nothing judged)"
+    jq -r '.pass_rates | to_entries | sort_by(.value.pass / .value.runs) | .[] | "\(.value.pass)/\(.value.runs)\t\(.key)"' "$out/latest/results.json" | column -t -s $'\t'
+    flaky=$(jq '[.pass_rates[] | select(.pass < .runs)] | length' "$out/latest/results.json")
+    runs=$(jq '[.pass_rates[].runs] | add' "$out/latest/results.json")
+    echo "flake-hunt: $runs case runs, $flaky flaky case(s) (any non-pass on the reference nodes); report $out/latest/matrix.md"
+    [ "$flaky" -eq 0 ]
 
 # Remove whatever crashed runs left behind.
 lab-gc:

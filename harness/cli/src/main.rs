@@ -1,6 +1,8 @@
 //! `ekconform`: the suite's command line. Each subcommand lives in `cmd/<name>.rs`; this file only
 //! dispatches. Exit codes are shared by all subcommands: 0 pass, 1 violations/failures found,
-//! 2 the input or environment could not be judged (with the reason on stderr).
+//! 2 the input or environment could not be judged (with the reason on stderr). Not-applicable is
+//! never a pass: `run` exits 2 when no case passed, `certify` 1 when a selected case was not
+//! applicable (see `cmd/run.rs`, `cmd/certify.rs`, `ekc_lab::verdict::run_exit_code`).
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -92,6 +92,9 @@ pub struct Cluster {
     pub net: TestNetwork,
     pub nodes: Vec<Node>,
     pub capture: Option<String>,
+    /// The capture container exited (SIGTERM, drained, flushed) after the last node: the capture
+    /// file is complete even if a later teardown step fails.
+    pub capture_complete: bool,
     pub relay: Option<String>,
     pub fake: Option<FakePeer>,
     pub helper_image: String,
@@ -112,6 +115,7 @@ impl Cluster {
             net,
             nodes: Vec::new(),
             capture: None,
+            capture_complete: false,
             relay: None,
             fake: None,
             helper_image: helper_image.into(),
@@ -386,7 +390,7 @@ impl Cluster {
                         let l = v.get("live").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
                         live.insert(self.nodes[i].name.clone(), l);
                     }
-                    Err(e) if e.is_unsupported() => return Err(Outcome::na(format!("node {} does not support `peers`", self.nodes[i].name))),
+                    Err(e) if e.is_unsupported() => return Err(crate::control::unsupported_outcome(&self.nodes[i].name, &self.nodes[i].caps, "peers")),
                     Err(e) => return Err(Outcome::fail("CTL-CMD-3", format!("node {}: peers: {e}", self.nodes[i].name))),
                 }
             }
@@ -548,6 +552,7 @@ impl Cluster {
             // after SIGTERM until it has been quiet for one read timeout.
             tokio::time::sleep(Duration::from_millis(50)).await;
             docker::stop(&self.docker, &id, Duration::from_secs(5)).await?;
+            self.capture_complete = true;
             docker::save_logs(&self.docker, &id, &logs_dir.join("capture.log")).await?;
         }
         self.remove_all().await?;

@@ -118,3 +118,44 @@ impl Ctl {
         Ok(json!({"total": total, "entries": entries}))
     }
 }
+
+/// The capability a control command belongs to (control.md CTL-CAP-2): `propose` is EK-ROJ,
+/// `emit` EK-KOR, `set_clock_skew` clock-skew; every other command is the control protocol's.
+pub fn capability_of(cmd: &str) -> &'static str {
+    match cmd {
+        "propose" => "roj",
+        "emit" => "kor",
+        "set_clock_skew" => "clock-skew",
+        _ => "ctl",
+    }
+}
+
+/// What an `unsupported` answer to `cmd` means (CTL-CAP-3): not applicable when the node does
+/// not claim the command's capability, a failure when it does.
+pub fn unsupported_outcome(node: &str, caps: &[String], cmd: &str) -> crate::verdict::Outcome {
+    let cap = capability_of(cmd);
+    if caps.iter().any(|c| c == cap) {
+        crate::verdict::Outcome::fail("CTL-CAP-3", format!("node {node} claims capability `{cap}` but answers `unsupported` to `{cmd}`"))
+    } else {
+        crate::verdict::Outcome::na(format!("node {node} answers `unsupported` to `{cmd}` and does not claim `{cap}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn unsupported_for_a_claimed_capability_fails_ctl_cap_3() {
+        let caps: Vec<String> = ["roj", "kor", "ctl"].iter().map(|s| s.to_string()).collect();
+        for cmd in ["propose", "emit", "state", "kv", "peers", "set_neighbours"] {
+            let o = unsupported_outcome("v-1", &caps, cmd);
+            assert_eq!((o.verdict, o.clause.as_deref()), (Verdict::Fail, Some("CTL-CAP-3")), "{cmd}");
+        }
+        let o = unsupported_outcome("v-1", &caps, "set_clock_skew");
+        assert_eq!(o.verdict, Verdict::NotApplicable, "clock-skew is not claimed");
+        let o = unsupported_outcome("v-1", &["ctl".to_string()], "propose");
+        assert_eq!(o.verdict, Verdict::NotApplicable, "roj is not claimed");
+    }
+}

@@ -526,7 +526,7 @@ impl CaseFaults {
             (Fault::ClockSkew { offset_us, .. }, a) => {
                 let off = if a == Action::Apply { *offset_us } else { 0 };
                 let r = cl.nodes[i].ctl().call("set_clock_skew", json!({"offset_us": off})).await;
-                ("control", r.map(|_| ()).map_err(|e| if e.is_unsupported() { Outcome::na(format!("{node} answers `unsupported` to `set_clock_skew`")) } else { Outcome::fail("CTL-CMD-11", format!("{node}: set_clock_skew: {e}")) }))
+                ("control", r.map(|_| ()).map_err(|e| if e.is_unsupported() { crate::control::unsupported_outcome(&node, &cl.nodes[i].caps, "set_clock_skew") } else { Outcome::fail("CTL-CMD-11", format!("{node}: set_clock_skew: {e}")) }))
             }
             _ => ("lab", Err(Outcome::error(format!("{} is not a process fault", f.fault.kind())))),
         };

@@ -100,17 +100,48 @@ pub fn mixes_for(impls: &[Implementation], which: Mixes, size: usize) -> Vec<Mix
     out
 }
 
+/// The mixes containing `focus` (a vendor under certification) for one scenario size, and the
+/// ones left out with why. A mix with more implementations than the cluster has nodes is left
+/// out; when that leaves no mixed cluster (or none at all), the focus runs in the largest mixed
+/// cluster that fits instead (itself and the first others of the largest mix), so that every
+/// scenario runs for the focus, and in a mixed cluster wherever the scenario has one.
+pub fn focus_mixes(impls: &[Implementation], focus: &str, which: Mixes, size: usize) -> (Vec<Mix>, Vec<(String, String)>) {
+    let with_focus: Vec<Mix> = mixes(impls, which).into_iter().filter(|m| m.members.iter().any(|i| i.name == focus)).collect();
+    let (mut fit, too_big): (Vec<Mix>, Vec<Mix>) = with_focus.into_iter().partition(|m| m.members.len() <= size);
+    let substitute = match (fit.iter().any(|m| m.members.len() > 1), too_big.iter().max_by_key(|m| m.members.len()), impls.iter().find(|i| i.name == focus)) {
+        (false, Some(big), Some(me)) if size >= 2 => {
+            let mut members = vec![me.clone()];
+            members.extend(big.members.iter().filter(|i| i.name != focus).take(size - 1).cloned());
+            Some(Mix { name: members.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"), members })
+        }
+        _ => None,
+    };
+    let instead = substitute.as_ref().map(|m| format!("; runs as {} instead", m.name)).unwrap_or_default();
+    let mut left_out: Vec<(String, String)> = too_big.iter().map(|m| (m.name.clone(), format!("{} implementations do not fit a cluster of {size} nodes{instead}", m.members.len()))).collect();
+    fit.extend(substitute);
+    if fit.is_empty() {
+        left_out.push((focus.to_string(), format!("the scenario runs only in `{which:?}` mixes and none with {focus} fits a cluster of {size} (are the reference images missing?)")));
+    }
+    (fit, left_out)
+}
+
 pub fn expand(scenarios: &[Arc<Scenario>], impls: &[Implementation], mix_filter: Option<&[String]>, repeat: u32, seed: u64) -> Vec<Case> {
+    expand_with(scenarios, repeat, seed, |s, size| {
+        mixes_for(impls, s.mixes, size).into_iter().filter(|m| mix_filter.is_none_or(|f| f.iter().any(|n| *n == m.name))).collect()
+    })
+}
+
+/// The cases of every scenario in the mixes that contain `focus` ([`focus_mixes`]).
+pub fn expand_focused(scenarios: &[Arc<Scenario>], impls: &[Implementation], focus: &str, repeat: u32, seed: u64) -> Vec<Case> {
+    expand_with(scenarios, repeat, seed, |s, size| focus_mixes(impls, focus, s.mixes, size).0)
+}
+
+fn expand_with(scenarios: &[Arc<Scenario>], repeat: u32, seed: u64, mixes_of: impl Fn(&Scenario, usize) -> Vec<Mix>) -> Vec<Case> {
     let mut out = Vec::new();
     for r in 0..repeat.max(1) {
         for s in scenarios {
             for size in s.sizes() {
-                for mix in mixes_for(impls, s.mixes, size) {
-                    if let Some(f) = mix_filter {
-                        if !f.iter().any(|m| *m == mix.name) {
-                            continue;
-                        }
-                    }
+                for mix in mixes_of(s, size) {
                     let sized = if s.sizes.is_some() { format!("{}/n{size}", s.name) } else { s.name.clone() };
                     let id = format!("{sized}@{}", mix.name);
                     let case_seed = fnv(&format!("{seed}/{id}/{r}"));
@@ -186,5 +217,47 @@ mod tests {
         let names: Vec<_> = c.composition().iter().map(|i| i.name.clone()).collect();
         assert_eq!(names, ["a", "b", "a", "b", "a"]);
         assert_ne!(fnv("1/x/0"), fnv("1/x/1"));
+    }
+
+    #[test]
+    fn a_focus_runs_every_scenario_in_some_mix_that_fits() {
+        let impls = [imp("vendor"), imp("rust"), imp("go"), imp("c")];
+        // Together at size 3 (fault-kinds, threshold/n3): the 4-implementation mix does not fit.
+        let (m, left) = focus_mixes(&impls, "vendor", Mixes::Together, 3);
+        assert_eq!(names(&m), ["vendor+rust+go"]);
+        assert_eq!(left, [("vendor+rust+go+c".to_string(), "4 implementations do not fit a cluster of 3 nodes; runs as vendor+rust+go instead".to_string())]);
+        let (m, left) = focus_mixes(&impls, "vendor", Mixes::Together, 5);
+        assert_eq!((names(&m), left.len()), (vec!["vendor+rust+go+c"], 0));
+        // alone+together at size 3 (vote-flood, clock-skew-lww): alone, and in the largest mixed
+        // cluster that fits instead of the 4-implementation one.
+        let (m, left) = focus_mixes(&impls, "vendor", Mixes::AloneAndTogether, 3);
+        assert_eq!(names(&m), ["vendor", "vendor+rust+go"]);
+        assert_eq!(left.len(), 1);
+        // Homogeneous only: the vendor alone, nothing left out.
+        let (m, left) = focus_mixes(&impls, "vendor", Mixes::Homogeneous, 3);
+        assert_eq!((names(&m), left.len()), (vec!["vendor"], 0));
+        let (m, _) = focus_mixes(&impls, "vendor", Mixes::All, 2);
+        assert_eq!(names(&m), ["vendor", "vendor+rust", "vendor+go", "vendor+c"]);
+        assert!(m.iter().all(|m| m.members.iter().any(|i| i.name == "vendor")));
+        // Mixed only, without reference nodes: nothing can run, and it says so.
+        let (m, left) = focus_mixes(&[imp("vendor")], "vendor", Mixes::Mixed, 3);
+        assert!(m.is_empty() && left.len() == 1, "{left:?}");
+    }
+
+    #[test]
+    fn every_default_scenario_runs_for_a_focus() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/scenarios");
+        let all: Vec<Arc<Scenario>> = crate::scenario::load_dir(&dir).unwrap().into_iter().filter(|s| s.default).map(Arc::new).collect();
+        let impls = [imp("vendor"), imp("rust"), imp("go"), imp("c")];
+        let cases = expand_focused(&all, &impls, "vendor", 1, 1);
+        for s in &all {
+            for size in s.sizes() {
+                assert!(cases.iter().any(|c| c.scenario.name == s.name && c.size == size), "{}/n{size} does not run for the vendor", s.name);
+                if s.mixes != Mixes::Homogeneous && size >= 2 {
+                    assert!(cases.iter().any(|c| c.scenario.name == s.name && c.size == size && c.mix.members.len() > 1), "{}/n{size} never runs for the vendor in a mixed cluster", s.name);
+                }
+            }
+        }
+        assert!(cases.iter().all(|c| c.mix.members.len() <= c.size && c.composition().iter().any(|i| i.name == "vendor")));
     }
 }

@@ -7,7 +7,7 @@ use crate::docker;
 use crate::matrix::{self, Case};
 use crate::report;
 use crate::scenario::Scenario;
-use crate::verdict::{CaseResult, Outcome, Verdict};
+use crate::verdict::{decide, CaptureJudgement, CaseResult, Evidence, Outcome, Verdict};
 use crate::workload::Workload;
 use anyhow::{bail, Result};
 use bollard::Docker;
@@ -35,6 +35,9 @@ pub struct RunConfig {
     pub suite_version: String,
     /// Backend for network faults (`auto` probes the kernel for sch_netem).
     pub fault_backend: ekc_faults::BackendChoice,
+    /// Certification: run every scenario in the mixes that contain this implementation
+    /// ([`matrix::focus_mixes`]) instead of the matrix (`mixes` is then ignored).
+    pub focus: Option<String>,
 }
 
 pub struct Progress {
@@ -113,7 +116,10 @@ pub fn select_scenarios(all: Vec<Scenario>, names: &[String], short: bool) -> Re
 pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: CancellationToken) -> Result<(PathBuf, Vec<CaseResult>)> {
     let scenarios = select_scenarios(crate::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let cases = matrix::expand(&scenarios, &cfg.impls, cfg.mixes.as_deref(), cfg.repeat, seed);
+    let cases = match &cfg.focus {
+        Some(f) => matrix::expand_focused(&scenarios, &cfg.impls, f, cfg.repeat, seed),
+        None => matrix::expand(&scenarios, &cfg.impls, cfg.mixes.as_deref(), cfg.repeat, seed),
+    };
     if cases.is_empty() {
         bail!("the selection gives no test cases");
     }
@@ -215,21 +221,19 @@ async fn run_case_guarded(ctx: Arc<Ctx>, case: Case, salt: u64) -> CaseResult {
     let case_dir = ctx.run_dir.join(&case_dir_rel);
     let label = format!("{}#{}", case.id, case.repeat);
     let t0 = Instant::now();
-    let mut phases = Vec::new();
-    let mut nodes_info = Vec::new();
-    let mut findings = Vec::new();
-    let mut metrics = json!({});
-    let outcome: Result<(), Outcome> = if ctx.cancel.is_cancelled() {
-        Err(Outcome::error("interrupted before the case started"))
+    let not_run = |why: String| (CaseRecord::default(), Evidence { capture: CaptureJudgement::NotJudged("the case did not start: no capture".into()), step: Some(Outcome::error(why)), not_tested: None });
+    let (record, evidence) = if ctx.cancel.is_cancelled() {
+        not_run("interrupted before the case started".into())
     } else if let Some((r, img)) = ctx.missing_images.iter().find(|(r, _)| case.mix.members.iter().any(|m| m.name == *r)) {
-        Err(Outcome::error(format!("image {img} of implementation {r} is not built (run `ekconform images`)")))
+        not_run(format!("image {img} of implementation {r} is not built (run `ekconform images`)"))
     } else {
-        let fut = run_case(&ctx, &case, &case_dir, &label, salt, &mut phases, &mut nodes_info, &mut findings, &mut metrics);
-        match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        match std::panic::AssertUnwindSafe(run_case(&ctx, &case, &case_dir, &label, salt)).catch_unwind().await {
             Ok(r) => r,
             Err(p) => {
                 let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-                Err(Outcome::error(format!("the harness panicked: {msg}")))
+                let (rec, mut ev) = not_run(format!("the harness panicked: {msg}"));
+                ev.capture = CaptureJudgement::NotJudged("the harness panicked".into());
+                (rec, ev)
             }
         }
     };
@@ -237,9 +241,10 @@ async fn run_case_guarded(ctx: Arc<Ctx>, case: Case, salt: u64) -> CaseResult {
     if let Err(e) = cluster::remove_case(&ctx.docker, &ctx.run_id, &label).await {
         eprintln!("warning: cleaning up {}: {e:#}", case.id);
     }
-    let (verdict, clause, reason) = match outcome {
-        Ok(()) => (Verdict::Pass, None, String::new()),
-        Err(o) => (o.verdict, o.clause, o.reason),
+    let (verdict, clause, reason) = decide(&evidence);
+    let (capture_judged, findings) = match evidence.capture {
+        CaptureJudgement::Judged(f) => (true, f),
+        CaptureJudgement::NotJudged(_) => (false, Vec::new()),
     };
     let result = CaseResult {
         id: case.id.clone(),
@@ -251,12 +256,14 @@ async fn run_case_guarded(ctx: Arc<Ctx>, case: Case, salt: u64) -> CaseResult {
         verdict,
         clause,
         reason,
+        step_failure: evidence.step,
+        capture_judged,
         clauses: case.scenario.clauses.clone(),
         findings,
-        nodes: nodes_info,
+        nodes: record.nodes,
         seconds: t0.elapsed().as_secs_f64(),
-        phases,
-        metrics,
+        phases: record.phases.list,
+        metrics: record.metrics,
         dir: case_dir_rel,
     };
     let _ = std::fs::create_dir_all(&case_dir);
@@ -274,156 +281,260 @@ fn case_dir_name(case: &Case) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_case(
-    ctx: &Ctx,
-    case: &Case,
-    dir: &Path,
-    label: &str,
-    salt: u64,
-    phases: &mut Vec<(String, f64)>,
-    nodes_info: &mut Vec<crate::verdict::NodeInfo>,
-    findings: &mut Vec<crate::verdict::Finding>,
-    metrics: &mut serde_json::Value,
-) -> Result<(), Outcome> {
-    tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::error(e.to_string()))?;
-    let s = &case.scenario;
-    let mut phase_t = Instant::now();
-    let mut mark = |phases: &mut Vec<(String, f64)>, name: &str, next: Option<&str>| {
-        phases.push((name.to_string(), phase_t.elapsed().as_secs_f64()));
-        phase_t = Instant::now();
+/// Wall time per phase of a case, in order, announced on the progress line as each begins.
+struct Phases {
+    t: Instant,
+    list: Vec<(String, f64)>,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Phases { t: Instant::now(), list: Vec::new() }
+    }
+}
+
+impl Phases {
+    fn mark(&mut self, ctx: &Ctx, case: &Case, name: &str, next: Option<&str>) {
+        self.list.push((name.to_string(), self.t.elapsed().as_secs_f64()));
+        self.t = Instant::now();
         if let Some(n) = next {
             ctx.progress.phase(&case.id, n);
         }
-    };
+    }
+}
+
+/// What a case recorded besides its verdict: phase times, the nodes, metrics.
+struct CaseRecord {
+    phases: Phases,
+    nodes: Vec<crate::verdict::NodeInfo>,
+    metrics: serde_json::Value,
+}
+
+impl Default for CaseRecord {
+    fn default() -> Self {
+        CaseRecord { phases: Phases::default(), nodes: Vec::new(), metrics: json!({}) }
+    }
+}
+
+impl CaseRecord {
+    fn metric(&mut self, key: &str, value: serde_json::Value) {
+        if let Some(m) = self.metrics.as_object_mut() {
+            m.insert(key.into(), value);
+        }
+    }
+}
+
+/// One case, phase by phase: set up the network and capture, drive the nodes (boot, discovery,
+/// faults, workload) under the scenario timeout, let the state settle for the end-of-run checks,
+/// collect state and tear down, then judge the capture whatever the steps did.
+async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) -> (CaseRecord, Evidence) {
+    let mut rec = CaseRecord::default();
     ctx.progress.phase(&case.id, "network + capture");
+    let mut cl = match setup(ctx, case, dir, label, salt).await {
+        Ok(cl) => cl,
+        Err(o) => return (rec, Evidence { capture: CaptureJudgement::NotJudged("the network or the capture could not be set up".into()), step: Some(o), not_tested: None }),
+    };
+    let mut case_faults: Option<crate::faults::CaseFaults> = None;
+    let step = drive(ctx, case, &mut cl, &mut case_faults, &mut rec).await.err();
+    // The faults outlive the body: they are healed before the state settles and is dumped.
+    if let Some(cf) = case_faults.as_mut() {
+        cf.finish(&mut cl).await;
+    }
+    // A not-applicable case never ran its workload: its end state is not judged (its capture is).
+    let judge_state = !ctx.cancel.is_cancelled() && !step.as_ref().is_some_and(|o| o.verdict == Verdict::NotApplicable);
+    if judge_state {
+        settle(case, &mut cl, &mut rec).await;
+    }
+    let state_dir = if judge_state { cl.dump_state().await.ok() } else { None };
+    rec.phases.mark(ctx, case, "collect", Some("teardown"));
+    let complete = teardown(&mut cl, &mut rec).await;
+    rec.phases.mark(ctx, case, "teardown", Some("check"));
+    let pcap = dir.join("capture.pcap");
+    let fault_not_applied = case_faults.as_ref().filter(|_| pcap.exists()).and_then(|cf| record_faults(cf, dir, &pcap, &cl, &mut rec));
+    // A teardown step that failed after the capture container exited leaves a complete capture:
+    // it is judged, and the failure is an error beside it.
+    let (capture, teardown_error) = match complete {
+        Ok(()) => (judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await, None),
+        Err(why) if cl.capture_complete => (judge_capture(case, dir, &cl, case_faults.as_ref(), state_dir, &mut rec).await, Some(why)),
+        Err(why) => (CaptureJudgement::NotJudged(why), None),
+    };
+    let race_missed = match &capture {
+        CaptureJudgement::Judged(_) => races_missed(case, &pcap, &mut rec).await,
+        CaptureJudgement::NotJudged(_) => None,
+    };
+    rec.phases.mark(ctx, case, "check", None);
+    let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&rec.metrics).unwrap_or_default());
+    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed).or(teardown_error) })
+}
+
+/// The case's network, capture and node plan.
+async fn setup(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) -> Result<Cluster, Outcome> {
+    tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::error(e.to_string()))?;
+    let s = &case.scenario;
     let mut cl = Cluster::create(&ctx.docker, &ctx.run_id, label, dir, &ctx.helper_image, salt ^ case.seed).await?;
     let static_peers = s.discovery == crate::scenario::Discovery::Static;
     cl.plan_nodes(&case.composition(), static_peers, &s.env, case.seed);
+    Ok(cl)
+}
 
-    // Everything from here runs under the scenario timeout and the run's cancellation; teardown
-    // runs whatever the outcome. The faults outlive the body: they are healed before the dump.
-    let mut case_faults: Option<crate::faults::CaseFaults> = None;
+/// Boot, capability check, discovery, fault helpers and the workload, under the scenario timeout
+/// and the run's cancellation. The first step that does not hold ends it.
+async fn drive(ctx: &Ctx, case: &Case, cl: &mut Cluster, case_faults: &mut Option<crate::faults::CaseFaults>, rec: &mut CaseRecord) -> Result<(), Outcome> {
+    let s = &case.scenario;
     let body = async {
         if s.fake_peer {
             cl.start_fake_peer().await?;
         }
-        mark(phases, "setup", Some("boot"));
+        rec.phases.mark(ctx, case, "setup", Some("boot"));
         cl.boot().await?;
         for n in &cl.nodes {
             if let Some(missing) = s.requires.iter().find(|c| !n.caps.contains(c)) {
                 return Err(Outcome::na(format!("{} does not claim capability `{missing}` (claims {:?})", n.name, n.caps)));
             }
         }
-        mark(phases, "boot", Some("discover"));
+        rec.phases.mark(ctx, case, "boot", Some("discover"));
         cl.await_discovery(Duration::from_secs(15)).await?;
-        mark(phases, "discover", Some(if s.faults.is_empty() { "workload" } else { "fault helpers" }));
+        rec.phases.mark(ctx, case, "discover", Some(if s.faults.is_empty() { "workload" } else { "fault helpers" }));
         if !s.faults.is_empty() {
-            case_faults = Some(crate::faults::CaseFaults::start(&s.faults, &cl, ctx.fault_backend, case.seed).await?);
-            mark(phases, "fault helpers", Some("workload"));
+            *case_faults = Some(crate::faults::CaseFaults::start(&s.faults, cl, ctx.fault_backend, case.seed).await?);
+            rec.phases.mark(ctx, case, "fault helpers", Some("workload"));
         }
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(case.seed);
-        let mut w = Workload::new(&mut cl, rng);
+        let mut w = Workload::new(cl, rng);
         w.vectors_dir = Some(ctx.vectors_dir.clone());
         w.faults = case_faults.as_mut();
         let r = w.run(&s.steps).await;
-        *metrics = json!({"workload": serde_json::to_value(&w.metrics).unwrap_or_default()});
+        rec.metric("workload", serde_json::to_value(&w.metrics).unwrap_or_default());
         r?;
-        mark(phases, "workload", Some("collect"));
+        rec.phases.mark(ctx, case, "workload", Some("collect"));
         Ok::<(), Outcome>(())
     };
-    let outcome = tokio::select! {
+    tokio::select! {
         r = tokio::time::timeout(Duration::from_secs(s.timeout_s), body) => match r {
             Ok(r) => r,
             Err(_) => Err(Outcome::fail("CTL-READY-1", format!("scenario timeout of {} s exceeded", s.timeout_s))),
         },
         _ = ctx.cancel.cancelled() => Err(Outcome::error("interrupted")),
-    };
-    if let Some(cf) = case_faults.as_mut() {
-        cf.finish(&mut cl).await;
     }
-    // Final state (even of a failed case: it is evidence), then teardown.
-    let state_dir = if !ctx.cancel.is_cancelled() { cl.dump_state().await.ok() } else { None };
-    mark(phases, "collect", Some("teardown"));
+}
+
+/// Longest the end-of-run settle waits for what the end-of-run checks demand.
+pub const SETTLE_WITHIN_MS: u64 = 20_000;
+
+/// Before the state is dumped for the convergence check (equal stores, version vectors, event
+/// logs and registers: ROJ-SAFE-2, KOR-AE-2, KOR-LWW-3), wait, bounded, until the running nodes
+/// agree on all of it, so that the check judges a state the case waited for and not a race with
+/// anti-entropy. Not converging within the bound is no verdict here: the check judges the dumps.
+async fn settle(case: &Case, cl: &mut Cluster, rec: &mut CaseRecord) {
+    let s = &case.scenario;
+    if !s.judges_convergence() || !cl.nodes.iter().any(|n| n.running) {
+        return;
+    }
+    let t0 = Instant::now();
+    let mut w = Workload::new(cl, rand_chacha::ChaCha8Rng::seed_from_u64(case.seed));
+    let r = w.run(&[crate::scenario::Step::AwaitConverged { within_ms: SETTLE_WITHIN_MS, kv_only: false }]).await;
+    let ms = t0.elapsed().as_millis() as u64;
+    rec.metric("settle", json!({"converged": r.is_ok(), "ms": ms, "note": r.err().map(|o| crate::workload::truncate(&o.reason, 600))}));
+}
+
+/// Stops every node and then the capture. `Ok` means the capture is complete (its container
+/// exited after the last node); otherwise why it may not be.
+async fn teardown(cl: &mut Cluster, rec: &mut CaseRecord) -> Result<(), String> {
     let stop_times = cl.teardown().await;
-    *nodes_info = cl.nodes.iter().map(|n| n.info()).collect();
-    if let Some(m) = metrics.as_object_mut() {
-        m.insert("nodes".into(), serde_json::to_value(&*nodes_info).unwrap_or_default());
-        if let Ok(st) = &stop_times {
-            m.insert("stop_ms".into(), json!(st.iter().map(|(n, d)| (n.clone(), d.as_millis() as u64)).collect::<std::collections::BTreeMap<_, _>>()));
+    rec.nodes = cl.nodes.iter().map(|n| n.info()).collect();
+    let nodes = serde_json::to_value(&rec.nodes).unwrap_or_default();
+    rec.metric("nodes", nodes);
+    match stop_times {
+        Ok(st) => {
+            rec.metric("stop_ms", json!(st.iter().map(|(n, d)| (n.clone(), d.as_millis() as u64)).collect::<std::collections::BTreeMap<_, _>>()));
+            Ok(())
         }
+        Err(e) => Err(format!("teardown failed ({e:#})")),
     }
-    mark(phases, "teardown", Some("check"));
-    // The capture is complete now (the capture container exited after the last node). The fault
-    // record is evidence whatever the outcome, so it is written before a failed step returns.
+}
+
+/// Writes `faults.json` (evidence whatever the outcome) and returns the first fault that was
+/// not applied as configured.
+fn record_faults(cf: &crate::faults::CaseFaults, dir: &Path, pcap: &Path, cl: &Cluster, rec: &mut CaseRecord) -> Option<String> {
+    let log = cf.log(pcap, cl);
+    let _ = std::fs::write(dir.join("faults.json"), serde_json::to_vec_pretty(&log).unwrap_or_default());
+    rec.metric("faults", crate::faults::report_windows(&log, log.first_packet_unix_ns));
+    rec.metric("fault_measurements", serde_json::to_value(crate::faults::summary(&log)).unwrap_or_default());
+    log.measured.iter().find(|m| !m.applied).map(|m| format!("fault `{}` ({}) was not applied as configured: {}: {}", m.fault_id, m.kind, m.what, m.note))
+}
+
+/// Hands the complete capture (without the fake peer's frames where the scenario says so) and
+/// the state dumps to the checkers.
+async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Option<&crate::faults::CaseFaults>, state_dir: Option<PathBuf>, rec: &mut CaseRecord) -> CaptureJudgement {
+    let s = &case.scenario;
     let mut pcap = dir.join("capture.pcap");
-    let mut fault_error = None;
-    if let Some(cf) = case_faults.as_ref().filter(|_| pcap.exists()) {
-        let log = cf.log(&pcap, &cl);
-        let _ = std::fs::write(dir.join("faults.json"), serde_json::to_vec_pretty(&log).unwrap_or_default());
-        fault_error = log.measured.iter().find(|m| !m.applied).map(|m| format!("fault `{}` ({}) was not applied as configured: {}: {}", m.fault_id, m.kind, m.what, m.note));
-        if let Some(m) = metrics.as_object_mut() {
-            m.insert("faults".into(), crate::faults::report_windows(&log, log.first_packet_unix_ns));
-            m.insert("fault_measurements".into(), serde_json::to_value(crate::faults::summary(&log)).unwrap_or_default());
-        }
+    if !pcap.exists() {
+        return CaptureJudgement::NotJudged("the capture file is missing".into());
     }
-    stop_times.map_err(|e| Outcome::error(format!("teardown: {e:#}")))?;
-    outcome?;
     if !s.judge_fake_peer {
         let judged = dir.join("capture-judged.pcap");
         let fake_ip = cl.net.addr(cluster::FAKE_PEER_HOST);
-        let dropped = crate::pcapfilter::without_source(&pcap, &judged, fake_ip).map_err(|e| Outcome::error(format!("filtering the capture: {e:#}")))?;
-        if let Some(m) = metrics.as_object_mut() {
-            m.insert("fake_peer_frames_not_judged".into(), json!(dropped));
+        match crate::pcapfilter::without_source(&pcap, &judged, fake_ip) {
+            Ok(dropped) => rec.metric("fake_peer_frames_not_judged", json!(dropped)),
+            Err(e) => return CaptureJudgement::NotJudged(format!("filtering the capture: {e:#}")),
         }
         pcap = judged;
     }
     let names = cl.node_names();
     let checks = s.checks.clone();
-    let state = state_dir.clone();
-    let known = crate::checks::CaseKnowledge {
+    let known = case_knowledge(cl, case_faults);
+    let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state_dir.as_deref(), &checks, names, &known)).await;
+    let j = match judged {
+        Err(e) => return CaptureJudgement::NotJudged(format!("the checkers crashed: {e}")),
+        Ok(Err(e)) => return CaptureJudgement::NotJudged(format!("the capture could not be judged: {e}")),
+        Ok(Ok(j)) => j,
+    };
+    let _ = std::fs::write(dir.join("check.txt"), &j.text);
+    let _ = std::fs::write(dir.join("check.json"), &j.json);
+    rec.metric("capture", j.metrics.clone());
+    if !j.pass && j.findings.is_empty() {
+        return CaptureJudgement::NotJudged("the checkers did not pass the capture but named no violation".into());
+    }
+    CaptureJudgement::Judged(j.findings)
+}
+
+/// For every `race` step, whether the capture shows the raced proposals' windows overlapping
+/// (`race.rs`); the first race that did not happen, if any. The windows go to the metrics.
+async fn races_missed(case: &Case, pcap: &Path, rec: &mut CaseRecord) -> Option<String> {
+    let keys: Vec<String> = case.scenario.steps.iter().filter_map(|s| if let crate::scenario::Step::Race { key, .. } = s { Some(key.clone()) } else { None }).collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let pcap = pcap.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || keys.into_iter().map(|k| (crate::race::windows(&pcap, &k), k)).collect::<Vec<_>>()).await;
+    let Ok(read) = read else { return Some("reading the race windows from the capture crashed".into()) };
+    let mut missed = None;
+    let mut shown = serde_json::Map::new();
+    for (ws, key) in read {
+        let why = match &ws {
+            Ok(ws) => crate::race::missed(ws, &key),
+            Err(e) => Some(format!("the race on `{key}` could not be read from the capture: {e}")),
+        };
+        shown.insert(key.clone(), json!({"overlapped": why.is_none(), "windows": ws.map(|ws| ws.iter().map(|w| json!({"proposer": w.proposer, "pid": w.pid, "start_ns": w.start_ns, "end_ns": w.end_ns})).collect::<Vec<_>>()).unwrap_or_default()}));
+        missed = missed.or(why);
+    }
+    rec.metric("races", serde_json::Value::Object(shown));
+    missed
+}
+
+/// What the checkers must know beyond the capture: which nodes persist, the largest delay a
+/// fault added, when the lab restarted a node.
+fn case_knowledge(cl: &Cluster, case_faults: Option<&crate::faults::CaseFaults>) -> crate::checks::CaseKnowledge {
+    crate::checks::CaseKnowledge {
         persistent_nodes: Some(
             cl.nodes
                 .iter()
                 .filter(|n| n.env.iter().any(|(k, v)| k == "EKC_STATE_DIR" && !v.is_empty()) && n.caps.iter().any(|c| c == "persist"))
-                .filter(|n| !case_faults.as_ref().is_some_and(|cf| cf.wiped_state(&n.name)))
+                .filter(|n| !case_faults.is_some_and(|cf| cf.wiped_state(&n.name)))
                 .map(|n| n.name.clone())
                 .collect(),
         ),
-        fault_delay_ms: case_faults.as_ref().map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
+        fault_delay_ms: case_faults.map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
         known_restarts: cl.nodes.iter().flat_map(|n| n.restarted_at.iter().map(move |t| (n.ip, *t))).collect(),
-    };
-    let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state.as_deref(), &checks, names, &known))
-        .await
-        .map_err(|e| Outcome::error(format!("checkers crashed: {e}")))?;
-    mark(phases, "check", None);
-    let j = judged.map_err(|e| Outcome::error(format!("the capture could not be judged: {e}")))?;
-    let _ = std::fs::write(dir.join("check.txt"), &j.text);
-    let _ = std::fs::write(dir.join("check.json"), &j.json);
-    if let Some(m) = metrics.as_object_mut() {
-        m.insert("capture".into(), j.metrics.clone());
     }
-    let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(metrics).unwrap_or_default());
-    *findings = j.findings.clone();
-    let fault_failed_to_apply = fault_error.clone();
-    if j.pass {
-        if let Some(e) = fault_failed_to_apply {
-            return Err(Outcome::error(e));
-        }
-    }
-    if !j.pass {
-        let first = j.findings.first();
-        return Err(Outcome {
-            verdict: Verdict::Fail,
-            clause: first.map(|f| f.clause.clone()),
-            reason: format!(
-                "checkers: {} violation(s); first: [{}] {} (frames {:?})",
-                j.findings.len(),
-                first.map(|f| f.clause.as_str()).unwrap_or("?"),
-                first.map(|f| f.explanation.as_str()).unwrap_or(""),
-                first.map(|f| f.frames.iter().take(5).collect::<Vec<_>>()).unwrap_or_default()
-            ),
-        });
-    }
-    Ok(())
 }

@@ -62,8 +62,10 @@ pub enum Step {
     /// the cluster (`node = "each"`), keeping at most `window` pending per proposer: waits for a
     /// proposal to commit on its proposer before exceeding the window.
     Commits { #[serde(default)] node: Target, count: usize, prefix: String, #[serde(default)] start: usize, #[serde(default = "default_window")] window: usize },
-    /// Every listed node proposes on `key` at the same instant; afterwards at most one value may
-    /// have been committed for the version (checked by the checkers and by `await_agreement`).
+    /// Every listed node proposes on `key` at the same instant (concurrent control calls); at most
+    /// one value may commit per version (the checkers judge it). The capture must show two
+    /// proposers' windows overlapping (`race.rs`), else the case is an error: a scenario makes
+    /// that certain by holding inter-node datagrams with a delay fault while the race starts.
     Race { nodes: Vec<usize>, key: String },
     /// Wait until every addressed node stores `key` (with `value` if given).
     AwaitKv { key: String, value: Option<String>, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
@@ -222,16 +224,15 @@ impl Scenario {
     }
 
     fn validate(&self) -> Result<()> {
-        if !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             bail!("scenario name `{}` must be lowercase letters, digits and '-'", self.name);
         }
+        self.validate_header()?;
         let sizes = self.sizes();
-        if sizes.iter().any(|&n| n == 0 || n > 32) {
-            bail!("cluster sizes must be 1..=32");
-        }
         let min = *sizes.iter().min().unwrap_or(&1);
         self.validate_faults(min)?;
-        for s in &self.steps {
+        for (k, s) in self.steps.iter().enumerate() {
+            self.validate_step(s, min).map_err(|e| anyhow::anyhow!("step {} ({}): {e}", k + 1, crate::workload::step_name(s)))?;
             let idx = match s {
                 Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } => vec![*node],
                 Step::Race { nodes, .. } => nodes.clone(),
@@ -255,7 +256,166 @@ impl Scenario {
     }
 }
 
+/// Capabilities a scenario may require (control.md CTL-CAP-2): a misspelt one would make every
+/// case not-applicable forever.
+pub const CAPABILITIES: [&str; 8] = ["roj", "kor", "ctl", "mdns", "abort", "persist", "clock-skew", "kor-retx"];
+
+/// Longest scenario timeout accepted (a case that may run for an hour is a mistake).
+pub const MAX_TIMEOUT_S: u64 = 1800;
+
+/// Control error codes a `propose` step may expect (control.md CTL-CMD-4, CTL-WIRE-3), or `ok`/`any`.
+const PROPOSE_EXPECT: [&str; 6] = ["ok", "any", "locked", "capacity", "bad_request", "busy"];
+
 impl Scenario {
+    /// Degenerate values of the scenario's own fields: a zero or absurd timeout, empty or
+    /// repeated cluster sizes, no clause, no step, unknown capabilities or checkers.
+    fn validate_header(&self) -> Result<()> {
+        if self.timeout_s == 0 || self.timeout_s > MAX_TIMEOUT_S {
+            bail!("`timeout_s` = {} must be 1..={MAX_TIMEOUT_S} seconds", self.timeout_s);
+        }
+        if self.size.is_some() && self.sizes.is_some() {
+            bail!("give `size` or `sizes`, not both");
+        }
+        let sizes = self.sizes();
+        if sizes.is_empty() {
+            bail!("`sizes` is empty: the scenario would give no test case");
+        }
+        if sizes.iter().any(|&n| n == 0 || n > 32) {
+            bail!("cluster sizes must be 1..=32 (got {sizes:?})");
+        }
+        if sizes.iter().collect::<std::collections::BTreeSet<_>>().len() != sizes.len() {
+            bail!("`sizes` repeats a size ({sizes:?}): two cases would share one id");
+        }
+        if self.clauses.is_empty() {
+            bail!("`clauses` is empty: a scenario names the clauses it exercises");
+        }
+        if self.steps.is_empty() {
+            bail!("no `steps`: the scenario would test nothing but boot");
+        }
+        if self.requires.is_empty() {
+            bail!("`requires` is empty: every scenario needs at least the capabilities it drives (default roj, kor, ctl)");
+        }
+        if let Some(c) = self.requires.iter().find(|c| !CAPABILITIES.contains(&c.as_str())) {
+            bail!("`requires` names capability `{c}`, which control.md CTL-CAP-2 does not define (known: {CAPABILITIES:?})");
+        }
+        #[cfg(feature = "checkers")]
+        if let Some(c) = self.checks.iter().find(|c| !ekc_checkers::CHECKERS.contains(&c.as_str())) {
+            bail!("`checks` names checker `{c}`, which does not exist (known: {:?})", ekc_checkers::CHECKERS);
+        }
+        if let Some(f) = self.faults.iter().find(|f| f.duration_ms == Some(0)) {
+            bail!("fault `{}` has `duration_ms` = 0: it would be healed as it is applied", f.id);
+        }
+        Ok(())
+    }
+
+    /// Degenerate values of one step: a zero or longer-than-the-case wait, nothing to do, a race
+    /// of fewer than two distinct nodes, payloads that cannot be decoded, unknown targets.
+    fn validate_step(&self, s: &Step, min_size: usize) -> Result<()> {
+        let case_ms = self.timeout_s * 1000;
+        let wait = |what: &str, ms: u64| -> Result<()> {
+            if ms == 0 {
+                bail!("`{what}` = 0: the step could never hold (or would not wait at all)");
+            }
+            if ms >= case_ms {
+                bail!("`{what}` = {ms} ms is not shorter than the scenario timeout ({} s): the case would time out before the step could fail", self.timeout_s);
+            }
+            Ok(())
+        };
+        let target = |t: &Target| -> Result<()> {
+            match t {
+                Target::One(i) if *i >= min_size => bail!("targets node {i} but the smallest cluster has {min_size} nodes"),
+                Target::Named(n) if n != "all" && n != "each" => bail!("unknown node target `{n}` (a node index, \"all\" or \"each\")"),
+                _ => Ok(()),
+            }
+        };
+        let key_set = |key: &str| -> Result<()> {
+            if key.is_empty() {
+                bail!("empty `key`");
+            }
+            Ok(())
+        };
+        match s {
+            Step::Propose { key, expect, .. } => {
+                key_set(key)?;
+                if let Some(e) = expect.as_deref().filter(|e| !PROPOSE_EXPECT.contains(e)) {
+                    bail!("`expect` = `{e}` is no answer of `propose` (known: {PROPOSE_EXPECT:?})");
+                }
+            }
+            Step::Commits { node, count, prefix, window, .. } => {
+                target(node)?;
+                if *count == 0 || *window == 0 {
+                    bail!("`count` and `window` must be at least 1 (count {count}, window {window})");
+                }
+                if prefix.is_empty() {
+                    bail!("empty `prefix`");
+                }
+            }
+            Step::Race { nodes, key } => {
+                key_set(key)?;
+                let distinct: std::collections::BTreeSet<_> = nodes.iter().collect();
+                if distinct.len() < 2 || distinct.len() != nodes.len() {
+                    bail!("a race needs at least two distinct nodes (got {nodes:?})");
+                }
+            }
+            Step::AwaitKv { key, nodes, within_ms, .. } => {
+                key_set(key)?;
+                target(nodes)?;
+                wait("within_ms", *within_ms)?;
+            }
+            Step::AwaitKvCount { nodes, within_ms, .. } | Step::AwaitIdle { nodes, within_ms } | Step::AwaitDelivered { nodes, within_ms } => {
+                target(nodes)?;
+                wait("within_ms", *within_ms)?;
+            }
+            Step::AwaitConverged { within_ms, .. } => wait("within_ms", *within_ms)?,
+            Step::AwaitAbsent { key, nodes, during_ms } => {
+                key_set(key)?;
+                target(nodes)?;
+                wait("during_ms", *during_ms)?;
+            }
+            Step::Sleep { ms } => wait("ms", *ms)?,
+            Step::Emit { node, count, event_type, field_id, .. } => {
+                target(node)?;
+                if *count == 0 {
+                    bail!("`count` = 0: nothing would be emitted");
+                }
+                if event_type.is_some() && field_id.is_some() {
+                    bail!("give `event_type` or `field_id` (a FIELD_PUBLISHED event), not both");
+                }
+            }
+            Step::FakePropose { key, timeout_ms, .. } => {
+                key_set(key)?;
+                wait("timeout_ms", *timeout_ms)?;
+            }
+            Step::FakeVoteFlood { key, copies, ghosts, .. } => {
+                key_set(key)?;
+                if *copies == 0 && *ghosts == 0 {
+                    bail!("`copies` and `ghosts` are both 0: no VOTE would be sent");
+                }
+            }
+            Step::FakeJoin { node_id, .. } if node_id.is_empty() => bail!("empty `node_id`"),
+            Step::Inject { node, port, hex: h, text, expect_reply_prefix, .. } => {
+                target(node)?;
+                if !["roj", "kor", "ctl"].contains(&port.as_str()) {
+                    bail!("`port` = `{port}` (roj, kor or ctl)");
+                }
+                match (h, text) {
+                    (Some(h), None) => {
+                        hex::decode(h).map_err(|e| anyhow::anyhow!("`hex` does not decode: {e}"))?;
+                    }
+                    (None, Some(_)) => {}
+                    _ => bail!("give exactly one of `hex` and `text`"),
+                }
+                if let Some(p) = expect_reply_prefix {
+                    if hex::decode(p).map_err(|e| anyhow::anyhow!("`expect_reply_prefix` does not decode: {e}"))?.is_empty() {
+                        bail!("empty `expect_reply_prefix`");
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Fault ids unique, shapes valid, node indices inside the smallest cluster, process faults
     /// applied by steps only, and every step-applied fault applied by some step.
     fn validate_faults(&self, min_size: usize) -> Result<()> {
@@ -286,6 +446,13 @@ impl Scenario {
         Ok(())
     }
 
+    /// Whether the end-of-run convergence check judges this scenario's final state (its checks
+    /// are all, or name `convergence`): then the run waits, bounded, for full convergence before
+    /// it dumps the state (run.rs `settle`), so the check judges a state the case waited for.
+    pub fn judges_convergence(&self) -> bool {
+        self.checks.is_empty() || self.checks.iter().any(|c| c == "convergence")
+    }
+
     /// Whether any fault of the scenario needs the fault helper (a network fault).
     pub fn needs_fault_helper(&self) -> bool {
         self.faults.iter().any(|f| f.fault.class() != ekc_faults::model::FaultClass::Node)
@@ -312,4 +479,95 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
         out.push(s);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "name = 'x'\nsummary = 's'\nclauses = ['ROJ-KV-1']\nsize = 3\ntimeout_s = 30\n";
+    const STEP: &str = "[[steps]]\ndo = 'propose'\nnode = 0\nkey = 'k'\n";
+
+    fn load(text: &str) -> Result<()> {
+        let s: Scenario = toml::from_str(text)?;
+        s.validate()
+    }
+
+    #[test]
+    fn the_base_scenario_is_valid() {
+        load(&format!("{HEAD}{STEP}")).unwrap();
+    }
+
+    #[test]
+    fn the_final_state_waits_for_convergence_when_the_convergence_check_runs() {
+        let with = |checks: &str| -> Scenario { toml::from_str(&format!("{HEAD}{checks}\n{STEP}")).unwrap() };
+        assert!(with("").judges_convergence());
+        assert!(with("checks = ['schema', 'convergence']").judges_convergence());
+        assert!(!with("checks = ['schema', 'commit-safety']").judges_convergence());
+        // loss-commits waits only for the KV stores (kv_only) but is judged on VVs and logs too.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/scenarios");
+        let lc = load_dir(&dir).unwrap().into_iter().find(|s| s.name == "loss-commits").unwrap();
+        assert!(lc.steps.iter().any(|s| matches!(s, Step::AwaitConverged { kv_only: true, .. })) && lc.judges_convergence());
+    }
+
+    /// Every field that can be degenerate, each refused at load time with a message naming it.
+    #[test]
+    fn degenerate_values_are_refused_with_a_clear_message() {
+        let header = |over: &str| format!("{}{over}\n{STEP}", HEAD.replace("timeout_s = 30\n", "").replace("size = 3\n", ""));
+        let with_size = |over: &str| header(&format!("size = 3\n{over}"));
+        let step = |body: &str| format!("{HEAD}[[steps]]\n{body}\n");
+        let cases: Vec<(String, &str)> = vec![
+            (with_size("timeout_s = 0"), "`timeout_s` = 0"),
+            (with_size("timeout_s = 999999"), "`timeout_s` = 999999"),
+            (header("timeout_s = 30\nsizes = []"), "`sizes` is empty"),
+            (header("timeout_s = 30\nsizes = [3, 3]"), "repeats a size"),
+            (header("timeout_s = 30\nsizes = [0]"), "cluster sizes must be 1..=32"),
+            (header("timeout_s = 30\nsize = 40"), "cluster sizes must be 1..=32"),
+            (header("timeout_s = 30\nsize = 3\nsizes = [3, 4]"), "not both"),
+            (format!("{}{STEP}", HEAD.replace("clauses = ['ROJ-KV-1']", "clauses = []")), "`clauses` is empty"),
+            (HEAD.to_string() + "steps = []\n", "no `steps`"),
+            (format!("{}{STEP}", HEAD.replace("name = 'x'", "name = ''")), "scenario name"),
+            (with_size("timeout_s = 30\nrequires = []"), "`requires` is empty"),
+            (with_size("timeout_s = 30\nrequires = ['roj', 'kor', 'ctl', 'mnds']"), "capability `mnds`"),
+            (with_size("timeout_s = 30\nchecks = ['convergance']"), "checker `convergance`"),
+            (step("do = 'await_kv'\nkey = 'k'\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'await_kv'\nkey = 'k'\nwithin_ms = 30000"), "not shorter than the scenario timeout"),
+            (step("do = 'await_kv'\nkey = ''"), "empty `key`"),
+            (step("do = 'await_kv_count'\ncount = 2\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'await_converged'\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'await_idle'\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'await_delivered'\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'await_absent'\nkey = 'k'\nduring_ms = 0"), "`during_ms` = 0"),
+            (step("do = 'sleep'\nms = 0"), "`ms` = 0"),
+            (step("do = 'sleep'\nms = 60000"), "not shorter than the scenario timeout"),
+            (step("do = 'commits'\ncount = 0\nprefix = 'p'"), "`count` and `window`"),
+            (step("do = 'commits'\ncount = 3\nprefix = 'p'\nwindow = 0"), "`count` and `window`"),
+            (step("do = 'commits'\ncount = 3\nprefix = ''"), "empty `prefix`"),
+            (step("do = 'commits'\ncount = 3\nprefix = 'p'\nnode = 'everyone'"), "unknown node target `everyone`"),
+            (step("do = 'commits'\ncount = 3\nprefix = 'p'\nnode = 7"), "smallest cluster has 3"),
+            (step("do = 'race'\nnodes = [0]\nkey = 'k'"), "at least two distinct nodes"),
+            (step("do = 'race'\nnodes = [1, 1]\nkey = 'k'"), "at least two distinct nodes"),
+            (step("do = 'propose'\nnode = 0\nkey = 'k'\nexpect = 'lockd'"), "`expect` = `lockd`"),
+            (step("do = 'emit'\ncount = 0"), "`count` = 0"),
+            (step("do = 'emit'\nevent_type = 2\nfield_id = 1"), "not both"),
+        ];
+        let fake = |body: &str| format!("{}fake_peer = true\n[[steps]]\n{body}\n", HEAD);
+        let fake_cases: Vec<(String, &str)> = vec![
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 0"), "`timeout_ms` = 0"),
+            (fake("do = 'fake_vote_flood'\nnode = 0\nkey = 'k'\ncopies = 0\nghosts = 0"), "no VOTE would be sent"),
+            (fake("do = 'fake_join'\nnode_id = ''\nmodule_id = 9"), "empty `node_id`"),
+            (fake("do = 'inject'\nport = 'roj'"), "exactly one of `hex` and `text`"),
+            (fake("do = 'inject'\nport = 'roj'\nhex = '00'\ntext = 'x'"), "exactly one of `hex` and `text`"),
+            (fake("do = 'inject'\nport = 'roj'\nhex = 'zz'"), "`hex` does not decode"),
+            (fake("do = 'inject'\nport = 'kor'\nhex = '00'\nexpect_reply_prefix = 'q'"), "`expect_reply_prefix` does not decode"),
+            (fake("do = 'inject'\nport = 'mdns'\ntext = 'x'"), "`port` = `mdns`"),
+        ];
+        let fault = format!(
+            "{HEAD}[[faults]]\nid = 'f'\nat_ms = 0\nduration_ms = 0\nfault = {{ kind = 'loss', target = {{ node = 'all', direction = 'egress' }}, model = 'random', percent = 20 }}\n{STEP}"
+        );
+        for (text, want) in cases.into_iter().chain(fake_cases).chain([(fault, "`duration_ms` = 0")]) {
+            let err = load(&text).expect_err(&format!("accepted:\n{text}"));
+            assert!(format!("{err:#}").contains(want), "expected `{want}` in `{err:#}` for:\n{text}");
+        }
+    }
 }

@@ -41,9 +41,11 @@ pub struct Workload<'a> {
     fake_incarnation: u32,
 }
 
-fn ctl_outcome(node: &str, cmd: &str, clause: &str, e: CtlError) -> Outcome {
+/// A control error as a verdict: `unsupported` is not-applicable only for a command of a
+/// capability the node does not claim; for a claimed one it fails CTL-CAP-3.
+pub fn ctl_outcome(node: &str, caps: &[String], cmd: &str, clause: &str, e: CtlError) -> Outcome {
     if e.is_unsupported() {
-        Outcome::na(format!("node {node} answers `unsupported` to `{cmd}`"))
+        crate::control::unsupported_outcome(node, caps, cmd)
     } else {
         Outcome::fail(clause, format!("node {node}: `{cmd}`: {e}"))
     }
@@ -70,6 +72,12 @@ impl<'a> Workload<'a> {
             Target::Named(s) if s == "all" || s == "each" => Ok((0..self.cluster.nodes.len()).filter(|&i| self.cluster.nodes[i].running).collect()),
             other => Err(Outcome::error(format!("bad node target {other:?}"))),
         }
+    }
+
+    /// `ctl_outcome` for the cluster node named `node`, with the capabilities it claims.
+    fn ctl_outcome(&self, node: &str, cmd: &str, clause: &str, e: CtlError) -> Outcome {
+        let caps = self.cluster.nodes.iter().find(|n| n.name == node).map(|n| n.caps.clone()).unwrap_or_default();
+        ctl_outcome(node, &caps, cmd, clause, e)
     }
 
     fn node(&self, i: usize) -> Result<(String, Ctl), Outcome> {
@@ -101,14 +109,14 @@ impl<'a> Workload<'a> {
                 let r = self.propose(*node, key, &value).await?;
                 let expect = expect.as_deref().unwrap_or("ok");
                 match (expect, r) {
-                    ("any", Err(e)) if e.is_unsupported() => Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                    ("any", Err(e)) if e.is_unsupported() => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
                     ("any", Err(CtlError::Timeout)) => Err(Outcome::fail("CTL-CMD-4", format!("{name}: propose got no answer"))),
                     ("any", _) => Ok(()),
                     ("ok", Ok(_)) => Ok(()),
-                    ("ok", Err(e)) => Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                    ("ok", Err(e)) => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
                     (code, Ok(r)) => Err(Outcome::fail(clause_for_code(code), format!("{name}: propose {key}={value} succeeded ({r}) but `{code}` was expected"))),
                     (code, Err(e)) if e.code() == Some(code) => Ok(()),
-                    (code, Err(e)) => Err(if e.is_unsupported() { ctl_outcome(&name, "propose", "CTL-CMD-4", e) } else { Outcome::fail(clause_for_code(code), format!("{name}: propose {key}: expected `{code}`, got {e}")) }),
+                    (code, Err(e)) => Err(if e.is_unsupported() { self.ctl_outcome(&name, "propose", "CTL-CMD-4", e) } else { Outcome::fail(clause_for_code(code), format!("{name}: propose {key}: expected `{code}`, got {e}")) }),
                 }
             }
             Step::Commits { node, count, prefix, start, window } => {
@@ -131,7 +139,7 @@ impl<'a> Workload<'a> {
                                 tries += 1;
                                 tokio::time::sleep(Duration::from_millis(100)).await;
                             }
-                            Err(e) => return Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                            Err(e) => return Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
                         }
                     }
                 }
@@ -150,7 +158,7 @@ impl<'a> Workload<'a> {
                     match r {
                         Ok(_) => {}
                         Err(e) if matches!(e.code(), Some("locked") | Some("busy") | Some("stale")) => {}
-                        Err(e) => return Err(ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+                        Err(e) => return Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
                     }
                 }
                 Ok(())
@@ -181,7 +189,7 @@ impl<'a> Workload<'a> {
                 while Instant::now() < end {
                     for &i in &targets {
                         let (name, ctl) = self.node(i)?;
-                        let kv = ctl.all_pages("kv").await.map_err(|e| ctl_outcome(&name, "kv", "CTL-CMD-7", e))?;
+                        let kv = ctl.all_pages("kv").await.map_err(|e| self.ctl_outcome(&name, "kv", "CTL-CMD-7", e))?;
                         let entries = kv.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
                         if let Some(e) = entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key.as_str())) {
                             return Err(Outcome::fail("ROJ-COMMIT-1", format!("{name} stores {e} although no proposal for `{key}` could reach t(n)")));
@@ -199,7 +207,7 @@ impl<'a> Workload<'a> {
                     let mut views = BTreeMap::new();
                     for &i in &targets {
                         let (name, ctl) = self.node(i)?;
-                        let st = ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(&name, "state", "CTL-CMD-6", e))?;
+                        let st = ctl.call("state", Value::Null).await.map_err(|e| self.ctl_outcome(&name, "state", "CTL-CMD-6", e))?;
                         let view = if *kv_only {
                             json!([st.get("kv_digest")])
                         } else {
@@ -250,7 +258,7 @@ impl<'a> Workload<'a> {
                                     tries += 1;
                                     tokio::time::sleep(Duration::from_millis(100)).await;
                                 }
-                                Err(e) => return Err(ctl_outcome(&name, "emit", "CTL-CMD-5", e)),
+                                Err(e) => return Err(self.ctl_outcome(&name, "emit", "CTL-CMD-5", e)),
                             }
                         };
                         let seq = r.get("origin_seq").and_then(Value::as_u64).unwrap_or(0);
@@ -303,7 +311,7 @@ impl<'a> Workload<'a> {
             }
             Step::SetNeighbours { node, modules } => {
                 let (name, ctl) = self.node(*node)?;
-                ctl.call("set_neighbours", json!({"modules": modules})).await.map_err(|e| ctl_outcome(&name, "set_neighbours", "CTL-CMD-9", e))?;
+                ctl.call("set_neighbours", json!({"modules": modules})).await.map_err(|e| self.ctl_outcome(&name, "set_neighbours", "CTL-CMD-9", e))?;
                 Ok(())
             }
             Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
@@ -372,7 +380,7 @@ impl<'a> Workload<'a> {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let st = ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(name, "state", "CTL-CMD-6", e))?;
+            let st = ctl.call("state", Value::Null).await.map_err(|e| self.ctl_outcome(name, "state", "CTL-CMD-6", e))?;
             if st.get("pending").and_then(Value::as_u64).unwrap_or(0) < window {
                 return Ok(());
             }
@@ -396,8 +404,8 @@ impl<'a> Workload<'a> {
                 }
                 let (name, ctl) = self.node(i)?;
                 let v = match src {
-                    Src::State => ctl.call("state", Value::Null).await.map_err(|e| ctl_outcome(&name, "state", "CTL-CMD-6", e))?,
-                    Src::Kv => ctl.all_pages("kv").await.map_err(|e| ctl_outcome(&name, "kv", "CTL-CMD-7", e))?,
+                    Src::State => ctl.call("state", Value::Null).await.map_err(|e| self.ctl_outcome(&name, "state", "CTL-CMD-6", e))?,
+                    Src::Kv => ctl.all_pages("kv").await.map_err(|e| self.ctl_outcome(&name, "kv", "CTL-CMD-7", e))?,
                 };
                 done[k] = pred(&v, &name);
                 last.insert(name, v);
@@ -438,7 +446,7 @@ impl<'a> Workload<'a> {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let mut all = true;
             for n in self.cluster.nodes.iter().filter(|n| n.running) {
-                let p = n.ctl().call("peers", Value::Null).await.map_err(|e| ctl_outcome(&n.name, "peers", "CTL-CMD-3", e))?;
+                let p = n.ctl().call("peers", Value::Null).await.map_err(|e| self.ctl_outcome(&n.name, "peers", "CTL-CMD-3", e))?;
                 let members = p.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
                 if !members.iter().any(|m| m.as_str() == Some(node_id)) {
                     all = false;

@@ -117,7 +117,7 @@ fn golden_vectors_load_with_silence_first() {
 fn reports_count_verdicts() {
     let mk = |id: &str, v: Verdict, repeat: u32| CaseResult {
         id: id.into(), scenario: id.split('@').next().unwrap().into(), mix: id.split('@').nth(1).unwrap().into(), size: 3, repeat, seed: 1,
-        verdict: v, clause: None, reason: "r".into(), clauses: vec![], findings: vec![], nodes: vec![], seconds: 1.0, phases: vec![],
+        verdict: v, clause: None, reason: "r".into(), step_failure: None, capture_judged: true, clauses: vec![], findings: vec![], nodes: vec![], seconds: 1.0, phases: vec![],
         metrics: serde_json::json!({}), dir: "cases/x".into(),
     };
     let rs = vec![mk("a@rust", Verdict::Pass, 0), mk("a@rust", Verdict::Fail, 1), mk("b@go", Verdict::NotApplicable, 0), mk("c@go", Verdict::Error, 0)];

@@ -1,13 +1,20 @@
 //! `ekconform certify`: certifies a vendor image. First the container-contract pre-check
-//! (control.md: the image starts, answers control `ping`, publishes `_roj._udp.local` with the
-//! ROJ-DISC-1 TXT keys, answers `unsupported` to an unknown command), then every applicable
-//! scenario through the lab in homogeneous and mixed clusters with the reference nodes, repeated
-//! to tell flakes from failures, then a bundle (directory + .tar.gz + SHA-256 manifest) pinning
-//! what was tested with what. `--verify BUNDLE` checks a bundle's manifest.
-//! Exit 0 certified / verified, 1 failures or a broken bundle, 2 could not be judged.
+//! (control.md: the image starts, answers control `ping`, claims capabilities whose commands it
+//! supports (CTL-CAP-3), publishes `_roj._udp.local` with the ROJ-DISC-1 TXT keys, answers
+//! `unsupported` to an unknown command), then every scenario the capability statement selects
+//! (the node's claims without one), each in every mix with the vendor that fits the scenario's
+//! cluster (homogeneous, with each reference node, all together or the largest that fits),
+//! repeated to tell flakes from failures, then a bundle (directory + .tar.gz + SHA-256 manifest)
+//! pinning what was tested with what, what ran and what did not and why — also when the
+//! pre-check failed. The policy (mandatory capabilities, selection, minimum judged share) is
+//! `ekc_lab::certify`. `--verify BUNDLE` checks a bundle's manifest.
+//! Exit 0 certified (or, with `-s`, every selected case of the named scenarios passed: never
+//! `certified`) / verified; 1 not certified (a selected case did not pass, not-applicable
+//! included; a mandatory capability not claimed; too small a judged share; a failed pre-check) or
+//! a broken bundle; 2 could not be judged.
 use ekc_lab::cluster::Implementation;
 use ekc_lab::docker::{self, ContainerSpec};
-use ekc_lab::{control, run};
+use ekc_lab::{certify as certification, control, run};
 use ekc_report::bundle::{create_bundle, sha256_file, tree_hash, verify_bundle, BundleInput};
 use ekc_report::contract::{judge_announcement, parse_roj_instances, roj_query, Step};
 use serde_json::{json, Value};
@@ -224,6 +231,8 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
                 }
                 Err(e) => step(&mut steps, "claims capabilities", "CTL-CMD-2", false, e.to_string()),
             }
+            let unsupported = unsupported_claimed(ctl, &caps).await;
+            step(&mut steps, "claimed capabilities answer their commands", "CTL-CAP-3", unsupported.is_empty(), if unsupported.is_empty() { "no command of a claimed capability is `unsupported`".into() } else { format!("answered `unsupported` although its capability is claimed: {}", unsupported.join(", ")) });
             if let Some(st) = statement {
                 let missing: Vec<&String> = st.iter().filter(|c| !caps.contains(c)).collect();
                 step(&mut steps, "claims match the capability statement", "CTL-CAP-5", missing.is_empty(), if missing.is_empty() { "all claimed".into() } else { format!("stated but not claimed: {missing:?}") });
@@ -246,6 +255,29 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     let logs = outcome?;
     steps.push(Step { name: "node log (first 4 KiB)".into(), clause: String::new(), pass: true, detail: logs.chars().take(4096).collect() });
     Ok((steps, caps))
+}
+
+/// Commands (with harmless arguments: the pre-check node is thrown away) of every claimed
+/// capability that answer `unsupported`, as `command (capability)` (CTL-CAP-3).
+async fn unsupported_claimed(ctl: SocketAddr, caps: &[String]) -> Vec<String> {
+    let probes = [
+        ("state", Value::Null),
+        ("peers", Value::Null),
+        ("kv", json!({"offset": 0})),
+        ("fields", json!({"offset": 0})),
+        ("stats", Value::Null),
+        ("log", json!({"origin": MODULE_ID, "from": 1})),
+        ("propose", json!({"key": "ekc-precheck", "value": "x"})),
+        ("set_clock_skew", json!({"offset_us": 0})),
+    ];
+    let mut out = Vec::new();
+    for (cmd, args) in probes {
+        let cap = control::capability_of(cmd);
+        if caps.iter().any(|c| c == cap) && matches!(control::request(ctl, cmd, args, 10).await, Err(e) if e.is_unsupported()) {
+            out.push(format!("{cmd} ({cap})"));
+        }
+    }
+    out
 }
 
 fn rand_u32() -> u32 {
@@ -280,98 +312,140 @@ async fn certify(args: Args) -> anyhow::Result<ExitCode> {
     let d = docker::connect().await?;
     let image_id = docker::image_id(&d, &image).await?.map(|(id, _)| id).ok_or_else(|| anyhow::anyhow!("image {image} does not exist locally (certify never pulls)"))?;
     let t0 = Instant::now();
-    let (steps, caps) = precheck(&image, statement.as_deref()).await?;
+    let (steps, claimed) = precheck(&image, statement.as_deref()).await?;
     let pre_ok = steps.iter().all(|s| s.pass);
     eprintln!("pre-check: {} ({:.1} s)", if pre_ok { "pass" } else { "FAIL" }, t0.elapsed().as_secs_f64());
     if args.precheck_only {
         return Ok(if pre_ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
+    // Selection follows the capability statement, or the node's own claims without one.
+    let caps = statement.clone().unwrap_or_else(|| claimed.clone());
+    let scope = run::select_scenarios(ekc_lab::scenario::load_dir(&args.scenario_dir)?, &args.scenarios, false)?;
+    let scope: Vec<ekc_lab::scenario::Scenario> = scope.iter().map(|s| (**s).clone()).collect();
+    let impls = certify_impls(&d, &image).await?;
+    let plan = certification::plan(&scope, !args.scenarios.is_empty(), &caps, &impls, VENDOR);
+    let evidence = Evidence { image: &image, image_id: &image_id, steps: &steps, claimed: &claimed, plan: &plan, caps: &caps };
     if !pre_ok {
         eprintln!("ekconform certify: the image does not meet the container contract; no scenario was run");
+        let decision = certification::Decision { verdict: "not certified".into(), exit: 1, reasons: vec!["the pre-check failed (precheck.json)".into()], ..certification::decide(&plan, &caps, &[], VENDOR) };
+        write_bundle(&args, &evidence, None, &decision)?;
         return Ok(ExitCode::from(1));
     }
     let run_dir = match &args.from_run {
-        Some(dir) => dir.clone(),
-        None => {
-            let mut impls = vec![Implementation { name: VENDOR.into(), image: image.clone(), emulator: None, guest: false }];
-            for r in ["rust", "go", "c"] {
-                let img = format!("ekconform/node-{r}:dev");
-                if docker::image_id(&d, &img).await?.is_some() {
-                    impls.push(Implementation { name: r.into(), image: img, emulator: None, guest: false });
-                } else {
-                    eprintln!("ekconform certify: reference image {img} missing: mixes with {r} are not run (run `ekconform images`)");
-                }
-            }
-            // Every mix containing the vendor: alone, with each reference node, all together.
-            let mut mixes = vec![VENDOR.to_string()];
-            mixes.extend(impls[1..].iter().map(|i| format!("{VENDOR}+{}", i.name)));
-            if impls.len() >= 3 {
-                mixes.push(impls.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("+"));
-            }
-            let cfg = run::RunConfig {
-                impls,
-                scenarios: args.scenarios.clone(),
-                short: false,
-                mixes: Some(mixes),
-                seed: args.seed,
-                repeat: args.repeat,
-                jobs: args.jobs,
-                reports_dir: args.reports.clone(),
-                scenario_dir: args.scenario_dir.clone(),
-                helper_image: args.helper_image.clone(),
-                suite_version: env!("CARGO_PKG_VERSION").to_string(),
-                fault_backend: args.fault_backend.0,
-            };
-            let run_id = run::new_run_id();
-            let cancel = CancellationToken::new();
-            run::install_signal_handlers(cancel.clone(), d.clone(), run_id.clone());
-            let (dir, _) = run::run(d.clone(), cfg, run_id, cancel.clone()).await?;
-            if cancel.is_cancelled() {
-                anyhow::bail!("interrupted; the partial run is in {}", dir.display());
-            }
-            dir
-        }
+        Some(dir) => Some(dir.clone()),
+        None if plan.selected.is_empty() => None,
+        None => Some(run_selected(&args, &d, impls, &plan).await?),
     };
-    if let Err(e) = ekc_report::render_run_dir(&run_dir, &Default::default()) {
-        eprintln!("warning: HTML report: {e}");
+    let cases: Vec<certification::CaseVerdict> = match &run_dir {
+        Some(dir) => {
+            if let Err(e) = ekc_report::render_run_dir(dir, &Default::default()) {
+                eprintln!("warning: HTML report: {e}");
+            }
+            let results: Value = serde_json::from_slice(&std::fs::read(dir.join("results.json"))?)?;
+            serde_json::from_value(results["cases"].clone()).map_err(|e| anyhow::anyhow!("{}: cases: {e}", dir.display()))?
+        }
+        None => Vec::new(),
+    };
+    let decision = certification::decide(&plan, &caps, &cases, VENDOR);
+    eprintln!("ekconform certify: {}{}", decision.verdict, if decision.reasons.is_empty() { String::new() } else { format!(": {}", decision.reasons.join("; ")) });
+    write_bundle(&args, &evidence, run_dir.as_deref(), &decision)?;
+    Ok(ExitCode::from(decision.exit))
+}
+
+/// The vendor and the reference nodes whose images exist.
+async fn certify_impls(d: &ekc_lab::docker::Docker, image: &str) -> anyhow::Result<Vec<Implementation>> {
+    let mut impls = vec![Implementation { name: VENDOR.into(), image: image.to_string(), emulator: None, guest: false }];
+    for r in ["rust", "go", "c"] {
+        let img = format!("ekconform/node-{r}:dev");
+        if docker::image_id(d, &img).await?.is_some() {
+            impls.push(Implementation { name: r.into(), image: img, emulator: None, guest: false });
+        } else {
+            eprintln!("ekconform certify: reference image {img} missing: mixes with {r} are not run (run `ekconform images`)");
+        }
     }
-    let results: Value = serde_json::from_slice(&std::fs::read(run_dir.join("results.json"))?)?;
+    Ok(impls)
+}
+
+/// Runs the selected scenarios in every mix with the vendor that fits each scenario.
+async fn run_selected(args: &Args, d: &ekc_lab::docker::Docker, impls: Vec<Implementation>, plan: &certification::Plan) -> anyhow::Result<PathBuf> {
+    let cfg = run::RunConfig {
+        impls,
+        scenarios: plan.selected.clone(),
+        short: false,
+        mixes: None,
+        seed: args.seed,
+        repeat: args.repeat,
+        jobs: args.jobs,
+        reports_dir: args.reports.clone(),
+        scenario_dir: args.scenario_dir.clone(),
+        helper_image: args.helper_image.clone(),
+        suite_version: env!("CARGO_PKG_VERSION").to_string(),
+        fault_backend: args.fault_backend.0,
+        focus: Some(VENDOR.into()),
+    };
+    let run_id = run::new_run_id();
+    let cancel = CancellationToken::new();
+    run::install_signal_handlers(cancel.clone(), d.clone(), run_id.clone());
+    let (dir, _) = run::run(d.clone(), cfg, run_id, cancel.clone()).await?;
+    if cancel.is_cancelled() {
+        anyhow::bail!("interrupted; the partial run is in {}", dir.display());
+    }
+    Ok(dir)
+}
+
+/// What the bundle pins besides the run.
+struct Evidence<'a> {
+    image: &'a str,
+    image_id: &'a str,
+    steps: &'a [Step],
+    claimed: &'a [String],
+    plan: &'a certification::Plan,
+    caps: &'a [String],
+}
+
+/// The bundle (also for a failed pre-check, with its evidence): pins, the plan (what ran, what
+/// did not and why), the decision, the pre-check and the run directory when there is one.
+fn write_bundle(args: &Args, ev: &Evidence, run_dir: Option<&Path>, decision: &certification::Decision) -> anyhow::Result<()> {
+    let results: Value = run_dir.and_then(|d| std::fs::read(d.join("results.json")).ok()).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
     let cases = results["cases"].as_array().cloned().unwrap_or_default();
-    let vendor_cases: Vec<&Value> = cases.iter().filter(|c| c["mix"].as_str().map(|m| m.split('+').any(|x| x == VENDOR)).unwrap_or(false)).collect();
-    let failing: Vec<&Value> = vendor_cases.iter().copied().filter(|c| c["verdict"] == "fail" || c["verdict"] == "error").collect();
     let precheck_path = std::env::temp_dir().join(format!("ekc-precheck-{}.json", std::process::id()));
-    std::fs::write(&precheck_path, serde_json::to_vec_pretty(&json!({"image": image, "steps": steps, "caps": caps}))?)?;
+    std::fs::write(&precheck_path, serde_json::to_vec_pretty(&json!({"image": ev.image, "steps": ev.steps, "caps": ev.claimed}))?)?;
     let pins = json!({
         "suite_version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
-        "image": {"name": image, "id": image_id},
+        "image": {"name": ev.image, "id": ev.image_id},
         "run": results.get("run").cloned().unwrap_or(Value::Null),
         "seeds": cases.iter().map(|c| json!({"id": c["id"], "repeat": c["repeat"], "seed": c["seed"]})).collect::<Vec<_>>(),
         "vectors_sha256": tree_hash(Path::new("vectors")).ok(),
         "schemas_sha256": tree_hash(Path::new("vectors/schema")).ok(),
         "scenarios_sha256": tree_hash(&args.scenario_dir).ok(),
         "capability_statement_sha256": args.capabilities.as_deref().map(sha256_file).transpose().ok().flatten(),
-        "claimed_caps": caps,
-        "precheck": steps,
-        "verdict": if failing.is_empty() && !vendor_cases.is_empty() { "certified" } else { "not certified" },
-        "vendor_cases": vendor_cases.len(),
-        "vendor_cases_failing": failing.len(),
+        "claimed_caps": ev.claimed,
+        "selection_caps": ev.caps,
+        "precheck": ev.steps,
+        "verdict": decision.verdict,
+        "decision": decision,
+        "plan": ev.plan,
+        "vendor_cases": decision.ran.values().map(Vec::len).sum::<usize>(),
+        "vendor_cases_failing": decision.ran.values().flatten().filter(|v| **v != ekc_lab::verdict::Verdict::Pass).count(),
     });
-    let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("certify-{}", run_dir.file_name().and_then(|n| n.to_str()).unwrap_or("run"))));
-    let bundle = create_bundle(
-        &out,
-        &BundleInput { run_dir: Some(&run_dir), capabilities: args.capabilities.as_deref(), pins, extra: vec![("precheck.json".into(), precheck_path.clone())] },
-    )?;
+    let name = run_dir.and_then(|d| d.file_name()).and_then(|n| n.to_str()).map(str::to_string).unwrap_or_else(run::new_run_id);
+    let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("certify-{name}")));
+    let bundle = create_bundle(&out, &BundleInput { run_dir, capabilities: args.capabilities.as_deref(), pins, extra: vec![("precheck.json".into(), precheck_path.clone())] })?;
     let _ = std::fs::remove_file(&precheck_path);
     println!(
-        "bundle {} ({} files, {} bytes; archive {} bytes): {} vendor case run(s), {} failing",
+        "bundle {} ({} files, {} bytes; archive {} bytes): {}; {} of {} scenario instances judged ({:.0} %, minimum {:.0} %), {} not run (listed in bundle.json `plan.not_run`)",
         bundle.dir.display(),
         bundle.files,
         bundle.bytes,
         bundle.archive_bytes,
-        vendor_cases.len(),
-        failing.len()
+        decision.verdict,
+        decision.judged_instances,
+        decision.scope_instances,
+        decision.judged_share * 100.0,
+        decision.min_judged_share * 100.0,
+        ev.plan.not_run.len()
     );
-    Ok(if failing.is_empty() && !vendor_cases.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(())
 }

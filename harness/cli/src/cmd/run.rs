@@ -1,6 +1,9 @@
 //! `ekconform run`: run conformance scenarios on local Docker and write reports/<run-id>/.
+//! Exit 0 when at least one case passed and every other case passed or was not applicable; 1 when
+//! a case failed; 2 when a case was an error, when no case passed (all not applicable: nothing was
+//! judged) or the run could not start; 130 when interrupted.
 use ekc_lab::cluster::Implementation;
-use ekc_lab::{docker, images, run, verdict::Verdict};
+use ekc_lab::{docker, images, run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -134,6 +137,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         helper_image: args.helper_image.clone(),
         suite_version: env!("CARGO_PKG_VERSION").to_string(),
         fault_backend: args.fault_backend.0,
+        focus: None,
     };
     if args.list {
         let scen = run::select_scenarios(ekc_lab::scenario::load_dir(&cfg.scenario_dir)?, &cfg.scenarios, cfg.short)?;
@@ -152,7 +156,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
     if cancel.is_cancelled() {
         return Ok(ExitCode::from(130));
     }
-    let bad = results.iter().any(|r| matches!(r.verdict, Verdict::Fail));
-    let err = results.iter().any(|r| matches!(r.verdict, Verdict::Error));
-    Ok(if bad { ExitCode::from(1) } else if err { ExitCode::from(super::EXIT_UNJUDGEABLE) } else { ExitCode::SUCCESS })
+    let (code, why) = ekc_lab::verdict::run_exit_code(&results);
+    eprintln!("ekconform run: exit {code}: {why}");
+    Ok(ExitCode::from(code))
 }
