@@ -27,6 +27,7 @@ test:
       test-lab-e2e                                     # short matrix on Docker, interruption and gc
       test-report-render                               # HTML report in headless Chromium
       test-fuzz-smoke                                  # every fuzz target builds and runs; findings stay fixed
+      test-mutants                                     # mutation catalogue well-formed, every patch applies
     )
     failed=()
     for s in "${suites[@]}"; do
@@ -138,6 +139,9 @@ image-node-mcu:
 
 rust_node_target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
 rust_node_triple := "x86_64-unknown-linux-gnu"
+# The tag each node recipe builds; the mutation runner (reference-impls/mutants) overrides it so a
+# mutant image never replaces the shared reference image.
+rust_node_image := env_var_or_default("EKC_NODE_RUST_IMAGE", "ekconform/node-rust:dev")
 
 # Build the statically linked Rust node (glibc static-pie) for the FROM-scratch image.
 build-node-rust:
@@ -150,7 +154,7 @@ image-node-rust: build-node-rust
     strip -o "{{rust_node_target}}/node-rust-image/ekc-node-rust" "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust"
     file "{{rust_node_target}}/node-rust-image/ekc-node-rust" | grep -q 'static' || { echo "ekc-node-rust is not statically linked" >&2; exit 1; }
     cp docker/node-rust/Dockerfile "{{rust_node_target}}/node-rust-image/"
-    docker build -q -t ekconform/node-rust:dev --label io.ekconform.managed=true "{{rust_node_target}}/node-rust-image"
+    docker build -q -t "{{rust_node_image}}" --label io.ekconform.managed=true "{{rust_node_target}}/node-rust-image"
 
 # The image on real Docker: static binary, control ping, mDNS discovery across two containers on an
 # internal network, a commit between them, SIGTERM stop.
@@ -167,6 +171,7 @@ bench-node-rust:
 # proxy, nothing vendored. bin/ (git-ignored) holds a GOPATH whose src/ekcnode links to the sources.
 
 go_dir := justfile_directory() / "reference-impls/go"
+go_node_image := env_var_or_default("EKC_NODE_GO_IMAGE", "ekconform/node-go:dev")
 go_env := "GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=" + go_dir + "/bin/gopath:/usr/share/gocode"
 
 [private]
@@ -194,7 +199,7 @@ bench-node-go: build-node-go
 image-node-go: build-node-go
     rm -rf "{{go_dir}}/bin/image" && mkdir -p "{{go_dir}}/bin/image"
     cp "{{go_dir}}/bin/ekc-node-go" docker/node-go/Dockerfile "{{go_dir}}/bin/image/"
-    docker build -q -t ekconform/node-go:dev --label io.ekconform.managed=true "{{go_dir}}/bin/image"
+    docker build -q -t "{{go_node_image}}" --label io.ekconform.managed=true "{{go_dir}}/bin/image"
 
 # Image checks: control ping on 9992, and two containers discovering each other by mDNS.
 test-image-node-go: image-node-go
@@ -203,6 +208,8 @@ test-image-node-go: image-node-go
 # ---- reference node: C -------------------------------------------------------------------------
 # Make-based build in reference-impls/c: the sans-IO core (no malloc, no OS calls), the POSIX
 # select() node, cmocka tests under ASan/UBSan, the no-allocation proof and the Cortex-M4 size check.
+
+c_node_image := env_var_or_default("EKC_NODE_C_IMAGE", "ekconform/node-c:dev")
 
 # Build the POSIX node and its static variant (reference-impls/c/build/ekc-node{,-static}).
 build-node-c:
@@ -224,7 +231,7 @@ image-node-c:
     rm -rf reference-impls/c/build/image && mkdir -p reference-impls/c/build/image
     cp reference-impls/c/build/ekc-node-static reference-impls/c/build/image/ekc-node-c
     cp docker/node-c/Dockerfile reference-impls/c/build/image/
-    docker build -q -t ekconform/node-c:dev --label io.ekconform.managed=true reference-impls/c/build/image
+    docker build -q -t "{{c_node_image}}" --label io.ekconform.managed=true reference-impls/c/build/image
 
 # Image checks: control ping on 9992, two containers discovering each other by mDNS, a joint commit.
 test-image-node-c: image-node-c
@@ -335,6 +342,20 @@ bench-lab n="3": images
     for i in $(seq 1 {{n}}); do /usr/bin/time -f "image step (no-op): %e s" cargo run -q -p ekconform -- images >/dev/null; done
     cargo run -q -p ekconform -- run -s concurrent-commits --mix rust+go+c --repeat {{n}} -j 1 --reports target/lab-bench
     jq -r '.cases[] | "\(.id) repeat \(.repeat): \(.verdict) \(.seconds) s"' target/lab-bench/latest/results.json
+
+# ---- mutation catalogue of the reference nodes (reference-impls/mutants) ------------------------
+
+# Every mutant patch built into an image and judged with `certify` on its clause's scenarios; the
+# unmutated nodes alongside (3 runs per case). Prints killed/survived per mutant and the kill ratio;
+# results in reports/mutants/results.{json,md}. Extra arguments go to the runner (e.g. `--only ID`,
+# `--node go`, `--repeat 3`, `--baseline-repeat 0`).
+mutants *args: images
+    cargo build -q -p ekconform
+    python3 reference-impls/mutants/mutants.py run "$@"
+
+# The mutation catalogue is well-formed and every patch applies to the current tree (no builds).
+test-mutants:
+    python3 reference-impls/mutants/mutants.py check
 
 # Remove whatever crashed runs left behind.
 lab-gc:
