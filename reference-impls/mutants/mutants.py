@@ -206,6 +206,11 @@ def failing_clauses(judged: dict) -> list[str]:
     return sorted(set(found))
 
 
+def failing_scenarios(judged: dict) -> list[str]:
+    """Which of the mapped scenarios caught the mutant: one that never does needs a sharper check."""
+    return sorted({c["id"].split("@")[0].split("/")[0] for c in judged["failing"]})
+
+
 def family(clause: str) -> str:
     return clause.rsplit("-", 1)[0]
 
@@ -241,6 +246,7 @@ def judge_mutant(m: dict, args, tree: Path, out: Path) -> dict:
     rec["certify_seconds"] = judged["seconds"]
     clauses = failing_clauses(judged)
     rec["failing_clauses"] = clauses
+    rec["failing_scenarios"] = failing_scenarios(judged)
     if judged["exit"] == 1:
         rec.update(outcome="killed", reason_match=reason_match(m, clauses))
     elif judged["exit"] == 0:
@@ -287,12 +293,13 @@ def markdown(results: dict) -> str:
         f"{s['mutants']} mutants: {s['killed']} killed, {s['survived']} survived, {s['errors']} error "
         f"(not counted); kill ratio {ratio}. Unmutated nodes: {s['baseline_case_runs']} vendor case runs, "
         f"{s['baseline_false_fails']} false fail(s).", "",
-        "| mutant | clause | scenarios | outcome | failing clauses | reason | build s | certify s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| mutant | clause | scenarios | outcome | failing scenarios | failing clauses | reason | build s | certify s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in sorted(results["mutants"].values(), key=lambda m: m["id"]):
         lines.append(f"| {m['id']} | {m['clause']} | {', '.join(m['scenarios'])} | {m['outcome']} | "
-                     f"{', '.join(m.get('failing_clauses', []))} | {m.get('reason_match', '')} | "
+                     f"{', '.join(failing_scenarios(m['certify']) if 'certify' in m else [])} | {', '.join(m.get('failing_clauses', []))} | "
+                     f"{m.get('reason_match', '')} | "
                      f"{m.get('build_seconds', '')} | {m.get('certify_seconds', '')} |")
     lines += ["", "## Unmutated nodes", "", "| node | scenarios | repeat | case runs | false fails |", "|---|---|---|---|---|"]
     for b in results["baseline"].values():
