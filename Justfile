@@ -353,9 +353,11 @@ mutants *args: images
     cargo build -q -p ekconform
     python3 reference-impls/mutants/mutants.py run "$@"
 
-# The mutation catalogue is well-formed and every patch applies to the current tree (no builds).
+# The mutation catalogue is well-formed and every patch applies to the current tree (no builds),
+# and the runner refuses broken catalogues and classifies certify outcomes right.
 test-mutants:
     python3 reference-impls/mutants/mutants.py check
+    cd reference-impls/mutants && python3 -m unittest -q test_mutants
 
 # Remove whatever crashed runs left behind.
 lab-gc:
