@@ -28,6 +28,7 @@ test:
       test-lab-e2e                                     # short matrix on Docker, interruption and gc
       test-report-render                               # HTML report in headless Chromium
       test-fuzz-smoke                                  # every fuzz target builds and runs; findings stay fixed
+      test-mutants                                     # mutation catalogue well-formed, every patch applies
     )
     failed=()
     for s in "${suites[@]}"; do
@@ -149,6 +150,9 @@ image-node-mcu:
 
 rust_node_target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() + "/target")
 rust_node_triple := "x86_64-unknown-linux-gnu"
+# The tag each node recipe builds; the mutation runner (reference-impls/mutants) overrides it so a
+# mutant image never replaces the shared reference image.
+rust_node_image := env_var_or_default("EKC_NODE_RUST_IMAGE", "ekconform/node-rust:dev")
 
 # Build the statically linked Rust node (glibc static-pie) for the FROM-scratch image.
 build-node-rust:
@@ -161,7 +165,7 @@ image-node-rust: build-node-rust
     strip -o "{{rust_node_target}}/node-rust-image/ekc-node-rust" "{{rust_node_target}}/{{rust_node_triple}}/release/ekc-node-rust"
     file "{{rust_node_target}}/node-rust-image/ekc-node-rust" | grep -q 'static' || { echo "ekc-node-rust is not statically linked" >&2; exit 1; }
     cp docker/node-rust/Dockerfile "{{rust_node_target}}/node-rust-image/"
-    docker build -q -t ekconform/node-rust:dev --label io.ekconform.managed=true "{{rust_node_target}}/node-rust-image"
+    docker build -q -t "{{rust_node_image}}" --label io.ekconform.managed=true "{{rust_node_target}}/node-rust-image"
 
 # The image on real Docker: static binary, control ping, mDNS discovery across two containers on an
 # internal network, a commit between them, SIGTERM stop.
@@ -178,6 +182,7 @@ bench-node-rust:
 # proxy, nothing vendored. bin/ (git-ignored) holds a GOPATH whose src/ekcnode links to the sources.
 
 go_dir := justfile_directory() / "reference-impls/go"
+go_node_image := env_var_or_default("EKC_NODE_GO_IMAGE", "ekconform/node-go:dev")
 go_env := "GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=" + go_dir + "/bin/gopath:/usr/share/gocode"
 
 [private]
@@ -205,7 +210,7 @@ bench-node-go: build-node-go
 image-node-go: build-node-go
     rm -rf "{{go_dir}}/bin/image" && mkdir -p "{{go_dir}}/bin/image"
     cp "{{go_dir}}/bin/ekc-node-go" docker/node-go/Dockerfile "{{go_dir}}/bin/image/"
-    docker build -q -t ekconform/node-go:dev --label io.ekconform.managed=true "{{go_dir}}/bin/image"
+    docker build -q -t "{{go_node_image}}" --label io.ekconform.managed=true "{{go_dir}}/bin/image"
 
 # Image checks: control ping on 9992, and two containers discovering each other by mDNS.
 test-image-node-go: image-node-go
@@ -214,6 +219,8 @@ test-image-node-go: image-node-go
 # ---- reference node: C -------------------------------------------------------------------------
 # Make-based build in reference-impls/c: the sans-IO core (no malloc, no OS calls), the POSIX
 # select() node, cmocka tests under ASan/UBSan, the no-allocation proof and the Cortex-M4 size check.
+
+c_node_image := env_var_or_default("EKC_NODE_C_IMAGE", "ekconform/node-c:dev")
 
 # Build the POSIX node and its static variant (reference-impls/c/build/ekc-node{,-static}).
 build-node-c:
@@ -235,7 +242,7 @@ image-node-c:
     rm -rf reference-impls/c/build/image && mkdir -p reference-impls/c/build/image
     cp reference-impls/c/build/ekc-node-static reference-impls/c/build/image/ekc-node-c
     cp docker/node-c/Dockerfile reference-impls/c/build/image/
-    docker build -q -t ekconform/node-c:dev --label io.ekconform.managed=true reference-impls/c/build/image
+    docker build -q -t "{{c_node_image}}" --label io.ekconform.managed=true reference-impls/c/build/image
 
 # Image checks: control ping on 9992, two containers discovering each other by mDNS, a joint commit.
 test-image-node-c: image-node-c
@@ -364,6 +371,22 @@ flake-hunt N="10" *args: images
     runs=$(jq '[.pass_rates[].runs] | add' "$out/latest/results.json")
     echo "flake-hunt: $runs case runs, $flaky flaky case(s) (any non-pass on the reference nodes); report $out/latest/matrix.md"
     [ "$flaky" -eq 0 ]
+
+# ---- mutation catalogue of the reference nodes (reference-impls/mutants) ------------------------
+
+# Every mutant patch built into an image and judged with `certify` on its clause's scenarios; the
+# unmutated nodes alongside (3 runs per case). Prints killed/survived per mutant and the kill ratio;
+# results in reports/mutants/results.{json,md}. Extra arguments go to the runner (e.g. `--only ID`,
+# `--node go`, `--repeat 3`, `--baseline-repeat 0`).
+mutants *args: images
+    cargo build -q -p ekconform
+    python3 reference-impls/mutants/mutants.py run "$@"
+
+# The mutation catalogue is well-formed and every patch applies to the current tree (no builds),
+# and the runner refuses broken catalogues and classifies certify outcomes right.
+test-mutants:
+    python3 reference-impls/mutants/mutants.py check
+    cd reference-impls/mutants && python3 -m unittest -q test_mutants
 
 # Remove whatever crashed runs left behind.
 lab-gc:
