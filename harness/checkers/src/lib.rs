@@ -222,6 +222,11 @@ fn ingest_notes(stats: &IngestStats) -> Vec<String> {
     if stats.fragments_discarded > 0 {
         notes.push(format!("{} IPv4 fragment(s) were discarded in all (never reassembled into a datagram)", stats.fragments_discarded));
     }
+    if !stats.complete() {
+        // The checkers keep state across datagrams: a datagram they never saw (a cut ANNOUNCE
+        // that marked a restart) can make a later one look like a violation.
+        notes.push("the capture was not judged whole: a finding whose context lies in a datagram that could not be judged may be wrong".into());
+    }
     notes
 }
 

@@ -222,6 +222,7 @@ fn snap_length_cut_pcaps_are_read_and_cut_frames_counted() {
     assert_eq!((r.stats.frames, r.stats.truncated_frames, r.stats.truncated_examples.clone()), (3, 2, vec![2, 3]));
     assert!(!r.stats.complete());
     assert!(r.input_notes.iter().any(|n| n.contains("[2, 3]")), "{:?}", r.input_notes);
+    assert!(r.input_notes.iter().any(|n| n.contains("not judged whole")), "{:?}", r.input_notes);
     assert!(ekc_checkers::render_text(&r).contains("[2, 3]"));
 }
 
