@@ -115,12 +115,17 @@ bench-faults:
 # Checker tests: 2000 model executions must pass, one mutation per judged clause must be caught
 # with its frames, ingest edge cases, convergence dumps, report snapshots.
 test-checkers:
-    cargo nextest run -p ekc-checkers --no-fail-fast
+    cargo nextest run -p ekc-capture -p ekc-checkers --no-fail-fast
 
 # End-to-end `ekconform check` throughput (target >= 1M packets/s, RSS < 200 MB) on a generated
 # capture of 1,000,000 mixed EK-ROJ/EK-KOR packets (.cache/bench-check/), ratio against tshark.
 bench-check packets="1000000" runs="3":
     harness/checkers/bench/bench-check.sh {{packets}} {{runs}}
+
+# Ingest bounds: `ekconform diff` time on two 5 MB captures that differ everywhere (target < 5 s)
+# and peak RSS of `ekconform check` on a 500 MB capture of incomplete IPv4 fragment sets.
+bench-ingest mb="500":
+    harness/checkers/bench/bench-ingest.sh {{mb}}
 
 # ---- tools -------------------------------------------------------------------------------------
 

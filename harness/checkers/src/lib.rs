@@ -159,8 +159,13 @@ pub enum InputError {
     NotACapture { path: String, reason: String },
     #[error("frame {frame}: link type {link_type} is not supported (Ethernet, Linux SLL, Linux SLL2, raw IPv4 are)")]
     UnknownLinkType { link_type: String, frame: u64 },
-    #[error("frame {frame}: the capture file is corrupt: {reason}")]
-    Corrupt { frame: u64, reason: String },
+    /// The record after frame `after_frame` is damaged (a length beyond the snap length or the
+    /// file, a broken block): nothing after it was read, so nothing is judged.
+    #[error("capture damaged after frame {after_frame}: the record at byte offset {offset} {reason}")]
+    Damaged { after_frame: u64, offset: u64, reason: String },
+    /// Read to its end, the capture holds no EK-ROJ or EK-KOR datagram that could be judged.
+    #[error("nothing to judge: no complete EK-ROJ (UDP port {roj_port}) or EK-KOR (UDP port {kor_port}) datagram in {frames} frame(s) ({udp_datagrams} UDP datagram(s), {truncated} cut by the snap length)")]
+    NothingToJudge { frames: u64, udp_datagrams: u64, truncated: u64, roj_port: u16, kor_port: u16 },
     #[error("state dump {path}: {reason}")]
     BadStateDump { path: String, reason: String },
     #[error("unknown checker {0:?} (known: schema, commit-safety, gossip-order, convergence)")]
@@ -179,8 +184,50 @@ pub fn check_capture(pcap: &Path, opts: &CheckOptions) -> Result<CheckReport, In
         _ => None,
     };
     let mut run = checks::Run::new(opts);
-    let stats = ingest::read_capture(pcap, |d| run.datagram(d))?;
-    Ok(run.finish(pcap, stats, dumps.as_deref()))
+    let mut protocol_datagrams = 0u64;
+    let stats = ingest::read_capture(pcap, |d| {
+        protocol_datagrams += u64::from(is_protocol(d, opts));
+        run.datagram(d)
+    })?;
+    if protocol_datagrams == 0 {
+        return Err(InputError::NothingToJudge { frames: stats.frames, udp_datagrams: stats.udp_datagrams, truncated: stats.truncated_frames, roj_port: opts.roj_port, kor_port: opts.kor_port });
+    }
+    let mut report = run.finish(pcap, stats, dumps.as_deref());
+    report.input_notes.extend(ingest_notes(&report.stats));
+    Ok(report)
+}
+
+/// An EK-ROJ or EK-KOR datagram: sent from or to one of their ports.
+fn is_protocol(d: &ingest::Datagram, opts: &CheckOptions) -> bool {
+    let ports = [opts.roj_port, opts.kor_port];
+    ports.contains(&d.src.port()) || ports.contains(&d.dst.port())
+}
+
+/// The ingest's shortfalls the checkers' own notes (truncated frames, incomplete fragment sets)
+/// do not already state.
+fn ingest_notes(stats: &IngestStats) -> Vec<String> {
+    let mut notes = Vec::new();
+    if stats.malformed_frames > 0 {
+        notes.push(format!("{} frame(s) with malformed IPv4/UDP headers could not be judged, e.g. frames {:?}", stats.malformed_frames, stats.malformed_examples));
+    }
+    if stats.conflicting_fragment_sets > 0 {
+        notes.push(format!(
+            "{} IPv4 fragment set(s) had overlaps that disagree and were discarded, not judged, e.g. first frames {:?}",
+            stats.conflicting_fragment_sets, stats.conflicting_fragment_examples
+        ));
+    }
+    if stats.fragment_sets_over_limit > 0 {
+        notes.push(format!("{} incomplete fragment set(s) were discarded early to bound memory", stats.fragment_sets_over_limit));
+    }
+    if stats.fragments_discarded > 0 {
+        notes.push(format!("{} IPv4 fragment(s) were discarded in all (never reassembled into a datagram)", stats.fragments_discarded));
+    }
+    if !stats.complete() {
+        // The checkers keep state across datagrams: a datagram they never saw (a cut ANNOUNCE
+        // that marked a restart) can make a later one look like a violation.
+        notes.push("the capture was not judged whole: a finding whose context lies in a datagram that could not be judged may be wrong".into());
+    }
+    notes
 }
 
 /// The normalized trace of a capture (see [`trace::Normalizer`]); `exact` adds frame numbers and

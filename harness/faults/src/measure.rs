@@ -11,8 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use pcap_file::DataLink;
+use ekc_capture::{IngestStats, ReadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Distribution, Fault, LossModel};
@@ -77,59 +76,32 @@ pub struct CapturedPacket {
     pub payload: Vec<u8>,
 }
 
-/// Reads every IPv4/UDP packet of a pcap or pcapng file (Ethernet, Linux SLL/SLL2 or raw IP).
+/// Reads every IPv4/UDP packet of a pcap or pcapng file (Ethernet, Linux SLL/SLL2 or raw IP)
+/// through the harness's one capture reader (`ekc-capture`); a damaged capture is an error.
 pub fn read_capture(path: &Path) -> Result<Vec<CapturedPacket>, FaultError> {
-    let bytes = std::fs::read(path).map_err(|e| FaultError::Capture(format!("{}: {e}", path.display())))?;
-    let bad = |e: pcap_file::PcapError| FaultError::Capture(format!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    if bytes.len() >= 4 && bytes[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-        let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).map_err(bad)?;
-        let mut links: Vec<DataLink> = Vec::new();
-        while let Some(block) = r.next_block() {
-            match block.map_err(bad)? {
-                pcap_file::pcapng::Block::InterfaceDescription(idb) => links.push(idb.linktype),
-                pcap_file::pcapng::Block::EnhancedPacket(epb) => {
-                    let link = links.get(epb.interface_id as usize).copied().unwrap_or(DataLink::ETHERNET);
-                    if let Some(p) = parse_frame(link, &epb.data, epb.timestamp.as_nanos() as u64) {
-                        out.push(p);
-                    }
-                }
-                _ => {}
-            }
-        }
-    } else {
-        let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).map_err(bad)?;
-        let link = r.header().datalink;
-        while let Some(pkt) = r.next_packet() {
-            let pkt = pkt.map_err(bad)?;
-            if let Some(p) = parse_frame(link, &pkt.data, pkt.timestamp.as_nanos() as u64) {
-                out.push(p);
-            }
-        }
-    }
-    Ok(out)
+    read_capture_with_stats(path).map(|(packets, _)| packets)
 }
 
-fn parse_frame(link: DataLink, data: &[u8], ts: u64) -> Option<CapturedPacket> {
-    let sliced = match link {
-        DataLink::ETHERNET => SlicedPacket::from_ethernet(data).ok()?,
-        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(data).ok()?,
-        // SLL2 is not parsed by etherparse: protocol at bytes 0..2, payload from byte 20.
-        DataLink::LINUX_SLL2 if data.len() > 20 && data[..2] == [0x08, 0x00] => SlicedPacket::from_ip(&data[20..]).ok()?,
-        DataLink::RAW | DataLink::IPV4 => SlicedPacket::from_ip(data).ok()?,
-        _ => return None,
-    };
-    let Some(NetSlice::Ipv4(ip)) = &sliced.net else { return None };
-    let Some(TransportSlice::Udp(udp)) = &sliced.transport else { return None };
-    Some(CapturedPacket {
-        ts_unix_ns: ts,
-        src: ip.header().source_addr(),
-        dst: ip.header().destination_addr(),
-        sport: udp.source_port(),
-        dport: udp.destination_port(),
-        ip_len: ip.header().total_len(),
-        payload: udp.payload().to_vec(),
+/// [`read_capture`] with the ingest counts (frames, cut frames, discarded fragments), so a caller
+/// can tell whether every packet of the capture was measured ([`IngestStats::complete`]). Every
+/// copy of a datagram is kept, also copies on several interfaces of an `-i any` capture:
+/// duplication is one of the things measured.
+pub fn read_capture_with_stats(path: &Path) -> Result<(Vec<CapturedPacket>, IngestStats), FaultError> {
+    let opts = ReadOptions { merge_interface_copies: false, ..ReadOptions::default() };
+    let mut out = Vec::new();
+    let stats = ekc_capture::read_datagrams(path, &opts, |d| {
+        out.push(CapturedPacket {
+            ts_unix_ns: d.ts_ns,
+            src: *d.src.ip(),
+            dst: *d.dst.ip(),
+            sport: d.src.port(),
+            dport: d.dst.port(),
+            ip_len: u16::try_from(d.ip_len).unwrap_or(u16::MAX),
+            payload: d.payload.to_vec(),
+        })
     })
+    .map_err(|e| FaultError::Capture(e.to_string()))?;
+    Ok((out, stats))
 }
 
 /// The probe flow a measurement is about.

@@ -73,5 +73,16 @@ fn measure_reads_pcaps_and_judges_the_fault() {
     assert!(out.contains("capture"), "{out}");
     let (code, _) = measure(&garbage, r#"{"kind":"loss","percent":500}"#);
     assert_eq!(code, Some(2));
+    // A record length corrupted after frame 1: damage, exit 2 with frame and offset; never a
+    // measurement of the first frame alone (it would read as 99.9 % loss).
+    let damaged = dir.join("damaged.pcap");
+    write_capture(&damaged, DataLink::ETHERNET);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let second = 24 + 16 + u32::from_be_bytes(bytes[24 + 8..24 + 12].try_into().unwrap()) as usize; // big-endian: PcapHeader::default()
+    bytes[second + 8..second + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (code, out) = measure(&damaged, r#"{"kind":"delay","target":{"from":"a","to":"b"},"delay_ms":20}"#);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("capture damaged after frame 1: the record at byte offset {second}")), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,13 @@
 //! Where two captures diverge: clause by clause (the checkers' findings of each side, keyed by
 //! clause) and message by message (a line diff of the normalized traces, so addresses, random
-//! ids and timing jitter below 100 ms do not count as differences).
+//! ids and timing jitter below 100 ms do not count as differences). The line diff is Myers
+//! (`similar`) with a deadline: Myers costs O((N+M)·D), minutes for two long traces that differ
+//! everywhere; past [`DIFF_DEADLINE`] the rest is shown as whole-block replacement, a correct but
+//! coarser diff, and the result says so.
 
 use ekc_checkers::{check_capture, trace_capture, CheckOptions, CheckReport, InputError};
-use similar::{ChangeTag, TextDiff};
+use similar::{Algorithm, ChangeTag, TextDiff};
+use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -30,6 +34,9 @@ pub struct CaptureDiff {
     /// Index (0-based line) of the first differing trace line, if any.
     pub first_divergence: Option<usize>,
     pub trace_lines: (usize, usize),
+    /// The line diff hit [`DIFF_DEADLINE`]: differing stretches may be shown as whole blocks
+    /// rather than line by line.
+    pub coarse: bool,
 }
 
 impl CaptureDiff {
@@ -37,6 +44,9 @@ impl CaptureDiff {
         self.clauses.is_empty() && self.first_divergence.is_none() && self.a_verdict == self.b_verdict
     }
 }
+
+/// How long the line diff may refine its result before it falls back to whole-block replacement.
+pub const DIFF_DEADLINE: Duration = Duration::from_secs(2);
 
 fn by_clause(r: &CheckReport) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -48,7 +58,20 @@ fn by_clause(r: &CheckReport) -> BTreeMap<String, usize> {
 
 /// Compares two traces given as text (normalized trace lines).
 pub fn diff_traces(a: &str, b: &str, context: usize) -> (String, Option<usize>) {
-    let d = TextDiff::from_lines(a, b);
+    let (text, first, _) = diff_traces_within(a, b, context, DIFF_DEADLINE);
+    (text, first)
+}
+
+/// [`diff_traces`] with a deadline; the third value says whether it was hit.
+pub fn diff_traces_within(a: &str, b: &str, context: usize, deadline: Duration) -> (String, Option<usize>, bool) {
+    let started = Instant::now();
+    let d = TextDiff::configure().algorithm(Algorithm::Myers).deadline(started + deadline).diff_lines(a, b);
+    let coarse = started.elapsed() >= deadline;
+    let (text, first) = render_ops(&d, context);
+    (text, first, coarse)
+}
+
+fn render_ops<'a>(d: &TextDiff<'a, 'a, 'a, str>, context: usize) -> (String, Option<usize>) {
     let mut first = None;
     for op in d.ops() {
         if !matches!(op.tag(), similar::DiffTag::Equal) {
@@ -100,7 +123,7 @@ pub fn diff_captures(a: &Path, b: &Path, opts: &CheckOptions, context: usize, co
     let (ca, cb) = (by_clause(&ra), by_clause(&rb));
     let mut clauses: Vec<ClauseDelta> = ca.keys().chain(cb.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().map(|k| ClauseDelta { clause: k.clone(), a: ca.get(k).copied().unwrap_or(0), b: cb.get(k).copied().unwrap_or(0) }).filter(|d| d.a != d.b).collect();
     clauses.sort_by(|x, y| x.clause.cmp(&y.clause));
-    let (trace_diff, first_divergence) = diff_traces(&ta, &tb, context);
+    let (trace_diff, first_divergence, coarse) = diff_traces_within(&ta, &tb, context, DIFF_DEADLINE);
     let v = |r: &CheckReport| format!("{:?}", r.verdict).to_lowercase();
     Ok(CaptureDiff {
         a_name: a.display().to_string(),
@@ -111,6 +134,7 @@ pub fn diff_captures(a: &Path, b: &Path, opts: &CheckOptions, context: usize, co
         trace_diff,
         first_divergence,
         trace_lines: (ta.lines().count(), tb.lines().count()),
+        coarse,
     })
 }
 
@@ -137,6 +161,9 @@ pub fn render_diff(d: &CaptureDiff) -> String {
         }
         Some(line) => {
             let _ = writeln!(o, "messages: first divergence at trace line {} (A)", line + 1);
+            if d.coarse {
+                let _ = writeln!(o, "(the line diff stopped refining after {} s: later differences may be shown as whole blocks)", DIFF_DEADLINE.as_secs());
+            }
             o.push_str(&d.trace_diff);
         }
     }

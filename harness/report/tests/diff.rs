@@ -35,3 +35,26 @@ fn diff_tells_same_from_different() {
     assert!(broken.trace_diff.contains("+") && broken.trace_diff.contains("INVALID"));
     assert!(diff_captures(&a, &d.path().join("missing.pcap"), &o, 3, false).is_err());
 }
+
+/// Two traces that differ everywhere: Myers alone is quadratic there (minutes for two 5 MB
+/// captures). With the deadline already passed, the diff is coarse but still complete and exact:
+/// every line of A removed, every line of B added, nothing else.
+#[test]
+fn a_diff_past_its_deadline_is_coarse_but_complete() {
+    use ekc_report::diff::diff_traces_within;
+    use std::time::Duration;
+    let a: String = (0..3_000).map(|i| format!("+{}.0s n{} -> n{} ROJ VOTE a{i}\n", i / 10, i % 3, (i + 1) % 3)).collect();
+    let b: String = (0..3_000).map(|i| format!("+{}.0s n{} -> n{} KOR ACK b{i}\n", i / 10, i % 3, (i + 1) % 3)).collect();
+    for deadline in [Duration::ZERO, Duration::from_secs(60)] {
+        let (text, first, coarse) = diff_traces_within(&a, &b, 3, deadline);
+        assert_eq!(first, Some(0));
+        assert_eq!(coarse, deadline.is_zero());
+        let removed: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix('-')).collect();
+        let added: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix('+')).collect();
+        assert_eq!(removed, a.lines().collect::<Vec<_>>());
+        assert_eq!(added, b.lines().collect::<Vec<_>>());
+    }
+    let (text, first, _) = diff_traces_within(&a, &a.replace("a2999", "x"), 1, Duration::ZERO);
+    assert_eq!(first, Some(2999), "equal prefixes are still found past the deadline");
+    assert_eq!(text.lines().filter(|l| l.starts_with('-') || l.starts_with('+')).count(), 2);
+}

@@ -124,6 +124,32 @@ impl<W: Write> CaptureWriter<W> {
         frames
     }
 
+    /// Writes one IPv4 fragment of a UDP datagram: `bytes` are the datagram's bytes (UDP header
+    /// included) from `offset` (a multiple of 8) on, as a sender or a hostile network would cut
+    /// them. For tests of holes and overlapping fragments.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ip_fragment(&mut self, ts_ns: u64, src: SocketAddrV4, dst: SocketAddrV4, id: u16, offset: usize, more: bool, bytes: &[u8]) -> u64 {
+        assert!(offset % 8 == 0);
+        let mut ip = Ipv4Header::new(bytes.len() as u16, 64, IpNumber::UDP, src.ip().octets(), dst.ip().octets()).unwrap();
+        ip.identification = id;
+        ip.more_fragments = more;
+        ip.fragment_offset = etherparse::IpFragOffset::try_new((offset / 8) as u16).unwrap();
+        ip.header_checksum = ip.calc_header_checksum();
+        let mut buf = Vec::new();
+        etherparse::Ethernet2Header { source: mac_of(*src.ip()), destination: mac_of(*dst.ip()), ether_type: etherparse::EtherType::IPV4 }.write(&mut buf).unwrap();
+        ip.write(&mut buf).unwrap();
+        buf.extend_from_slice(bytes);
+        self.raw_frame(ts_ns, &buf, buf.len() as u32)
+    }
+
+    /// The UDP datagram (header with checksum, then `payload`) that [`Self::fragmented_udp`] cuts.
+    pub fn udp_bytes(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+        let pseudo = Ipv4Header::new(0, 64, IpNumber::UDP, src.ip().octets(), dst.ip().octets()).unwrap();
+        let mut udp = etherparse::UdpHeader::with_ipv4_checksum(src.port(), dst.port(), &pseudo, payload).expect("udp header").to_bytes().to_vec();
+        udp.extend_from_slice(payload);
+        udp
+    }
+
     /// Writes an arbitrary link-layer frame (for malformed-input tests); `orig_len` may exceed
     /// the bytes given to model a snap-length cut.
     pub fn raw_frame(&mut self, ts_ns: u64, data: &[u8], orig_len: u32) -> u64 {

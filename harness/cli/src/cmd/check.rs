@@ -1,5 +1,7 @@
 //! `ekconform check`: judges a capture (and optional final state dumps) and prints the report.
-//! Exit 0 pass, 1 violations found, 2 the input could not be judged (reason on stderr).
+//! Exit 0 pass, 1 violations found, 2 the input could not be judged (reason on stderr): among
+//! others a damaged capture (frame and byte offset named) or one without any EK-ROJ/EK-KOR
+//! datagram. Frames cut by the snap length are counted in the report, not judged.
 use ekc_checkers::{check_capture, render_json, render_junit, render_text, CheckOptions, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +15,8 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Capture to judge (pcap or pcapng; Ethernet, Linux SLL or SLL2 link layer).
+    /// Capture to judge (pcap or pcapng; Ethernet, Linux SLL or SLL2 link layer); `-` reads
+    /// standard input (`tcpdump -w - | ekconform check -`); FIFOs work too.
     pub capture: PathBuf,
     /// Directory of final state dumps (`<node_id>.json`), enables the convergence checker.
     #[arg(long)]

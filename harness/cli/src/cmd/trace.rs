@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Capture to decode (pcap or pcapng).
+    /// Capture to decode (pcap or pcapng); `-` reads standard input.
     pub capture: PathBuf,
     /// Add frame numbers and exact relative times (for reading against Wireshark; not diffable).
     #[arg(long)]
