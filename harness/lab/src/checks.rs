@@ -26,6 +26,9 @@ pub struct Judgement {
     pub metrics: serde_json::Value,
     pub text: String,
     pub json: String,
+    /// Why the capture was not read whole (snap-cut frames, discarded fragments), empty when it
+    /// was: a verdict may rest only on a capture read whole.
+    pub shortfalls: Vec<String>,
 }
 
 #[cfg(feature = "checkers")]
@@ -60,6 +63,7 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
         metrics: serde_json::to_value(&report.metrics).unwrap_or_default(),
         text: render_text(&report),
         json: render_json(&report),
+        shortfalls: if report.stats.complete() { Vec::new() } else { report.stats.shortfalls() },
     })
 }
 

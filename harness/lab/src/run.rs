@@ -492,6 +492,11 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     let _ = std::fs::write(dir.join("check.txt"), &j.text);
     let _ = std::fs::write(dir.join("check.json"), &j.json);
     rec.metric("capture", j.metrics.clone());
+    // Findings from a capture that was not read whole can be artefacts of what is missing (a cut
+    // ANNOUNCE hides a restart): such a capture is not judged, and says why (check.txt keeps them).
+    if !j.shortfalls.is_empty() {
+        return CaptureJudgement::NotJudged(format!("capture not judged whole: {}", j.shortfalls.join("; ")));
+    }
     if !j.pass && j.findings.is_empty() {
         return CaptureJudgement::NotJudged("the checkers did not pass the capture but named no violation".into());
     }
