@@ -176,7 +176,9 @@ impl LockTable {
         }
         let due = lock.decided() + DEFER_NS;
         for l in table.iter() {
-            if overlap(l, &lock, jitter) {
+            // An own lock gains sends (its PROPOSE to further members) after it is taken: judged
+            // at the due time with all of them.
+            if overlap(l, &lock, jitter) || ((l.own || lock.own) && l.decided() + DEFER_NS > lock.decided()) {
                 let due = due.max(l.decided() + DEFER_NS);
                 self.pending.push(Pending::Pair { node: node.to_string(), key: lock.key.clone(), a: l.pid.clone(), b: lock.pid.clone(), due });
             }
