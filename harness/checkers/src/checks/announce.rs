@@ -100,7 +100,9 @@ impl Announces {
             *inc = Incarnation { id: a.incarnation, ..Default::default() };
         }
         for m in &a.members {
-            inc.members.entry(m.clone()).or_insert((ev.ts_ns, ev.frame));
+            if !inc.members.contains_key(m) {
+                inc.members.insert(m.clone(), (ev.ts_ns, ev.frame));
+            }
         }
         let jitter = self.jitter_ns;
         let dst = *ev.dst.ip();
@@ -119,7 +121,10 @@ impl Announces {
         if inc.last_to.get(&dst).map(|l| a.seq >= l.0).unwrap_or(true) {
             inc.last_to.insert(dst, (a.seq, ev.ts_ns, ev.frame));
         }
-        Self::judge_growth(inc, cx, node, a, ev.frame);
+        // The other datagrams of a round repeat its first: judged once.
+        if inc.rounds.get(&a.seq).map(|r| r.0 != a.members).unwrap_or(true) {
+            Self::judge_growth(inc, cx, node, a, ev.frame);
+        }
     }
 
     /// ROJ-MEMB-2 in round order.

@@ -183,12 +183,11 @@ impl LockTable {
                 self.pending.push(Pending::Pair { node: node.to_string(), key: lock.key.clone(), a: l.pid.clone(), b: lock.pid.clone(), due });
             }
         }
-        let (pid, own) = (lock.pid.clone(), lock.own);
+        let pid = lock.pid.clone();
         table.push(lock);
         let count = slot(&mut self.counts, node);
         *count += 1;
         if *count > MAX_LOCKS {
-            let _ = own;
             self.pending.push(Pending::Capacity { node: node.to_string(), pid, due });
         }
         true
