@@ -507,3 +507,21 @@ fn a_repeated_commit_after_the_deadline_roj_commit_3() {
     let late = s.commit(1, 3, &p, "bay1", "10", 1, 3, &[1, 2, 3]);
     assert_only(&s, &[(CS, clause::ROJ_TIME_1, vec![pr[0], late])]);
 }
+
+#[test]
+fn announce_seq_counted_per_destination_roj_ann_1() {
+    // n3 was learned later and gets its own counter: the rounds carry different seqs.
+    let mut s = base(3);
+    s.at(1100);
+    let five = s.announce(1, 2, 5, &members(3));
+    s.announce(1, 3, 2, &members(3));
+    s.at(2100);
+    let mut clean = s.clone();
+    clean.announce(1, 2, 6, &members(3));
+    clean.announce(1, 3, 6, &members(3));
+    let r = judge(&clean, None);
+    assert!(!r.violations.iter().any(|f| f.clause == clause::ROJ_ANN_1 && f.frames.contains(&(five + 3))), "{}", describe(&r));
+    s.announce(1, 2, 6, &members(3));
+    let three = s.announce(1, 3, 3, &members(3));
+    assert_only(&s, &[(CS, clause::ROJ_ANN_1, vec![five, three])]);
+}

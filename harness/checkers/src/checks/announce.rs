@@ -4,11 +4,12 @@
 //! per protocol (ROJ-WIRE-6); and, for the VOTE rules, the membership a node provably had at a
 //! given moment (the members of its ANNOUNCEs captured before it, ROJ-VOTE-2).
 //!
-//! Datagrams of one node may be captured out of order by up to the jitter of its egress
-//! (`time_slack_ms`, raised by the lab by any fault delay): an order is only judged when the
-//! capture times differ by more than that. A round's datagrams to different members may cross
-//! different links (a link fault delays one of them), so `seq` order is judged per destination,
-//! and `members` growth is judged in `seq` order, which is the order the node sent its rounds in.
+//! Datagrams of one node may be captured out of order by up to the jitter of its egress, link
+//! faults included (`time_slack_ms`, which the lab raises by any configured fault delay): an order
+//! is only judged when the capture times differ by more than that. A round is sent at one instant,
+//! so a `seq` captured more than that after the first datagram of the same or a higher `seq` is a
+//! second round with one `seq`, or a step back (per-destination counters are caught this way).
+//! `members` growth is judged in `seq` order, the order the node sent its rounds in.
 
 use super::{Ctx, NodeRef, COMMIT_SAFETY};
 use crate::fasthash::FastMap;
@@ -25,10 +26,8 @@ struct Incarnation {
     id: u64,
     /// member -> (capture time, frame) of the first ANNOUNCE listing it
     members: BTreeMap<String, (u64, u64)>,
-    /// destination -> (seq, capture time, frame) of the last ANNOUNCE to it
-    last_to: FastMap<Ipv4Addr, (u64, u64, u64)>,
-    /// seq -> (members, frame) of the first ANNOUNCE with that seq
-    rounds: BTreeMap<u64, (Vec<String>, u64)>,
+    /// seq -> (members, frame, capture time) of the first ANNOUNCE with that seq
+    rounds: BTreeMap<u64, (Vec<String>, u64, u64)>,
     /// Members of rounds folded out of `rounds`, with the frame that listed each, and their top seq.
     folded: BTreeMap<String, u64>,
     folded_seq: Option<u64>,
@@ -105,30 +104,39 @@ impl Announces {
             }
         }
         let jitter = self.jitter_ns;
-        let dst = *ev.dst.ip();
-        if let Some(&(seq, ts, frame)) = inc.last_to.get(&dst) {
-            if a.seq <= seq && ev.ts_ns > ts + jitter {
-                let what = if a.seq == seq { "again, in a later round" } else { "after a higher seq" };
-                cx.report(
-                    COMMIT_SAFETY,
-                    clause::ROJ_ANN_1,
-                    &[frame, ev.frame],
-                    vec![NodeRef::Name(node.to_string())],
-                    format!("{node} sent ANNOUNCE seq {} to {dst} {what} (seq {seq}) within one incarnation: seq grows by one per round.", a.seq),
-                );
-            }
-        }
-        if inc.last_to.get(&dst).map(|l| a.seq >= l.0).unwrap_or(true) {
-            inc.last_to.insert(dst, (a.seq, ev.ts_ns, ev.frame));
+        let earlier = inc.rounds.range(a.seq..).rev().find(|(_, r)| r.2 + jitter < ev.ts_ns).map(|(seq, r)| (*seq, r.1));
+        let folded = inc.folded_seq.filter(|s| a.seq <= *s);
+        if let Some((seq, frame)) = earlier {
+            let what = if a.seq == seq { "again, in a later round" } else { "after a higher seq" };
+            cx.report(
+                COMMIT_SAFETY,
+                clause::ROJ_ANN_1,
+                &[frame, ev.frame],
+                vec![NodeRef::Name(node.to_string())],
+                format!(
+                    "{node} sent ANNOUNCE seq {} to {} {what} (seq {seq}, more than the egress jitter earlier) within one incarnation: one round, one seq, +1 per round.",
+                    a.seq,
+                    ev.dst.ip()
+                ),
+            );
+        } else if let Some(top) = folded {
+            let frame = inc.rounds.values().map(|r| r.1).min().unwrap_or(ev.frame);
+            cx.report(
+                COMMIT_SAFETY,
+                clause::ROJ_ANN_1,
+                &[frame, ev.frame],
+                vec![NodeRef::Name(node.to_string())],
+                format!("{node} sent ANNOUNCE seq {} after rounds up to seq {top} and beyond within one incarnation.", a.seq),
+            );
         }
         // The other datagrams of a round repeat its first: judged once.
         if inc.rounds.get(&a.seq).map(|r| r.0 != a.members).unwrap_or(true) {
-            Self::judge_growth(inc, cx, node, a, ev.frame);
+            Self::judge_growth(inc, cx, node, a, ev.frame, ev.ts_ns);
         }
     }
 
     /// ROJ-MEMB-2 in round order.
-    fn judge_growth(inc: &mut Incarnation, cx: &mut Ctx, node: &str, a: &crate::wire::Announce, frame: u64) {
+    fn judge_growth(inc: &mut Incarnation, cx: &mut Ctx, node: &str, a: &crate::wire::Announce, frame: u64, ts: u64) {
         let shrink = |earlier: &[String], later: &[String]| earlier.iter().find(|m| !later.contains(m)).cloned();
         let mut finding = None;
         if inc.folded_seq.map(|s| a.seq > s).unwrap_or(false) {
@@ -136,7 +144,7 @@ impl Announces {
                 finding = Some((m.clone(), *f, frame, a.seq));
             }
         }
-        for (seq, (members, f)) in &inc.rounds {
+        for (seq, (members, f, _)) in &inc.rounds {
             if finding.is_some() {
                 break;
             }
@@ -160,9 +168,9 @@ impl Announces {
             );
         }
         if !inc.rounds.contains_key(&a.seq) && inc.folded_seq.map(|s| a.seq > s).unwrap_or(true) {
-            inc.rounds.insert(a.seq, (a.members.clone(), frame));
+            inc.rounds.insert(a.seq, (a.members.clone(), frame, ts));
             if inc.rounds.len() > KEPT_ROUNDS {
-                let (seq, (members, f)) = inc.rounds.pop_first().expect("non-empty");
+                let (seq, (members, f, _)) = inc.rounds.pop_first().expect("non-empty");
                 for m in members {
                     inc.folded.entry(m).or_insert(f);
                 }
