@@ -529,3 +529,19 @@ fn announce_seq_counted_per_destination_roj_ann_1() {
     let (s, frames) = run(true);
     assert_only(&s, &[(CS, clause::ROJ_ANN_1, vec![frames[0].0, frames[4].1])]);
 }
+
+#[test]
+fn proposing_while_holding_16_voter_locks_roj_prop_7() {
+    let (mut s, votes) = many_accepts(16);
+    s.at(300);
+    let mut clean = s.clone();
+    // Once a COMMIT releases one of them, n2 may lock a 17th key.
+    clean.commit(1, 2, &pid(1, 1), "k01", "1", 1, 3, &[1, 2, 3]);
+    clean.propose_all(2, &pid(2, 1), "k17", "1", 1, 3, 5000);
+    let r = judge(&clean, None);
+    assert!(!r.violations.iter().any(|f| f.clause == clause::ROJ_PROP_7), "{}", describe(&r));
+    let p = s.propose_all(2, &pid(2, 1), "k17", "1", 1, 3, 5000);
+    let mut frames = votes;
+    frames.push(p[0]);
+    assert_only(&s, &[(CS, clause::ROJ_PROP_7, frames)]);
+}

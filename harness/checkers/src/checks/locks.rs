@@ -263,13 +263,15 @@ impl LockTable {
         self.broken.insert((node.to_string(), b.to_string(), a.to_string()));
     }
 
-    /// ROJ-VOTE-5 (an accept) or ROJ-PROP-8 (an own PROPOSE) when the node provably held 16 others.
+    /// ROJ-VOTE-5 (an accept while 16 other locks are held), ROJ-PROP-8 (an own PROPOSE while 16
+    /// own proposals are pending) and ROJ-PROP-7 (an own PROPOSE whose lock breaks ROJ-VOTE-5: it
+    /// must not be sent).
     fn judge_capacity(&self, cx: &mut Ctx, node: &str, pid: &str) {
         let Some(keys) = self.locks.get(node) else { return };
         let Some(new) = keys.values().flat_map(|t| t.iter()).find(|l| l.pid == pid) else { return };
         let jitter = self.jitter_ns;
-        // Taken before the new decision: for an accept, before the PROPOSE reached the node; for an
-        // own PROPOSE, sent at least the link jitter earlier to one destination.
+        // Taken before the new decision: for an accept, decided before the PROPOSE reached the
+        // node; for an own PROPOSE, sent at least the link jitter earlier to one of its destinations.
         let before = |l: &Lock| {
             if new.own {
                 l.sends.iter().any(|(d, s)| new.sends.iter().any(|(nd, t)| nd == d && s + jitter < *t))
@@ -277,18 +279,19 @@ impl LockTable {
                 l.decided() < new.from
             }
         };
-        let held: Vec<&Lock> =
-            keys.values().flat_map(|t| t.iter()).filter(|l| l.pid != pid && (!new.own || l.own) && before(l) && l.held_at(&new.sends, jitter)).collect();
-        if held.len() < MAX_LOCKS {
+        let held: Vec<&Lock> = keys.values().flat_map(|t| t.iter()).filter(|l| l.pid != pid && before(l) && l.held_at(&new.sends, jitter)).collect();
+        let own: Vec<&Lock> = held.iter().copied().filter(|l| l.own).collect();
+        let (clause, evidence, what) = if new.own && own.len() >= MAX_LOCKS {
+            (clause::ROJ_PROP_8, own, format!("{node} sent PROPOSE {pid} while {} proposals of its own were provably pending (at most {MAX_LOCKS}).", MAX_LOCKS))
+        } else if held.len() < MAX_LOCKS {
             return;
-        }
-        let mut frames: Vec<u64> = held.iter().map(|l| l.frame).collect();
-        frames.push(new.frame);
-        let (clause, what) = if new.own {
-            (clause::ROJ_PROP_8, format!("{node} sent PROPOSE {pid} while {} proposals of its own were provably pending (at most {MAX_LOCKS}).", held.len()))
+        } else if new.own {
+            (clause::ROJ_PROP_7, held, format!("{node} sent PROPOSE {pid} while provably holding {} other locks: its own lock breaks ROJ-VOTE-5, so it must not send it.", MAX_LOCKS))
         } else {
-            (clause::ROJ_VOTE_5, format!("{node} accepted {pid} while provably holding {} other locks (at most {MAX_LOCKS}).", held.len()))
+            (clause::ROJ_VOTE_5, held, format!("{node} accepted {pid} while provably holding {} other locks (at most {MAX_LOCKS}).", MAX_LOCKS))
         };
+        let mut frames: Vec<u64> = evidence.iter().map(|l| l.frame).collect();
+        frames.push(new.frame);
         cx.report(COMMIT_SAFETY, clause, &frames, vec![NodeRef::Name(node.to_string())], what);
     }
 
