@@ -31,7 +31,11 @@
 //! is therefore compared with the same node's other sends to the same destination (both crossed the
 //! same link), allowing `time_slack_ms` for the jitter of that link (the lab raises it by any
 //! configured fault delay). A send to a destination that P1's PROPOSE was not captured reaching
-//! cannot be placed against P1's deadline and is excused.
+//! cannot be placed against P1's deadline and is excused. The comparison also relies on the
+//! destination's link-layer address being resolved when the PROPOSE is sent: the kernel holds a
+//! first datagram to a peer it never reached (or one that restarted) for up to 3 s, which real
+//! captures show for ANNOUNCE rounds (50-190 ms). Members of a running cluster have exchanged
+//! ANNOUNCEs every period, so a PROPOSE or VOTE finds their addresses resolved.
 //!
 //! Findings are held [`DEFER_NS`] before they are reported: a restart (new incarnation) that shows
 //! only after the restarted node's first decisions wipes its locks, and the capture may reorder
