@@ -264,6 +264,12 @@ impl Announces {
         inc.members.iter().find(|(m, (ts, _))| *ts < before && !members.contains(m)).map(|(m, (_, f))| (m.clone(), *f))
     }
 
+    /// Forgets pids whose node has not announced for `horizon` (memory stays bounded when a node's
+    /// ANNOUNCEs are not in the capture).
+    pub fn prune(&mut self, now: u64, horizon: u64) {
+        self.unannounced.retain(|u| u.ts + horizon > now);
+    }
+
     pub fn restarted(&mut self, node: &str) {
         if let Some(inc) = self.nodes.get_mut(node) {
             inc.members.clear();

@@ -591,6 +591,7 @@ impl CommitSafety {
         self.settle(cx, now);
         self.props.retain(|_, p| p.deadline + MAX_TIMEOUT_NS > now);
         self.locks.prune(now, 2 * DEFER_NS + self.slack_ns);
+        self.announces.prune(now, MAX_TIMEOUT_NS);
         self.committed.retain(|_, l| {
             l.retain(|(_, _, deadline, _)| *deadline + MAX_TIMEOUT_NS > now);
             !l.is_empty()
