@@ -1,44 +1,55 @@
 //! Checker `commit-safety` (ek-roj.md section 13): every COMMIT is backed by t(n) distinct accept
 //! VOTEs seen in the capture (ROJ-COMMIT-1, ROJ-THR-3/4), matches its PROPOSE and carries one value
-//! per pid (ROJ-COMMIT-2), comes before the deadline (ROJ-TIME-1) and never after an ABORT
-//! (ROJ-ABORT-2); PROPOSE membership covers the proposer's announced membership (ROJ-THR-2); no
-//! node holds locks for two pids on one key (ROJ-VOTE-8) or accepts a version it already has
-//! (ROJ-VOTE-3); and no two pids commit one (key, version) in overlapping windows (ROJ-SAFE-1,
-//! classified per ROJ-SAFE-1a as a failure or a protocol-limit warning).
+//! per pid (ROJ-COMMIT-2), every COMMIT datagram (repeats too, ROJ-COMMIT-3) comes before the
+//! deadline (ROJ-TIME-1) and never after an ABORT (ROJ-ABORT-2); PROPOSE membership covers the
+//! proposer's announced membership (ROJ-THR-2); a node accepts no version it already has
+//! (ROJ-VOTE-3); and no two pids commit one (key, version) (ROJ-SAFE-1, classified per ROJ-SAFE-1a
+//! as a failure or a protocol-limit warning).
 //!
-//! A node's decision time for a pid is when the capture shows the PROPOSE reaching it (the
-//! proposer: when it sent the PROPOSE). Locks are tracked per node and key from that time until
-//! the node receives the COMMIT/ABORT or the timeout passes; state for a proposal is dropped once
-//! nothing can refer to it any more, so memory follows the proposals in flight.
+//! By concern, in sibling modules fed from here: lock exclusivity with exact timing, lock and
+//! pending capacity (`locks.rs`: ROJ-VOTE-8, ROJ-VOTE-4, ROJ-TIME-2, ROJ-VOTE-5, ROJ-PROP-7/8; the
+//! module doc says which way each timing comparison errs and why); the VOTE rules (`vote.rs`:
+//! ROJ-VOTE-1, ROJ-VOTE-2); what a node says about itself across datagrams (`announce.rs`:
+//! ROJ-ANN-1, ROJ-MEMB-2, ROJ-PROP-1 incarnation and counter, ROJ-WIRE-6).
+//!
+//! State for a proposal is dropped once nothing can refer to it any more, so memory follows the
+//! proposals in flight.
 
+use super::announce::Announces;
+use super::locks::{Lock, LockTable, DEFER_NS};
+use super::vote::{self, Deferred, FirstVote};
 use super::{Checker, Ctx, NodeRef, COMMIT_SAFETY};
+use crate::fasthash::{FastMap, FastSet};
 use crate::trace::{Body, Event};
-use crate::wire::{threshold, pid_node, Commit, Propose, RojBody};
+use crate::wire::{pid_node, threshold, Commit, Propose, RojBody, Vote};
 use crate::Severity;
 use ekc_oracle::clause::{self, ClauseId};
-use crate::fasthash::{FastMap, FastSet};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddrV4;
 
 /// Longest timeout the spec allows (ROJ-PROP-5): how long a finished proposal may still matter.
 const MAX_TIMEOUT_NS: u64 = 60_000_000_000;
-/// How many emptied lock tables are kept for reuse.
-const SPARE_TABLES: usize = 256;
 
 struct Prop {
     proposer: String,
     propose: Propose,
     propose_frame: u64,
     propose_ts: u64,
+    propose_src: SocketAddrV4,
     deadline: u64,
     timeout_ns: u64,
     /// voter -> first accept VOTE frame
     accepts: BTreeMap<String, u64>,
     duplicate_accepts: BTreeMap<String, u32>,
     rejects: BTreeSet<String>,
-    /// node -> (ts, frame) of the first PROPOSE reaching it
-    receipts: FastMap<String, (u64, u64)>,
+    /// voter -> its first VOTE (ROJ-VOTE-1)
+    votes: FastMap<String, FirstVote>,
+    /// node -> (ts, frame, source) of the first PROPOSE reaching it
+    receipts: FastMap<String, (u64, u64, SocketAddrV4)>,
     commit: Option<CommitSeen>,
+    /// A late COMMIT datagram was reported (ROJ-TIME-1 once per pid).
+    late_reported: bool,
     abort_frame: Option<u64>,
     /// node -> when the COMMIT or ABORT first reached it (it releases its lock then)
     outcome_at: FastMap<String, u64>,
@@ -51,43 +62,27 @@ struct CommitSeen {
     body: Commit,
 }
 
-#[derive(Clone)]
-struct Lock {
-    pid: String,
-    key: String,
-    from_ts: u64,
-    from_frame: u64,
-    until_ts: u64,
-    released_ts: Option<u64>,
-}
-
-/// A lock taken while another lock on the same key was not visibly released or expired: judged
-/// once the older lock's end is known.
-struct PendingConflict {
-    node: String,
-    older: Lock,
-    newer_pid: String,
-    newer_from: u64,
-    newer_frame: u64,
-}
-
+/// Two pids committed one (key, version): classified once the common voters' locks are judged.
 struct Safe1Candidate {
     key: String,
     version: u64,
     first: String,
     second: String,
     frames: Vec<u64>,
-    common: Vec<String>,
+    /// common voter -> its locks for (first, second), as recorded when the second commit was seen
+    common: Vec<(String, Option<Lock>, Option<Lock>)>,
     proposers: [String; 2],
+    due: u64,
 }
 
 pub struct CommitSafety {
     slack_ns: u64,
     props: FastMap<String, Prop>,
-    /// node -> key -> locks
-    locks: FastMap<String, FastMap<String, Vec<Lock>>>,
-    pending: Vec<PendingConflict>,
-    /// (node, pid_a, pid_b) pairs where a VOTE-8 or VOTE-3 violation was found
+    locks: LockTable,
+    announces: Announces,
+    /// Findings waiting for a restart that could explain them (ROJ-VOTE-2).
+    deferred: Vec<Deferred>,
+    /// (node, pid_a, pid_b) pairs where a ROJ-VOTE-3 violation was found
     broken_pairs: FastSet<(String, String, String)>,
     /// node -> key -> (version, ts, frame) of the newest COMMIT it received or sent
     known: FastMap<String, FastMap<String, (u64, u64, u64)>>,
@@ -96,26 +91,24 @@ pub struct CommitSafety {
     /// (key, version) -> committed pids with their window and commit frame
     committed: FastMap<(String, u64), Vec<(String, u64, u64, u64)>>,
     safe1: Vec<Safe1Candidate>,
-    /// Emptied lock tables kept for reuse (at most [`SPARE_TABLES`]): a key's table fills up again
-    /// with every burst of proposals, and regrowing it each time was a large share of the checker.
-    spare_tables: Vec<Vec<Lock>>,
     now: u64,
     last_prune: u64,
 }
 
 impl CommitSafety {
     pub fn new(opts: &crate::CheckOptions) -> Self {
+        let slack_ns = opts.time_slack_ms * 1_000_000;
         CommitSafety {
-            slack_ns: opts.time_slack_ms * 1_000_000,
+            slack_ns,
             props: FastMap::default(),
-            locks: FastMap::default(),
-            pending: Vec::new(),
+            locks: LockTable::new(slack_ns),
+            announces: Announces::new(slack_ns),
+            deferred: Vec::new(),
             broken_pairs: FastSet::default(),
             known: FastMap::default(),
             announced: FastMap::default(),
             committed: FastMap::default(),
             safe1: Vec::new(),
-            spare_tables: Vec::new(),
             now: 0,
             last_prune: 0,
         }
@@ -131,58 +124,19 @@ impl CommitSafety {
         }
     }
 
-    /// `node` takes the lock on `key` for `pid` at `from_ts`; judges overlap with its other locks.
+    /// ROJ-VOTE-3: `node` accepted `version` of `key` after it had learned that version or a newer one.
     #[allow(clippy::too_many_arguments)]
-    fn take_lock(&mut self, cx: &mut Ctx, node: &str, pid: &str, key: &str, version: u64, from_ts: u64, from_frame: u64, timeout_ns: u64) {
-        // ROJ-VOTE-3: the node already knew this key at this version or newer.
+    fn judge_known_version(&mut self, cx: &mut Ctx, node: &str, pid: &str, key: &str, version: u64, from_ts: u64, frame: u64) {
         if let Some(&(known_v, known_ts, known_frame)) = self.known.get(node).and_then(|m| m.get(key)) {
             if known_v >= version && known_ts + self.slack_ns < from_ts {
                 cx.report(
                     COMMIT_SAFETY,
                     clause::ROJ_VOTE_3,
-                    &[known_frame, from_frame],
+                    &[known_frame, frame],
                     vec![NodeRef::Name(node.to_string())],
                     format!("{node} accepted {pid} for {key} version {version} after it had learned version {known_v} of that key."),
                 );
                 self.mark_broken(node, pid, key, known_v);
-            }
-        }
-        let slack = self.slack_ns;
-        let keys = slot(&mut self.locks, node);
-        if !keys.contains_key(key) {
-            keys.insert(key.to_string(), self.spare_tables.pop().unwrap_or_default());
-        }
-        let table = keys.get_mut(key).expect("just inserted");
-        if table.iter().any(|l| l.pid == pid) {
-            return;
-        }
-        let mut conflicts = Vec::new();
-        // Locks taken after this decision (their VOTE reached the capture first): this lock is
-        // the older one for them, judged when its own end is known.
-        let mut later = Vec::new();
-        for l in table.iter() {
-            if l.from_ts > from_ts {
-                later.push(l.clone());
-                continue;
-            }
-            let released_before = l.released_ts.map(|r| r <= from_ts + slack).unwrap_or(false);
-            let expired_before = l.until_ts <= from_ts + slack;
-            if released_before || expired_before {
-                continue;
-            }
-            conflicts.push(l.clone());
-        }
-        let new_lock = Lock { pid: pid.to_string(), key: key.to_string(), from_ts, from_frame, until_ts: from_ts + timeout_ns, released_ts: None };
-        for l in later {
-            self.pending.push(PendingConflict { node: node.to_string(), older: new_lock.clone(), newer_pid: l.pid, newer_from: l.from_ts, newer_frame: l.from_frame });
-        }
-        table.push(new_lock);
-        for older in conflicts {
-            if older.released_ts.is_some() {
-                // released, but only after this decision (beyond the slack): held at the time.
-                self.report_conflict(cx, node, &older, pid, from_frame);
-            } else {
-                self.pending.push(PendingConflict { node: node.to_string(), older, newer_pid: pid.to_string(), newer_from: from_ts, newer_frame: from_frame });
             }
         }
     }
@@ -197,46 +151,8 @@ impl CommitSafety {
         }
     }
 
-    fn report_conflict(&mut self, cx: &mut Ctx, node: &str, older: &Lock, newer_pid: &str, newer_frame: u64) {
-        self.broken_pairs.insert((node.to_string(), older.pid.clone(), newer_pid.to_string()));
-        self.broken_pairs.insert((node.to_string(), newer_pid.to_string(), older.pid.clone()));
-        cx.report(
-            COMMIT_SAFETY,
-            clause::ROJ_VOTE_8,
-            &[older.from_frame, newer_frame],
-            vec![NodeRef::Name(node.to_string())],
-            format!("{node} accepted {newer_pid} on key {} while still holding its lock for {}.", older.key, older.pid),
-        );
-    }
-
-    fn release(&mut self, cx: &mut Ctx, node: &str, pid: &str, key: &str, ts: u64) {
-        if let Some(l) = self.locks.get_mut(node).and_then(|m| m.get_mut(key)).and_then(|t| t.iter_mut().find(|l| l.pid == pid)) {
-            if l.released_ts.is_none() {
-                l.released_ts = Some(ts);
-            }
-        }
-        self.resolve_pending(cx, |p| p.node == node && p.older.pid == pid, Some(ts));
-    }
-
-    /// Settles pending conflicts matching `which`: `end` is when the older lock ended (release),
-    /// `None` means it expired or the capture ended while it was held.
-    fn resolve_pending(&mut self, cx: &mut Ctx, which: impl Fn(&PendingConflict) -> bool, end: Option<u64>) {
-        let mut i = 0;
-        while i < self.pending.len() {
-            if which(&self.pending[i]) {
-                let p = self.pending.swap_remove(i);
-                let end = end.unwrap_or(p.older.until_ts);
-                if end > p.newer_from + self.slack_ns {
-                    self.report_conflict(cx, &p.node.clone(), &p.older, &p.newer_pid, p.newer_frame);
-                }
-            } else {
-                i += 1;
-            }
-        }
-    }
-
     fn learn_version(&mut self, node: &str, key: &str, version: u64, ts: u64, frame: u64) {
-        let keys = slot(&mut self.known, node);
+        let keys = super::locks::slot(&mut self.known, node);
         if !keys.contains_key(key) {
             keys.insert(key.to_string(), (0, ts, frame));
         }
@@ -249,8 +165,8 @@ impl CommitSafety {
     fn on_propose(&mut self, ev: &Event, cx: &mut Ctx, sender: &str, p: &Propose) {
         let receiver = Self::node_name(cx, *ev.dst.ip());
         let timeout_ns = p.timeout_ms * 1_000_000;
-        let new = !self.props.contains_key(&p.pid);
-        if new {
+        if !self.props.contains_key(&p.pid) {
+            self.announces.on_new_pid(ev, cx, sender, &p.pid);
             self.props.insert(
                 p.pid.clone(),
                 Prop {
@@ -258,20 +174,34 @@ impl CommitSafety {
                     propose: p.clone(),
                     propose_frame: ev.frame,
                     propose_ts: ev.ts_ns,
+                    propose_src: ev.src,
                     deadline: ev.ts_ns + timeout_ns,
                     timeout_ns,
                     accepts: BTreeMap::new(),
                     duplicate_accepts: BTreeMap::new(),
                     rejects: BTreeSet::new(),
+                    votes: FastMap::default(),
                     receipts: FastMap::default(),
                     commit: None,
+                    late_reported: false,
                     abort_frame: None,
                     outcome_at: FastMap::default(),
                     membership_checked: false,
                 },
             );
             // ROJ-PROP-7: the proposer is its own first voter and takes the lock when sending.
-            self.take_lock(cx, sender, &p.pid, &p.key, p.version, ev.ts_ns, ev.frame, timeout_ns);
+            self.judge_known_version(cx, sender, &p.pid, &p.key, p.version, ev.ts_ns, ev.frame);
+            let own = Lock {
+                pid: p.pid.clone(),
+                key: p.key.clone(),
+                own: true,
+                sends: vec![(*ev.dst.ip(), ev.ts_ns)],
+                frame: ev.frame,
+                from: ev.ts_ns,
+                timeout_ns,
+                released: None,
+            };
+            self.locks.take(sender, own);
         }
         let prop = self.props.get_mut(&p.pid).expect("inserted");
         if prop.propose != *p {
@@ -284,6 +214,10 @@ impl CommitSafety {
             );
             return;
         }
+        if prop.proposer == sender {
+            self.locks.add_send(sender, &p.key, &p.pid, *ev.dst.ip(), ev.ts_ns);
+        }
+        let prop = self.props.get_mut(&p.pid).expect("inserted");
         if !prop.membership_checked {
             prop.membership_checked = true;
             if let Some(ann) = self.announced.get(sender) {
@@ -306,19 +240,46 @@ impl CommitSafety {
             }
         }
         if !prop.receipts.contains_key(&*receiver) {
-            prop.receipts.insert(receiver.into_owned(), (ev.ts_ns, ev.frame));
+            prop.receipts.insert(receiver.into_owned(), (ev.ts_ns, ev.frame, ev.src));
         }
     }
 
-    fn on_vote(&mut self, ev: &Event, cx: &mut Ctx, voter: &str, pid: &str, accept: bool) {
-        let Some(prop) = self.props.get_mut(pid) else { return };
-        if !accept {
+    /// The VOTE rules judged on a voter's first VOTE for a pid (ROJ-VOTE-1 addressee, ROJ-VOTE-2);
+    /// a later VOTE must repeat it (ROJ-VOTE-1). Returns false for a repeat.
+    fn judge_vote_rules(&mut self, ev: &Event, cx: &mut Ctx, voter: &str, v: &Vote) -> bool {
+        let Some(prop) = self.props.get_mut(&v.pid) else { return false };
+        if let Some(first) = prop.votes.get(voter) {
+            vote::judge_repeat(first, v, ev.frame, voter, cx);
+            return false;
+        }
+        prop.votes.insert(voter.to_string(), FirstVote { accept: v.accept, reason: v.reason.clone(), frame: ev.frame });
+        let (r_ts, r_frame, r_src) = prop.receipts.get(voter).copied().unwrap_or((prop.propose_ts, prop.propose_frame, prop.propose_src));
+        vote::judge_addressee(r_src, r_frame, ev.dst, ev.frame, voter, &v.pid, cx);
+        let listed = prop.propose.members.iter().any(|m| m == voter);
+        let missing = self.announces.member_missing(voter, r_ts, &prop.propose.members);
+        if let Some(d) = vote::membership_finding(voter, listed, missing, v, r_frame, ev.frame, ev.ts_ns + DEFER_NS) {
+            self.deferred.push(d);
+        }
+        true
+    }
+
+    fn on_vote(&mut self, ev: &Event, cx: &mut Ctx, voter: &str, v: &Vote) {
+        if !self.props.contains_key(&v.pid) {
+            return;
+        }
+        let first = self.judge_vote_rules(ev, cx, voter, v);
+        let pid = v.pid.as_str();
+        let prop = self.props.get_mut(pid).expect("present");
+        if !v.accept {
+            if !first {
+                return;
+            }
             prop.rejects.insert(voter.to_string());
             let n = prop.propose.n as u32;
             let (proposer, key, pid_s) = (prop.proposer.clone(), prop.propose.key.clone(), pid.to_string());
-            // ROJ-RETRY-1: t(n) unreachable -> the proposer gives up and releases its own lock.
+            // ROJ-RETRY-1: t(n) unreachable -> the proposer may give up and release its own lock.
             if prop.commit.is_none() && prop.rejects.len() as u32 > n - threshold(n) {
-                self.release(cx, &proposer, &pid_s, &key, ev.ts_ns);
+                self.locks.release(&proposer, &key, &pid_s, ev.ts_ns);
             }
             return;
         }
@@ -329,22 +290,31 @@ impl CommitSafety {
         prop.accepts.insert(voter.to_string(), ev.frame);
         let n = prop.propose.n as u32;
         let counted = 1 + prop.accepts.keys().filter(|v| **v != prop.proposer && prop.propose.members.contains(v)).count() as u32;
-        if counted >= threshold(n) && prop.commit.is_none() {
-            // From here the proposer may commit (and release its own lock) even if every COMMIT
-            // datagram is lost before the capture point: judge it leniently as released now.
-            let (proposer, key, pid_s) = (prop.proposer.clone(), prop.propose.key.clone(), pid.to_string());
-            self.release(cx, &proposer, &pid_s, &key, ev.ts_ns);
-        }
-        let Some(prop) = self.props.get_mut(pid) else { return };
-        let (decision_ts, decision_frame) = prop.receipts.get(voter).copied().unwrap_or((ev.ts_ns, ev.frame));
-        let (key, version, timeout_ns) = (prop.propose.key.clone(), prop.propose.version, prop.timeout_ns);
-        let _ = decision_frame;
+        let (proposer, key, version, timeout_ns) = (prop.proposer.clone(), prop.propose.key.clone(), prop.propose.version, prop.timeout_ns);
+        let (from_ts, _, _) = prop.receipts.get(voter).copied().unwrap_or((prop.propose_ts, prop.propose_frame, prop.propose_src));
         let outcome = prop.outcome_at.get(voter).copied();
-        self.take_lock(cx, voter, pid, &key, version, decision_ts, ev.frame, timeout_ns);
-        // The outcome may have reached the voter before its VOTE reached the capture.
-        if let Some(at) = outcome {
-            self.release(cx, voter, pid, &key, at);
+        let reached = counted >= threshold(n) && prop.commit.is_none();
+        if reached {
+            // From here the proposer may commit (and release its own lock) even if every COMMIT
+            // datagram is lost before the capture point.
+            self.locks.release(&proposer, &key, pid, ev.ts_ns);
         }
+        if voter == proposer {
+            return;
+        }
+        self.judge_known_version(cx, voter, pid, &key, version, from_ts, ev.frame);
+        let lock = Lock {
+            pid: pid.to_string(),
+            key: key.clone(),
+            own: false,
+            sends: vec![(*ev.dst.ip(), ev.ts_ns)],
+            frame: ev.frame,
+            from: from_ts,
+            timeout_ns,
+            // The outcome may have reached the voter before its VOTE reached the capture.
+            released: outcome,
+        };
+        self.locks.take(voter, lock);
     }
 
     fn on_commit(&mut self, ev: &Event, cx: &mut Ctx, sender: &str, c: &Commit) {
@@ -354,7 +324,7 @@ impl CommitSafety {
                 p.outcome_at.insert(receiver.to_string(), ev.ts_ns);
             }
         }
-        self.release(cx, &receiver, &c.pid, &c.key, ev.ts_ns);
+        self.locks.release(&receiver, &c.key, &c.pid, ev.ts_ns);
         self.learn_version(&receiver, &c.key, c.version, ev.ts_ns, ev.frame);
         self.learn_version(sender, &c.key, c.version, ev.ts_ns, ev.frame);
         let Some(prop) = self.props.get_mut(&c.pid) else {
@@ -371,6 +341,23 @@ impl CommitSafety {
             }
             return;
         };
+        // ROJ-TIME-1 / ROJ-COMMIT-3: every COMMIT datagram, the first and every repetition.
+        if ev.ts_ns > prop.deadline + self.slack_ns && !prop.late_reported {
+            prop.late_reported = true;
+            let what = if prop.commit.is_some() { "a repeated COMMIT" } else { "COMMIT" };
+            cx.report(
+                COMMIT_SAFETY,
+                clause::ROJ_TIME_1,
+                &[prop.propose_frame, ev.frame],
+                vec![NodeRef::Name(sender.to_string())],
+                format!(
+                    "{sender} sent {what} for {} {} ms after its PROPOSE, past its timeout of {} ms.",
+                    c.pid,
+                    (ev.ts_ns - prop.propose_ts) / 1_000_000,
+                    prop.propose.timeout_ms
+                ),
+            );
+        }
         if let Some(prev) = &prop.commit {
             if prev.body.key != c.key || prev.body.value != c.value || prev.body.version != c.version {
                 cx.report(
@@ -404,21 +391,6 @@ impl CommitSafety {
                 format!(
                     "COMMIT {} carries {}={}@{} n={} but its PROPOSE carried {}={}@{} n={}.",
                     c.pid, c.key, c.value, c.version, c.n, p.key, p.value, p.version, p.n
-                ),
-            );
-        }
-        // ROJ-TIME-1
-        if ev.ts_ns > deadline + self.slack_ns {
-            cx.report(
-                COMMIT_SAFETY,
-                clause::ROJ_TIME_1,
-                &[propose_frame, ev.frame],
-                who.clone(),
-                format!(
-                    "{sender} sent COMMIT for {} {} ms after its PROPOSE, past its timeout of {} ms.",
-                    c.pid,
-                    (ev.ts_ns - propose_ts) / 1_000_000,
-                    p.timeout_ms
                 ),
             );
         }
@@ -474,21 +446,30 @@ impl CommitSafety {
                 );
             }
         }
-        // The proposer's own lock ends with its COMMIT.
+        // The proposer's own lock ends with its COMMIT (its send, up to the egress jitter, precedes
+        // the capture).
         let key = p.key.clone();
-        self.release(cx, &proposer, &c.pid, &key, ev.ts_ns);
-        // ROJ-SAFE-1
+        self.locks.release(&proposer, &key, &c.pid, ev.ts_ns.saturating_sub(self.slack_ns));
+        self.safe1_candidates(ev, c, &proposer, propose_ts, deadline);
+    }
+
+    /// ROJ-SAFE-1: another pid committed this (key, version) too. The common voters' locks are
+    /// recorded now and classified once their ROJ-VOTE-8 judgements are settled.
+    fn safe1_candidates(&mut self, ev: &Event, c: &Commit, proposer: &str, propose_ts: u64, deadline: u64) {
         let kv = (c.key.clone(), c.version);
-        let mine_voters: BTreeSet<String> = c.voters.iter().cloned().chain(std::iter::once(proposer.clone())).collect();
+        let mine: BTreeSet<String> = c.voters.iter().cloned().chain(std::iter::once(proposer.to_string())).collect();
         if let Some(list) = self.committed.get(&kv) {
-            for (other, o_start, o_deadline, o_frame) in list.clone() {
-                if other == c.pid || o_deadline < propose_ts || deadline < o_start {
+            for (other, _, _, o_frame) in list.clone() {
+                if other == c.pid {
                     continue;
                 }
                 let Some(op) = self.props.get(&other) else { continue };
                 let Some(oc) = &op.commit else { continue };
                 let theirs: BTreeSet<String> = oc.body.voters.iter().cloned().chain(std::iter::once(op.proposer.clone())).collect();
-                let common: Vec<String> = mine_voters.intersection(&theirs).cloned().collect();
+                let common = mine
+                    .intersection(&theirs)
+                    .map(|w| (w.clone(), self.locks.get(w, &c.key, &other).cloned(), self.locks.get(w, &c.key, &c.pid).cloned()))
+                    .collect();
                 self.safe1.push(Safe1Candidate {
                     key: c.key.clone(),
                     version: c.version,
@@ -496,7 +477,8 @@ impl CommitSafety {
                     second: c.pid.clone(),
                     frames: vec![o_frame, ev.frame],
                     common,
-                    proposers: [op.proposer.clone(), proposer.clone()],
+                    proposers: [op.proposer.clone(), proposer.to_string()],
+                    due: ev.ts_ns + DEFER_NS,
                 });
             }
         }
@@ -517,50 +499,104 @@ impl CommitSafety {
         if pid_node(pid) == sender && prop.abort_frame.is_none() {
             prop.abort_frame = Some(ev.frame);
         }
-        self.release(cx, &receiver, pid, &key, ev.ts_ns);
+        self.locks.release(&receiver, &key, pid, ev.ts_ns);
         if pid_node(pid) == sender {
-            self.release(cx, sender, pid, &key, ev.ts_ns);
+            self.locks.release(sender, &key, pid, ev.ts_ns.saturating_sub(self.slack_ns));
         }
     }
 
-    /// Drops state nothing can refer to any more and settles conflicts whose older lock expired.
+    /// Reports the held findings due by `now` (`u64::MAX`: all).
+    fn settle(&mut self, cx: &mut Ctx, now: u64) {
+        self.locks.settle(cx, now);
+        let mut i = 0;
+        while i < self.deferred.len() {
+            if self.deferred[i].due <= now {
+                let d = self.deferred.swap_remove(i);
+                cx.report(COMMIT_SAFETY, d.clause, &d.frames, vec![NodeRef::Name(d.node)], d.explanation);
+            } else {
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i < self.safe1.len() {
+            if self.safe1[i].due <= now {
+                let s = self.safe1.swap_remove(i);
+                self.judge_safe1(cx, s);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// ROJ-SAFE-1a: a failure unless the capture shows that every common voter's lock on the first
+    /// pid had reached its timeout, with no COMMIT/ABORT of it reaching the voter, before it
+    /// accepted the second (the protocol limit, a warning).
+    fn judge_safe1(&self, cx: &mut Ctx, s: Safe1Candidate) {
+        let mut broken = Vec::new();
+        let mut unexcused = Vec::new();
+        for (w, a, b) in &s.common {
+            let a = self.locks.get(w, &s.key, &s.first).or(a.as_ref());
+            let b = self.locks.get(w, &s.key, &s.second).or(b.as_ref());
+            let pair = (w.clone(), s.first.clone(), s.second.clone());
+            if self.locks.broken.contains(&pair) || self.broken_pairs.contains(&pair) {
+                broken.push(w.as_str());
+                continue;
+            }
+            let excused = match (a, b) {
+                (Some(a), Some(b)) => {
+                    let (older, newer) = if a.decided() <= b.decided() { (a, b) } else { (b, a) };
+                    older.maybe_expired_at(&newer.sends, self.slack_ns) && !older.maybe_released_at(&newer.sends)
+                }
+                _ => false,
+            };
+            if !excused {
+                unexcused.push(w.as_str());
+            }
+        }
+        let nodes: Vec<NodeRef> = s.proposers.iter().chain(s.common.iter().map(|c| &c.0)).map(|n| NodeRef::Name(n.clone())).collect();
+        let (severity, why) = if s.common.is_empty() {
+            (Severity::Failure, "their voter sets share no node, so the quorums did not intersect".to_string())
+        } else if !broken.is_empty() {
+            (Severity::Failure, format!("common voter(s) {} broke ROJ-VOTE-3/ROJ-VOTE-8", broken.join(", ")))
+        } else if !unexcused.is_empty() {
+            (
+                Severity::Failure,
+                format!(
+                    "the capture does not show the lock of common voter(s) {} on the first pid expired by its timeout without its outcome reaching them before they accepted the second",
+                    unexcused.join(", ")
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "every common voter ({}) let its lock expire without receiving the first outcome (ROJ-SAFE-1a protocol limit)",
+                    s.common.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        };
+        cx.push(
+            COMMIT_SAFETY,
+            clause::ROJ_SAFE_1,
+            severity,
+            &s.frames,
+            nodes,
+            format!("{} and {} both committed {} version {}; {why}.", s.first, s.second, s.key, s.version),
+        );
+    }
+
+    /// Settles what is due and drops state nothing can refer to any more.
     fn prune(&mut self, cx: &mut Ctx) {
         let now = self.now;
-        let slack = self.slack_ns;
-        let expired = |p: &PendingConflict| p.older.until_ts + slack < now;
-        self.resolve_pending(cx, expired, None);
+        self.settle(cx, now);
         self.props.retain(|_, p| p.deadline + MAX_TIMEOUT_NS > now);
-        let spare = &mut self.spare_tables;
-        for keys in self.locks.values_mut() {
-            for t in keys.values_mut() {
-                // Kept a while after they end: a VOTE can reveal, later, a decision taken earlier.
-                t.retain(|l| l.released_ts.unwrap_or(l.until_ts).min(l.until_ts) + MAX_TIMEOUT_NS > now);
-            }
-            keys.retain(|_, t| {
-                if !t.is_empty() {
-                    return true;
-                }
-                if spare.len() < SPARE_TABLES {
-                    spare.push(std::mem::take(t));
-                }
-                false
-            });
-        }
-        self.locks.retain(|_, k| !k.is_empty());
+        self.locks.prune(now, 2 * DEFER_NS + self.slack_ns);
+        self.announces.prune(now, MAX_TIMEOUT_NS);
         self.committed.retain(|_, l| {
             l.retain(|(_, _, deadline, _)| *deadline + MAX_TIMEOUT_NS > now);
             !l.is_empty()
         });
     }
-}
-
-/// `map[k]`, inserted empty if missing; allocates the key only when it is new (every vote and
-/// commit receipt looks up its node and key).
-fn slot<'m, V: Default>(map: &'m mut FastMap<String, V>, k: &str) -> &'m mut V {
-    if !map.contains_key(k) {
-        map.insert(k.to_string(), V::default());
-    }
-    map.get_mut(k).expect("just inserted")
 }
 
 impl Checker for CommitSafety {
@@ -572,14 +608,23 @@ impl Checker for CommitSafety {
         vec![
             clause::ROJ_COMMIT_1,
             clause::ROJ_COMMIT_2,
+            clause::ROJ_COMMIT_3,
             clause::ROJ_THR_2,
             clause::ROJ_THR_3,
             clause::ROJ_THR_4,
+            clause::ROJ_VOTE_1,
+            clause::ROJ_VOTE_2,
             clause::ROJ_VOTE_3,
+            clause::ROJ_VOTE_5,
             clause::ROJ_VOTE_8,
             clause::ROJ_TIME_1,
             clause::ROJ_ABORT_2,
             clause::ROJ_PROP_1,
+            clause::ROJ_PROP_7,
+            clause::ROJ_PROP_8,
+            clause::ROJ_ANN_1,
+            clause::ROJ_MEMB_2,
+            clause::ROJ_WIRE_6,
             clause::ROJ_SAFE_1,
         ]
     }
@@ -590,15 +635,19 @@ impl Checker for CommitSafety {
             self.last_prune = self.now;
             self.prune(cx);
         }
+        self.announces.source_port(ev, cx);
         match &ev.body {
             Body::Roj(m) => {
                 let sender = m.node_id.as_str();
                 match &m.body {
                     RojBody::Announce(a) => {
-                        self.announced.insert(sender.to_string(), a.members.clone());
+                        self.announces.on_announce(ev, cx, sender, a);
+                        if self.announced.get(sender) != Some(&a.members) {
+                            self.announced.insert(sender.to_string(), a.members.clone());
+                        }
                     }
                     RojBody::Propose(p) => self.on_propose(ev, cx, sender, p),
-                    RojBody::Vote(v) => self.on_vote(ev, cx, sender, &v.pid, v.accept),
+                    RojBody::Vote(v) => self.on_vote(ev, cx, sender, v),
                     RojBody::Commit(c) => self.on_commit(ev, cx, sender, c),
                     RojBody::Abort(a) => self.on_abort(ev, cx, sender, &a.pid),
                 }
@@ -619,52 +668,22 @@ impl Checker for CommitSafety {
     }
 
     fn restarted(&mut self, ip: std::net::Ipv4Addr, cx: &mut Ctx) {
-        // A restarted node lost its locks and (without `persist`) its store: what it accepts from
-        // now on is judged against what it learns in its new incarnation.
+        // A restarted node lost its locks, its votes and (without `persist`) its store: what it
+        // does from now on is judged against what it learns in its new incarnation.
         let node = Self::node_name(cx, ip).into_owned();
         let persists = cx.persists(ip);
-        let now = self.now;
-        self.resolve_pending(cx, |p| p.node == node, Some(now));
-        self.locks.remove(&node);
+        self.locks.restarted(&node);
+        self.announces.restarted(&node);
+        self.deferred.retain(|d| d.node != node);
+        for p in self.props.values_mut() {
+            p.votes.remove(&node);
+        }
         if !persists {
             self.known.remove(&node);
         }
     }
 
     fn finish(&mut self, cx: &mut Ctx) {
-        // Locks still held at the end of the capture were held when the newer one was taken.
-        let slack = self.slack_ns;
-        let now = self.now;
-        self.resolve_pending(cx, |_| true, Some(u64::MAX));
-        let _ = (slack, now);
-        for s in std::mem::take(&mut self.safe1) {
-            let broken: Vec<&String> =
-                s.common.iter().filter(|w| self.broken_pairs.contains(&((*w).clone(), s.first.clone(), s.second.clone()))).collect();
-            let nodes: Vec<NodeRef> = s.proposers.iter().chain(s.common.iter()).map(|n| NodeRef::Name(n.clone())).collect();
-            let (severity, why) = if s.common.is_empty() {
-                (Severity::Failure, "their voter sets share no node, so the quorums did not intersect".to_string())
-            } else if !broken.is_empty() {
-                (
-                    Severity::Failure,
-                    format!("common voter(s) {} broke ROJ-VOTE-3/ROJ-VOTE-8", broken.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
-                )
-            } else {
-                (
-                    Severity::Warning,
-                    format!(
-                        "every common voter ({}) let its lock expire without receiving the first outcome (ROJ-SAFE-1a protocol limit)",
-                        s.common.join(", ")
-                    ),
-                )
-            };
-            cx.push(
-                COMMIT_SAFETY,
-                clause::ROJ_SAFE_1,
-                severity,
-                &s.frames,
-                nodes,
-                format!("{} and {} both committed {} version {} in overlapping windows; {why}.", s.first, s.second, s.key, s.version),
-            );
-        }
+        self.settle(cx, u64::MAX);
     }
 }

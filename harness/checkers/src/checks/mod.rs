@@ -1,9 +1,12 @@
 //! The judging pipeline: decodes each datagram into a trace event, keeps the node table current,
 //! feeds every selected checker and the metrics, and assembles the [`CheckReport`].
 
+pub mod announce;
 pub mod commit;
 pub mod gossip;
+pub mod locks;
 pub mod schema;
+pub mod vote;
 
 use crate::ingest::{Datagram, IngestStats};
 use crate::metrics::MetricsCollector;
