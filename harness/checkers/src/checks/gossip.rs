@@ -192,9 +192,9 @@ impl GossipOrder {
         // Names are only needed for findings: resolved when one is reported, not per frame.
         let who = |cx: &Ctx| cx.name(src);
         let src_module = cx.nodes.module_of(src);
-        let is_forward = e.hop_count > 0 && !e.repair() && src_module != Some(o);
+        let is_forward = e.hop_count > 0 && !e.is_repair() && src_module != Some(o);
         let st = self.nodes.entry(src).or_default();
-        if e.hop_count == 0 && !e.repair() && src_module.map(|m| m == o).unwrap_or(true) {
+        if e.hop_count == 0 && !e.is_repair() && src_module.map(|m| m == o).unwrap_or(true) {
             // The emitter's own event: it is delivered at the emitter.
             st.received.entry(o).add(s);
         }
@@ -302,7 +302,7 @@ impl GossipOrder {
         let st = self.nodes.entry(dst).or_default();
         let list = st.receipts.entry((o, s)).or_default();
         if list.len() < MAX_RECEIPTS {
-            list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
+            list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.is_repair() });
         }
         let rcv = st.received.entry(o);
         let gap = !rcv.has(s) && s > rcv.contiguous + 1;
