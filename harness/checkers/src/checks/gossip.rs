@@ -10,12 +10,18 @@
 //! - KOR-VV-2: the vectors a node advertises (vv_summary, VV_SYNC) never go backwards (a restart
 //!   not known to run with persisted state starts a new baseline, CheckOptions::persistent_nodes).
 //!
+//! The same checker also judges the commit/gossip bridge ([`super::bridge`]: BRIDGE-1/2) and
+//! event identity and sequencing ([`super::identity`]: KOR-EVT-8, KOR-EMIT-2).
+//!
 //! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
 //! sequences above it, and for recent events the first receipt; entries older than a horizon
 //! are dropped, so memory follows the events in flight.
 
+use super::bridge::Bridge;
+use super::identity::Identity;
 use super::{Checker, Ctx, NodeRef, GOSSIP_ORDER};
 use crate::trace::{Body, Event};
+use crate::wire::RojBody;
 use crate::wire::{Kor, KorEvent, VvSummary};
 use ekc_oracle::clause::{self, ClauseId};
 use crate::fasthash::FastMap;
@@ -168,6 +174,8 @@ pub struct GossipOrder {
     pending_regressions: Vec<PendingRegression>,
     /// Nodes whose new incarnation arrived with the event being handled.
     restarts_seen: Vec<Ipv4Addr>,
+    bridge: Bridge,
+    identity: Identity,
 }
 
 /// Reports a KOR-VV-2 regression now (a node whose state persists never goes back) or holds it
@@ -182,7 +190,7 @@ fn regression(pending: &mut Vec<PendingRegression>, cx: &mut Ctx, src: Ipv4Addr,
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new() }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new(), bridge: Bridge::default(), identity: Identity::default() }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
@@ -298,6 +306,8 @@ impl GossipOrder {
         if !valid {
             return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
         }
+        self.identity.gossip(cx, ev.frame, ev.ts_ns, src, src_module, e);
+        self.bridge.gossip(ev, src_module, e);
         // The receiver's view.
         let st = self.nodes.entry(dst).or_default();
         let list = st.receipts.entry((o, s)).or_default();
@@ -425,7 +435,10 @@ impl Checker for GossipOrder {
     }
 
     fn clauses(&self) -> Vec<ClauseId> {
-        vec![clause::KOR_CAUSAL_1, clause::KOR_HOP_1, clause::KOR_HOP_2, clause::KOR_HOP_3, clause::KOR_GAP_1, clause::KOR_VV_2]
+        let mut c = vec![clause::KOR_CAUSAL_1, clause::KOR_HOP_1, clause::KOR_HOP_2, clause::KOR_HOP_3, clause::KOR_GAP_1, clause::KOR_VV_2];
+        c.extend(super::identity::CLAUSES);
+        c.extend(super::bridge::CLAUSES);
+        c
     }
 
     fn event(&mut self, ev: &Event, cx: &mut Ctx) {
@@ -446,6 +459,13 @@ impl Checker for GossipOrder {
             self.last_prune = self.now;
             self.prune();
         }
+        if let Body::Roj(m) = &ev.body {
+            match &m.body {
+                RojBody::Propose(p) => self.bridge.propose(ev, p),
+                RojBody::Commit(c) => self.bridge.commit(ev, c),
+                _ => {}
+            }
+        }
         let Body::Kor(k) = &ev.body else { return };
         let valid = k.violations.is_empty();
         match &k.frame {
@@ -463,7 +483,10 @@ impl Checker for GossipOrder {
                 self.nodes.entry(src).or_default().last_request.insert(*origin, ev.ts_ns);
                 self.gaps.retain(|g| !(g.node == src && g.origin == *origin));
             }
-            Kor::VvSync { lo, hi, entries, .. } if valid => self.vv_sync(ev, cx, *lo, *hi, entries),
+            Kor::VvSync { lo, hi, entries, .. } if valid => {
+                self.bridge.vv_sync(ev, cx.nodes.module_of(*ev.src.ip()), *lo, *hi, entries);
+                self.vv_sync(ev, cx, *lo, *hi, entries)
+            }
             _ => {}
         }
     }
@@ -486,6 +509,7 @@ impl Checker for GossipOrder {
             }
         }
         self.gaps.retain(|g| g.node != ip);
+        self.bridge.restarted(ip);
         // Held regressions are settled against this event's time in `event`.
         self.restarts_seen.push(ip);
     }
@@ -494,5 +518,6 @@ impl Checker for GossipOrder {
         // Gaps whose tolerance had not run out when the capture ended are not judged.
         self.settle_gaps(cx);
         self.settle_regressions(cx, true);
+        self.bridge.finish(cx, &self.identity);
     }
 }

@@ -1,8 +1,10 @@
 //! The judging pipeline: decodes each datagram into a trace event, keeps the node table current,
 //! feeds every selected checker and the metrics, and assembles the [`CheckReport`].
 
+pub mod bridge;
 pub mod commit;
 pub mod gossip;
+pub mod identity;
 pub mod schema;
 
 use crate::ingest::{Datagram, IngestStats};
