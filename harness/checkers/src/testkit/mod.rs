@@ -5,3 +5,4 @@
 pub mod capture;
 pub mod encode;
 pub mod model;
+pub mod script;
