@@ -12,26 +12,38 @@ use ekc_oracle::clause::{self, ClauseId};
 
 const GOSSIP: &str = "gossip-order";
 
-fn judge(s: &Script, checks: Option<&[&str]>) -> CheckReport {
+fn judge_with(s: &Script, checks: Option<&[&str]>, lossless: bool) -> CheckReport {
     let dir = tempfile::tempdir().unwrap();
     let path = common::write(&dir, "m.pcap", &s.c);
-    let opts = CheckOptions { checks: checks.map(|c| c.iter().map(|x| x.to_string()).collect()), ..Default::default() };
+    let opts = CheckOptions { checks: checks.map(|c| c.iter().map(|x| x.to_string()).collect()), lossless, ..Default::default() };
     check_capture(&path, &opts).expect("judgeable")
+}
+
+fn judge(s: &Script, checks: Option<&[&str]>) -> CheckReport {
+    judge_with(s, checks, false)
 }
 
 /// Exactly one violation, `clause` with `frames`, from `gossip-order`; none without that checker.
 fn assert_only(s: &Script, clause: ClauseId, frames: &[u64]) {
-    let r = judge(s, None);
+    assert_only_with(s, clause, frames, false)
+}
+
+fn assert_only_with(s: &Script, clause: ClauseId, frames: &[u64], lossless: bool) {
+    let r = judge_with(s, None, lossless);
     assert_eq!(r.violations.len(), 1, "expected exactly {clause} {frames:?}, got:\n{}", common::describe(&r));
     let f = &r.violations[0];
     assert_eq!((f.checker, f.clause, f.frames.as_slice()), (GOSSIP, clause, frames), "{}", common::describe(&r));
     let others: Vec<&str> = ekc_checkers::CHECKERS.iter().copied().filter(|c| *c != GOSSIP).collect();
-    let without = judge(s, Some(&others));
+    let without = judge_with(s, Some(&others), lossless);
     assert!(!without.violations.iter().any(|f| f.clause == clause), "{clause} reported without {GOSSIP}: {}", common::describe(&without));
 }
 
 fn assert_clean(s: &Script) {
-    let r = judge(s, None);
+    assert_clean_with(s, false)
+}
+
+fn assert_clean_with(s: &Script, lossless: bool) {
+    let r = judge_with(s, None, lossless);
     assert_eq!(r.verdict, Verdict::Pass, "the unmutated script must pass:\n{}", common::describe(&r));
 }
 
@@ -186,4 +198,184 @@ fn restarted_emitter_continues_its_sequence() {
 fn restarted_emitter_reuses_an_origin_seq_kor_emit_2() {
     let (s, first, again) = restart_and_emit(1);
     assert_only(&s, clause::KOR_EMIT_2, &[first, again]);
+}
+
+// ------------------------------------------------------------------ KOR-GAP-1 ranges and rate
+
+/// n1 emits 1:1 and 1:2 to n2 and n3, then 1:5 to n2 only: n2 misses 1:3..1:4 and acks 1:5.
+fn gap() -> Script {
+    let mut s = base();
+    s.emit(3, 1, 1, 0x80, &OPAQUE);
+    s.emit(3, 1, 2, 0x80, &OPAQUE);
+    s.gossip(1, 2, 1, 5, 0, 0, 0x80, &OPAQUE);
+    s.ack(2, 1, 1, 5);
+    s
+}
+
+#[test]
+fn request_of_the_missing_range_passes() {
+    let mut s = gap();
+    s.request(2, 1, 1, 3, 4);
+    s.at(700);
+    s.request(2, 3, 1, 3, 4); // re-request 600 ms later, to another neighbour
+    assert_clean(&s);
+}
+
+#[test]
+fn request_starting_above_the_prefix_kor_gap_1() {
+    let mut s = gap();
+    let r = s.request(2, 1, 1, 4, 4); // 1:3 is missing too
+    assert_only(&s, clause::KOR_GAP_1, &[r]);
+}
+
+#[test]
+fn request_beyond_any_known_event_kor_gap_1() {
+    let mut s = gap();
+    let r = s.request(2, 1, 1, 3, 9); // nothing above 1:5 reached n2
+    assert_only(&s, clause::KOR_GAP_1, &[r]);
+}
+
+#[test]
+fn request_of_advertised_events_kor_gap_1() {
+    let mut s = gap();
+    let v = s.vv_sync(2, 3, &[(1, 2)]);
+    s.at(400);
+    let r = s.request(2, 1, 1, 2, 4); // it had advertised VV[1] = 2
+    assert_only(&s, clause::KOR_GAP_1, &[v, r]);
+}
+
+#[test]
+fn second_request_while_outstanding_kor_gap_1() {
+    let mut s = gap();
+    let r1 = s.request(2, 1, 1, 3, 4);
+    s.at(300);
+    let r2 = s.request(2, 3, 1, 3, 4); // 200 ms later, nothing of 3..4 arrived
+    assert_only(&s, clause::KOR_GAP_1, &[r1, r2]);
+}
+
+#[test]
+fn anti_entropy_request_is_exempt_from_the_rate_limit() {
+    let mut s = gap();
+    s.request(2, 1, 1, 3, 4);
+    s.at(300);
+    s.vv_sync(3, 2, &[(1, 5)]);
+    s.request(2, 3, 1, 3, 4); // answers n3's VV_SYNC (KOR-AE-2)
+    assert_clean(&s);
+}
+
+// ------------------------------------------------------------------ KOR-REQ-2, KOR-EMIT-2 numbering
+
+/// n1 emits 1:1..1:4; n3 receives 1:1 and 1:4 only and requests 2..3 from n1, which answers with
+/// `answers`; then n1's VV_SYNC states its own entry (bounding what it stores).
+fn request_answered(answers: &[u32]) -> (Script, u64, u64) {
+    let mut s = base();
+    s.emit(3, 1, 1, 0x80, &OPAQUE);
+    for seq in 2..=3 {
+        s.gossip(1, 2, 1, seq, 0, 0, 0x80, &OPAQUE);
+        s.ack(2, 1, 1, seq);
+    }
+    s.emit(3, 1, 4, 0x80, &OPAQUE);
+    let r = s.request(3, 1, 1, 2, 3);
+    let mut first = 0;
+    for &seq in answers {
+        let f = s.gossip(1, 3, 1, seq, 0, 1, 0x80, &OPAQUE);
+        first = if first == 0 { f } else { first };
+        s.ack(3, 1, 1, seq);
+    }
+    s.at(1000);
+    s.vv_sync(1, 2, &[(1, 4)]);
+    (s, r, first)
+}
+
+#[test]
+fn complete_answer_passes() {
+    let (s, _, _) = request_answered(&[2, 3]);
+    assert_clean_with(&s, true);
+}
+
+#[test]
+fn answer_without_a_stored_event_kor_req_2() {
+    let (s, r, a) = request_answered(&[2]);
+    assert_only_with(&s, clause::KOR_REQ_2, &[r, a], true);
+}
+
+#[test]
+fn incomplete_answer_is_not_judged_under_loss() {
+    // Without `lossless`, the missing answer frame may have been lost before the capture point.
+    let (s, _, _) = request_answered(&[2]);
+    assert_clean_with(&s, false);
+}
+
+#[test]
+fn answer_revealing_a_skipped_number_kor_emit_2() {
+    // n1 numbers 1, 3, 4 (skips 2); n3 asks for 2..3 and gets 3 alone: 2 exists nowhere.
+    let mut s = base();
+    s.emit(3, 1, 1, 0x80, &OPAQUE);
+    s.emit(3, 1, 3, 0x80, &OPAQUE);
+    s.emit(3, 1, 4, 0x80, &OPAQUE);
+    s.request(2, 1, 1, 2, 2);
+    let r = s.request(3, 1, 1, 2, 3);
+    let a = s.gossip(1, 3, 1, 3, 0, 1, 0x80, &OPAQUE);
+    s.at(1000);
+    s.vv_sync(1, 2, &[(1, 4)]);
+    assert_only_with(&s, clause::KOR_EMIT_2, &[r, a], true);
+}
+
+// ------------------------------------------------------------------ KOR-ACK-2 retransmissions
+
+/// n1 sends 1:1 to n2 (never acked) and retransmits it with REPAIR at the given times (ms).
+fn retransmit(at: &[u64]) -> (Script, Vec<u64>) {
+    let mut s = base();
+    let mut frames = vec![s.gossip(1, 2, 1, 1, 0, 0, 0x80, &OPAQUE)];
+    for &ms in at {
+        s.at(ms);
+        frames.push(s.gossip(1, 2, 1, 1, 0, 1, 0x80, &OPAQUE));
+    }
+    (s, frames)
+}
+
+#[test]
+fn two_spaced_retransmissions_pass() {
+    let (s, _) = retransmit(&[700, 1300]);
+    assert_clean(&s);
+}
+
+#[test]
+fn retransmission_too_soon_kor_ack_2() {
+    let (s, f) = retransmit(&[300]);
+    assert_only(&s, clause::KOR_ACK_2, &[f[0], f[1]]);
+}
+
+#[test]
+fn third_retransmission_kor_ack_2() {
+    let (s, f) = retransmit(&[700, 1300, 1900]);
+    assert_only(&s, clause::KOR_ACK_2, &[f[2], f[3]]);
+}
+
+#[test]
+fn requested_repairs_are_not_retransmissions() {
+    let mut s = base();
+    s.gossip(1, 2, 1, 1, 0, 0, 0x80, &OPAQUE);
+    for ms in [300, 400, 500] {
+        s.at(ms);
+        s.request(2, 1, 1, 1, 1);
+        s.gossip(1, 2, 1, 1, 0, 1, 0x80, &OPAQUE);
+    }
+    let r = judge(&s, None);
+    assert!(!r.violations.iter().any(|f| f.clause == clause::KOR_ACK_2), "{}", common::describe(&r));
+}
+
+// ------------------------------------------------------------------ lossless model runs
+
+#[test]
+fn lossless_model_runs_pass_with_every_repair_rule() {
+    use ekc_checkers::testkit::model::ModelConfig;
+    for seed in 0..40 {
+        let cfg = ModelConfig { nodes: 2 + (seed as usize % 5), seed, proposals: 6, emissions: 12, loss: 0.0, dup: 0.05, ..Default::default() };
+        let exec = common::model(cfg.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::write(&dir, "c.pcap", &exec.capture);
+        let r = check_capture(&path, &CheckOptions { lossless: true, ..Default::default() }).unwrap();
+        assert_eq!(r.verdict, Verdict::Pass, "{cfg:?}\n{}", common::describe(&r));
+    }
 }

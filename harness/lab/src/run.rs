@@ -392,6 +392,7 @@ async fn run_case(
         ),
         fault_delay_ms: case_faults.as_ref().map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
         known_restarts: cl.nodes.iter().flat_map(|n| n.restarted_at.iter().map(move |t| (n.ip, *t))).collect(),
+        lossless: case_faults.is_none(),
     };
     let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state.as_deref(), &checks, names, &known))
         .await

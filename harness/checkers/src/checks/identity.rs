@@ -32,9 +32,16 @@ struct Sighting {
     reported: bool,
 }
 
-#[derive(Default)]
 pub struct Identity {
     seen: FastMap<(u8, u32), Sighting>,
+    /// Distinct identities seen per origin.
+    per_origin: [u32; 256],
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity { seen: FastMap::default(), per_origin: [0; 256] }
+    }
 }
 
 /// The event's content as KOR-EVT-8 compares it: every byte but `flags` and `hop_count`.
@@ -52,7 +59,11 @@ impl Identity {
     pub fn gossip(&mut self, cx: &mut Ctx, frame: u64, ts: u64, src: Ipv4Addr, src_module: Option<u8>, e: &KorEvent) {
         let content = fingerprint(e);
         let from_origin = e.hop_count == 0 && src_module == Some(e.origin_id);
-        let s = self.seen.entry((e.origin_id, e.origin_seq)).or_insert(Sighting { content, first_frame: frame, first_ts: ts, from_origin: None, reported: false });
+        let per_origin = &mut self.per_origin;
+        let s = self.seen.entry((e.origin_id, e.origin_seq)).or_insert_with(|| {
+            per_origin[e.origin_id as usize] += 1;
+            Sighting { content, first_frame: frame, first_ts: ts, from_origin: None, reported: false }
+        });
         let earlier_from_origin = s.from_origin;
         if from_origin && s.from_origin.is_none() {
             s.from_origin = Some((content, frame));
@@ -86,6 +97,16 @@ impl Identity {
             }
             _ => {}
         }
+    }
+
+    /// Distinct identities seen, all origins together.
+    pub fn total(&self) -> u64 {
+        self.seen.len() as u64
+    }
+
+    /// Distinct identities of origin `o` seen.
+    pub fn count(&self, o: u8) -> u32 {
+        self.per_origin[o as usize]
     }
 
     /// When the capture first showed `(o, s)`, if it did.

@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod commit;
 pub mod gossip;
 pub mod identity;
+pub mod repair;
 pub mod schema;
 
 use crate::ingest::{Datagram, IngestStats};
