@@ -379,3 +379,42 @@ fn lossless_model_runs_pass_with_every_repair_rule() {
         assert_eq!(r.verdict, Verdict::Pass, "{cfg:?}\n{}", common::describe(&r));
     }
 }
+
+// ------------------------------------------------------------------ KOR-AE-4
+
+/// n2 emits 2:1..2:3; n1 advertises VV[2] = 3; later n2's VV_SYNC says VV[2] = 0 (it lost its
+/// history) and n1 repairs 2:1, first telling n2 its own entry when `tell`.
+fn lost_history(tell: bool) -> (Script, u64, u64) {
+    let mut s = base();
+    for seq in 1..=3 {
+        s.emit(3, 2, seq, 0x80, &OPAQUE);
+    }
+    s.vv_sync(1, 3, &[(2, 3)]);
+    s.at(600);
+    let v = s.vv_sync(2, 1, &[]);
+    if tell {
+        s.vv_sync(1, 2, &[(2, 3)]);
+    }
+    let r = s.gossip(1, 2, 2, 1, 0, 1, 0x80, &OPAQUE);
+    s.ack(2, 1, 2, 1);
+    s.at(2000);
+    (s, v, r)
+}
+
+#[test]
+fn lost_history_told_before_the_repairs_passes() {
+    let (s, _, _) = lost_history(true);
+    assert_clean_with(&s, true);
+}
+
+#[test]
+fn lost_history_repaired_without_vv_sync_kor_ae_4() {
+    let (s, v, r) = lost_history(false);
+    assert_only_with(&s, clause::KOR_AE_4, &[v, r], true);
+}
+
+#[test]
+fn lost_history_is_not_judged_under_loss() {
+    let (s, _, _) = lost_history(false);
+    assert_clean_with(&s, false);
+}

@@ -12,7 +12,7 @@
 //!
 //! The same checker also judges the commit/gossip bridge ([`super::bridge`]: BRIDGE-1/2), event
 //! identity and sequencing ([`super::identity`]: KOR-EVT-8, KOR-EMIT-2) and repair obligations
-//! ([`super::repair`]: KOR-GAP-1 ranges and rate, KOR-REQ-2, KOR-ACK-2).
+//! ([`super::repair`]: KOR-GAP-1 ranges and rate, KOR-REQ-2, KOR-ACK-2, KOR-AE-4).
 //!
 //! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
 //! sequences above it, and for recent events the first receipt; entries older than a horizon
@@ -529,7 +529,9 @@ impl Checker for GossipOrder {
             Kor::VvSync { lo, hi, entries, .. } if valid => {
                 let module = cx.nodes.module_of(*ev.src.ip());
                 self.bridge.vv_sync(ev, module, *lo, *hi, entries);
-                self.repair.vv_sync(ev.ts_ns, *ev.src.ip(), module, *ev.dst.ip(), *lo, *hi, entries);
+                let tol = self.reorder_ns;
+                let dst_had = module.and_then(|m| self.nodes.get(ev.dst.ip()).and_then(|st| st.vv_sync.get(&m)).and_then(|x| x.floor(ev.ts_ns, tol))).map(|(v, _)| v);
+                self.repair.vv_sync(ev.ts_ns, ev.frame, *ev.src.ip(), module, *ev.dst.ip(), dst_had, *lo, *hi, entries);
                 self.vv_sync(ev, cx, *lo, *hi, entries)
             }
             _ => {}

@@ -20,6 +20,12 @@
 //!   without a request or VV_SYNC of that peer asking for it, is a retransmission: at most two per
 //!   event and peer, each at least 500 ms (less the slack) after the previous send.
 //!
+//! - KOR-AE-4 (only with `CheckOptions::lossless`): a node `p` that had advertised VV[m] = v
+//!   receives from `q` (module `m`) a VV_SYNC whose entry for `m` is below `v`, and sends `q` a
+//!   repair of `m`'s events above that entry (its answer, KOR-AE-2, not asked by a request): its
+//!   own VV_SYNC covering `m` comes first (a VV_SYNC within the reorder tolerance after the repair
+//!   counts, since the capture may swap two frames).
+//!
 //! Requests are kept until [`ANSWER_HORIZON_NS`] after they were sent (answers of a paused node
 //! come late) and then judged; state follows the requests and retransmissions in flight.
 
@@ -30,7 +36,7 @@ use ekc_oracle::clause::{self, ClauseId};
 use std::net::Ipv4Addr;
 
 /// The clauses this part of `gossip-order` judges.
-pub const CLAUSES: [ClauseId; 2] = [clause::KOR_REQ_2, clause::KOR_ACK_2];
+pub const CLAUSES: [ClauseId; 3] = [clause::KOR_REQ_2, clause::KOR_ACK_2, clause::KOR_AE_4];
 
 /// KOR-GAP-1 and KOR-ACK-2: 500 ms between two sends.
 const MIN_INTERVAL_NS: u64 = 500_000_000;
@@ -105,11 +111,40 @@ pub struct Repair {
     own_sent: FastMap<Ipv4Addr, (u32, u32)>,
     /// Nodes that restarted: what they advertise may be a durable VV without its events.
     restarted: crate::fasthash::FastSet<Ipv4Addr>,
+    /// KOR-AE-4 obligations in flight.
+    lost_history: Vec<LostHistory>,
+}
+
+/// `q` (module `m`) told `p` by a VV_SYNC that its own entry is only `entry`, below what `p` had
+/// advertised: `p` answers with a VV_SYNC covering `m` before its repairs (KOR-AE-4).
+struct LostHistory {
+    p: Ipv4Addr,
+    q: Ipv4Addr,
+    m: u8,
+    entry: u32,
+    frame: u64,
+    ts: u64,
+    /// `p`'s first VV_SYNC to `q` covering `m` after it: ts.
+    told: Option<u64>,
+    /// `p`'s first unrequested repair of `m` above `entry` to `q`: (frame, ts).
+    repaired: Option<(u64, u64)>,
 }
 
 impl Repair {
     /// A valid VV_SYNC from `src` to `dst`.
-    pub fn vv_sync(&mut self, ts: u64, src: Ipv4Addr, src_module: Option<u8>, dst: Ipv4Addr, lo: u8, hi: u8, entries: &[(u8, u32)]) {
+    /// A valid VV_SYNC from `src` (module `src_module`) to `dst`, which had advertised `dst_had`
+    /// for `src_module` (KOR-AE-4).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vv_sync(&mut self, ts: u64, frame: u64, src: Ipv4Addr, src_module: Option<u8>, dst: Ipv4Addr, dst_had: Option<u32>, lo: u8, hi: u8, entries: &[(u8, u32)]) {
+        for h in self.lost_history.iter_mut().filter(|h| h.p == src && h.q == dst && h.told.is_none() && (lo..=hi).contains(&h.m)) {
+            h.told = Some(ts);
+        }
+        if let (Some(m), Some(had)) = (src_module.filter(|m| (lo..=hi).contains(m)), dst_had) {
+            let entry = entries.iter().find(|(o, _)| *o == m).map(|(_, e)| *e).unwrap_or(0);
+            if entry < had {
+                self.lost_history.push(LostHistory { p: dst, q: src, m, entry, frame, ts, told: None, repaired: None });
+            }
+        }
         for (o, e) in entries {
             let m = self.synced.entry((dst, *o)).or_default();
             *m = (*m).max(*e);
@@ -211,6 +246,11 @@ impl Repair {
             r.first_answer.get_or_insert(frame);
             asked = true;
         }
+        if !asked {
+            for h in self.lost_history.iter_mut().filter(|h| h.p == p && h.q == q && h.m == o && s > h.entry && h.repaired.is_none()) {
+                h.repaired = Some((frame, ts));
+            }
+        }
         let synced = self.syncs.get(&(q, p)).is_some_and(|x| (x.lo..=x.hi).contains(&o) && x.entries.get(&o).copied().unwrap_or(0) < s);
         let Some((orig_ts, orig_frame)) = original.filter(|_| !asked && !synced) else { return };
         let e = self.resent.entry((p, q, o, s)).or_insert((0, orig_ts, orig_frame));
@@ -243,6 +283,7 @@ impl Repair {
             r.held = (1, 0);
         }
         self.restarted.insert(ip);
+        self.lost_history.retain(|h| h.p != ip);
         self.last_request.retain(|(q, _), _| *q != ip);
         self.resent.retain(|(p, _, _, _), _| *p != ip);
         self.own_sent.remove(&ip);
@@ -250,6 +291,7 @@ impl Repair {
 
     /// Judges the requests older than the horizon (all of them with `all`).
     pub fn settle(&mut self, cx: &mut Ctx, identity: &Identity, now: u64, all: bool) {
+        self.settle_lost_history(cx, now, all);
         let mut i = 0;
         while i < self.requests.len() {
             if !all && self.requests[i].ts + ANSWER_HORIZON_NS > now {
@@ -260,6 +302,40 @@ impl Repair {
             Self::judge_answer(cx, identity, &r);
         }
         self.resent.retain(|_, (_, ts, _)| *ts + ANSWER_HORIZON_NS > now);
+    }
+
+    /// KOR-AE-4: judges the obligations whose first repair is older than the reorder tolerance.
+    fn settle_lost_history(&mut self, cx: &mut Ctx, now: u64, all: bool) {
+        let tol = cx.opts.reorder_tolerance_ms * 1_000_000;
+        let mut i = 0;
+        while i < self.lost_history.len() {
+            let h = &self.lost_history[i];
+            let first_repair = h.repaired.map(|(_, t)| t);
+            let told_first = match (h.told, first_repair) {
+                (Some(t), Some(r)) => t <= r + tol,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if told_first {
+                self.lost_history.swap_remove(i);
+                continue;
+            }
+            let due = all || first_repair.is_some_and(|r| r + tol < now) || h.ts + ANSWER_HORIZON_NS < now;
+            if !due {
+                i += 1;
+                continue;
+            }
+            let h = self.lost_history.swap_remove(i);
+            let Some((repair_frame, _)) = h.repaired.filter(|_| cx.opts.lossless) else { continue };
+            let (who, to) = (cx.name(h.p), cx.name(h.q));
+            cx.report(
+                GOSSIP_ORDER,
+                clause::KOR_AE_4,
+                &[h.frame, repair_frame],
+                vec![NodeRef::Ip(h.p)],
+                format!("{to}'s VV_SYNC says VV[{}] = {}, below what {who} had advertised: {who} sent repairs without first answering with its own VV_SYNC covering {}.", h.m, h.entry, h.m),
+            );
+        }
     }
 
     /// Whether the capture bounds the target's deliveries by 256, so that it still stores every
