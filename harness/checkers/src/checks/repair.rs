@@ -97,7 +97,8 @@ struct SyncSeen {
 
 #[derive(Default)]
 pub struct Repair {
-    requests: Vec<Request>,
+    /// Requests in flight per (target, requester): a repair frame looks at its own pair only.
+    requests: FastMap<(Ipv4Addr, Ipv4Addr), Vec<Request>>,
     /// Last non-exempt request per (requester, origin): (ts, frame, to_seq, target, from_seq).
     last_request: FastMap<(Ipv4Addr, u8), (u64, u64, u32, Ipv4Addr, u32)>,
     /// Last VV_SYNC per (sender, receiver).
@@ -151,7 +152,8 @@ impl Repair {
         }
         if let Some(m) = src_module.filter(|m| (lo..=hi).contains(m)) {
             let own = entries.iter().find(|(o, _)| *o == m).map(|(_, e)| *e).unwrap_or(0);
-            for r in self.requests.iter_mut().filter(|r| r.target == src && r.own_after.is_none() && r.ts < ts) {
+            let mine = self.requests.iter_mut().filter(|((p, _), _)| *p == src).flat_map(|(_, l)| l.iter_mut());
+            for r in mine.filter(|r| r.own_after.is_none() && r.ts < ts) {
                 r.own_after = Some(own);
             }
         }
@@ -213,7 +215,7 @@ impl Repair {
             }
             self.last_request.insert((q, o), (ts, frame, to, p, from));
         }
-        self.requests.push(Request { requester: q, target: p, origin: o, from, to, ts, frame, held, own_after: None, answered: 0, first_answer: None });
+        self.requests.entry((p, q)).or_default().push(Request { requester: q, target: p, origin: o, from, to, ts, frame, held, own_after: None, answered: 0, first_answer: None });
     }
 
     fn judge_range(&self, cx: &mut Ctx, frame: u64, q: Ipv4Addr, o: u8, from: u32, to: u32, view: &RequesterView) {
@@ -241,7 +243,8 @@ impl Repair {
     #[allow(clippy::too_many_arguments)]
     pub fn repair(&mut self, cx: &mut Ctx, frame: u64, ts: u64, p: Ipv4Addr, q: Ipv4Addr, o: u8, s: u32, original: Option<(u64, u64)>) {
         let mut asked = false;
-        for r in self.requests.iter_mut().filter(|r| r.target == p && r.requester == q && r.origin == o && (r.from..=r.to).contains(&s)) {
+        let pending = self.requests.get_mut(&(p, q)).map(|l| l.as_mut_slice()).unwrap_or(&mut []);
+        for r in pending.iter_mut().filter(|r| r.origin == o && (r.from..=r.to).contains(&s)) {
             r.answered |= 1 << (s - r.from);
             r.first_answer.get_or_insert(frame);
             asked = true;
@@ -279,7 +282,7 @@ impl Repair {
 
     /// A node restarted: what it provably stored is gone.
     pub fn restarted(&mut self, ip: Ipv4Addr) {
-        for r in self.requests.iter_mut().filter(|r| r.target == ip) {
+        for r in self.requests.iter_mut().filter(|((p, _), _)| *p == ip).flat_map(|(_, l)| l.iter_mut()) {
             r.held = (1, 0);
         }
         self.restarted.insert(ip);
@@ -292,14 +295,21 @@ impl Repair {
     /// Judges the requests older than the horizon (all of them with `all`).
     pub fn settle(&mut self, cx: &mut Ctx, identity: &Identity, now: u64, all: bool) {
         self.settle_lost_history(cx, now, all);
-        let mut i = 0;
-        while i < self.requests.len() {
-            if !all && self.requests[i].ts + ANSWER_HORIZON_NS > now {
-                i += 1;
-                continue;
+        let mut due = Vec::new();
+        for list in self.requests.values_mut() {
+            let mut i = 0;
+            while i < list.len() {
+                if all || list[i].ts + ANSWER_HORIZON_NS <= now {
+                    due.push(list.swap_remove(i));
+                } else {
+                    i += 1;
+                }
             }
-            let r = self.requests.swap_remove(i);
-            Self::judge_answer(cx, identity, &r);
+        }
+        self.requests.retain(|_, l| !l.is_empty());
+        due.sort_unstable_by_key(|r| r.frame);
+        for r in &due {
+            Self::judge_answer(cx, identity, r);
         }
         self.resent.retain(|_, (_, ts, _)| *ts + ANSWER_HORIZON_NS > now);
     }
