@@ -209,8 +209,9 @@ impl Bridge {
                     ),
                 );
             }
-            for (c, r) in mine.iter().zip(events.iter()) {
-                self.judge_timing(cx, c, r);
+            for (i, c) in mine.iter().enumerate() {
+                let next = mine.get(i + 1).map(|n| n.ts).unwrap_or(u64::MAX);
+                self.judge_timing(cx, c, &events, next);
             }
             for c in mine.iter().skip(events.len()) {
                 self.judge_missing(cx, e, c, m, identity);
@@ -218,23 +219,30 @@ impl Bridge {
         }
     }
 
-    fn judge_timing(&self, cx: &mut Ctx, c: &CommitSeen, r: &ResultSeen) {
-        let Some((frame, ts)) = r.original else { return }; // its original sends were all lost before the capture
-        if ts > c.ts + EMIT_WINDOW_NS {
-            let who = cx.name(c.proposer);
-            cx.report(
-                GOSSIP_ORDER,
-                clause::BRIDGE_1,
-                &[c.frame, frame],
-                vec![NodeRef::Ip(c.proposer)],
-                format!(
-                    "{who} emitted the CONSENSUS_RESULT of commit {} {} ms after its first COMMIT datagram: it is emitted at the same instant (tolerance {} ms).",
-                    c.pid,
-                    (ts - c.ts) / 1_000_000,
-                    EMIT_WINDOW_NS / 1_000_000
-                ),
-            );
+    /// The event's original send is due within the window around the COMMIT. Late only when no
+    /// original of this entry by the proposer lies in the window and one comes after it but before
+    /// the proposer's next commit of the same entry (`next`), which would own it.
+    fn judge_timing(&self, cx: &mut Ctx, c: &CommitSeen, events: &[&ResultSeen], next: u64) {
+        let originals = || events.iter().filter_map(|r| r.original);
+        if originals().any(|(_, ts)| ts + EMIT_WINDOW_NS >= c.ts && ts <= c.ts + EMIT_WINDOW_NS) {
+            return;
         }
+        let Some((frame, ts)) = originals().filter(|(_, ts)| *ts > c.ts + EMIT_WINDOW_NS && *ts < next).min_by_key(|(_, ts)| *ts) else {
+            return; // its original sends were all lost before the capture, or it is missing
+        };
+        let who = cx.name(c.proposer);
+        cx.report(
+            GOSSIP_ORDER,
+            clause::BRIDGE_1,
+            &[c.frame, frame],
+            vec![NodeRef::Ip(c.proposer)],
+            format!(
+                "{who} emitted the CONSENSUS_RESULT of commit {} {} ms after its first COMMIT datagram: it is emitted at the same instant (tolerance {} ms).",
+                c.pid,
+                (ts - c.ts) / 1_000_000,
+                EMIT_WINDOW_NS / 1_000_000
+            ),
+        );
     }
 
     /// The commit has no event of its own entry from its proposer (module `m`).
