@@ -60,6 +60,11 @@ pub struct CheckOptions {
     /// times replace the detection of a restart by a new ANNOUNCE incarnation, which comes only
     /// after a restarted node's first frames (a start-up VV_SYNC, repairs it receives).
     pub known_restarts: Vec<(Ipv4Addr, u64)>,
+    /// The capture shows every datagram the nodes sent: no fault removed one before the capture
+    /// point and the capture dropped none. Only then does a frame's absence prove it was not sent,
+    /// which KOR-REQ-2 (a stored event left out of an answer) and the numbering rule of
+    /// KOR-EMIT-2 need. `false` (the default): those two are not judged.
+    pub lossless: bool,
 }
 
 impl Default for CheckOptions {
@@ -76,6 +81,7 @@ impl Default for CheckOptions {
             reorder_tolerance_ms: 200,
             persistent_nodes: None,
             known_restarts: Vec::new(),
+            lossless: false,
         }
     }
 }

@@ -338,7 +338,7 @@ impl Normalizer {
                         e.origin_seq,
                         e.event_type,
                         e.hop_count,
-                        if e.repair() { " REPAIR" } else { "" }
+                        if e.is_repair() { " REPAIR" } else { "" }
                     ),
                     Kor::Ack { source, acks } => write!(
                         line,

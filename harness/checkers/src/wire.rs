@@ -213,26 +213,14 @@ pub fn threshold(n: u32) -> u32 {
 }
 
 // ---------------------------------------------------------------- EK-KOR
+//
+// Every field is read through the oracle's zero-copy views (`ekc_oracle::kor::Frame`,
+// `EventView`, `ConsensusResultView`): the offsets of ek-kor.md live in the oracle alone.
 
-/// The 36-byte event (ek-kor.md section 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KorEvent {
-    pub sequence: u32,
-    pub timestamp_us: u32,
-    pub event_type: u8,
-    pub flags: u8,
-    pub origin_id: u8,
-    pub hop_count: u8,
-    pub origin_seq: u32,
-    pub payload: [u8; 20],
-}
+use ekc_oracle::kor::{ConsensusResultView, EventRepr, Frame};
 
-impl KorEvent {
-    pub const REPAIR: u8 = 0x01;
-    pub fn repair(&self) -> bool {
-        self.flags & Self::REPAIR != 0
-    }
-}
+/// The 36-byte event (ek-kor.md section 3): the oracle's representation, read without judging.
+pub type KorEvent = EventRepr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VvSummary {
@@ -314,25 +302,6 @@ pub struct KorDecoded {
     pub violations: Vec<Bad>,
 }
 
-fn u32le(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn event_at(b: &[u8]) -> KorEvent {
-    let mut payload = [0u8; 20];
-    payload.copy_from_slice(&b[16..36]);
-    KorEvent {
-        sequence: u32le(b, 0),
-        timestamp_us: u32le(b, 4),
-        event_type: b[8],
-        flags: b[9],
-        origin_id: b[10],
-        hop_count: b[11],
-        origin_seq: u32le(b, 12),
-        payload,
-    }
-}
-
 /// Decodes one EK-KOR datagram. The oracle (`KorRepr::parse`) judges validity; the fields are
 /// read here leniently so that a structurally readable but invalid frame (say, a forward at hop 4)
 /// still shows what its sender did. `Err` when not even the structure can be read.
@@ -346,23 +315,22 @@ pub fn decode_kor(b: &[u8]) -> Result<KorDecoded, Bad> {
     }
 }
 
-/// Reads the fields of a frame whose type and length are consistent, without judging values.
+/// Reads the fields of a frame whose type and length are consistent (the oracle's
+/// `Frame::check_len`: KOR-WIRE-2, KOR-FRAME-1, KOR-FRAME-3), without judging values. An ACK
+/// must also carry 1..4 entries to be read.
 fn read_structure(b: &[u8]) -> Option<Kor> {
-    if b.len() < 2 || b.len() > 64 {
-        return None;
-    }
-    let source = b[1];
-    Some(match b[0] {
-        0x60 if b.len() == 46 => {
-            Kor::Gossip { source, vv: VvSummary { origins: b[3], sum: u32le(b, 4), crc: u16::from_le_bytes([b[8], b[9]]) }, event: event_at(&b[10..46]) }
-        }
-        0x61 if b.len() >= 3 && (1..=4).contains(&b[2]) && b.len() == 3 + 5 * b[2] as usize => {
-            Kor::Ack { source, acks: Pairs::new((0..b[2] as usize).map(|i| (b[3 + 5 * i], u32le(b, 4 + 5 * i))))? }
-        }
-        0x62 if b.len() == 12 => Kor::Request { source, origin: b[2], from_seq: u32le(b, 4), to_seq: u32le(b, 8) },
-        0x63 if b.len() >= 5 && b[4] <= 11 && b.len() == 5 + 5 * b[4] as usize => {
-            Kor::VvSync { source, lo: b[2], hi: b[3], entries: Pairs::new((0..b[4] as usize).map(|i| (b[5 + 5 * i], u32le(b, 6 + 5 * i))))? }
-        }
+    use ekc_oracle::kor::msg_type;
+    let f = Frame::new_checked(b).ok()?;
+    let source = f.source_module();
+    Some(match f.msg_type() {
+        msg_type::EVENT_GOSSIP => Kor::Gossip {
+            source,
+            vv: VvSummary { origins: f.vv_summary_origins(), sum: f.vv_summary_sum(), crc: f.vv_summary_crc() },
+            event: EventRepr::read(&f.event()),
+        },
+        msg_type::EVENT_ACK if f.ack_count() >= 1 => Kor::Ack { source, acks: Pairs::new((0..f.ack_count() as usize).map(|i| f.ack_entry(i)))? },
+        msg_type::EVENT_REQUEST => Kor::Request { source, origin: f.target_origin(), from_seq: f.from_seq(), to_seq: f.to_seq() },
+        msg_type::VV_SYNC => Kor::VvSync { source, lo: f.lo(), hi: f.hi(), entries: Pairs::new((0..f.sync_count() as usize).map(|i| f.sync_entry(i)))? },
         _ => return None,
     })
 }
@@ -376,17 +344,19 @@ pub fn consensus_result(p: &[u8; 20]) -> (String, String, u32) {
 /// [`consensus_result`] borrowing from the payload (valid UTF-8, the usual case): every receipt
 /// of a bridged commit is looked at, so no Strings per frame.
 pub fn consensus_result_ref(p: &[u8; 20]) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>, u32) {
-    fn trim(b: &[u8]) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&b[..b.iter().position(|c| *c == 0).unwrap_or(b.len())])
-    }
-    (trim(&p[0..8]), trim(&p[8..16]), u32le(p, 16))
+    let v = ConsensusResultView::new_unchecked(p);
+    let (key, value) = (String::from_utf8_lossy(v.key()), String::from_utf8_lossy(v.value()));
+    (key, value, v.version())
 }
 
-/// Encodes a CONSENSUS_RESULT payload (BRIDGE-2).
+/// Encodes a CONSENSUS_RESULT payload (BRIDGE-2), cutting key and value at 8 bytes.
 pub fn encode_consensus_result(key: &str, value: &str, version: u32) -> [u8; 20] {
-    let mut p = [0u8; 20];
-    p[..key.len().min(8)].copy_from_slice(&key.as_bytes()[..key.len().min(8)]);
-    p[8..8 + value.len().min(8)].copy_from_slice(&value.as_bytes()[..value.len().min(8)]);
-    p[16..20].copy_from_slice(&version.to_le_bytes());
-    p
+    fn cut(s: &str) -> &str {
+        let mut n = s.len().min(8);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        &s[..n]
+    }
+    ekc_oracle::kor::consensus_result_payload(cut(key), cut(value), version).expect("cut to 8 bytes")
 }

@@ -17,6 +17,9 @@ pub struct CaseKnowledge {
     pub fault_delay_ms: u64,
     /// When the lab started a node again (address, Unix ns).
     pub known_restarts: Vec<(Ipv4Addr, u64)>,
+    /// No fault touched the case's traffic: the capture shows every datagram sent
+    /// (CheckOptions::lossless).
+    pub lossless: bool,
 }
 
 pub struct Judgement {
@@ -47,6 +50,7 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
         ctl_port: crate::cluster::CTL_PORT,
         checks: if checks.is_empty() { None } else { Some(checks.to_vec()) },
         node_names: names,
+        lossless: known.lossless,
     };
     let report = check_capture(pcap, &opts).map_err(|e| e.to_string())?;
     let conv = |f: &ekc_checkers::Finding| Finding {

@@ -541,5 +541,6 @@ fn case_knowledge(cl: &Cluster, case_faults: Option<&crate::faults::CaseFaults>)
         ),
         fault_delay_ms: case_faults.map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
         known_restarts: cl.nodes.iter().flat_map(|n| n.restarted_at.iter().map(move |t| (n.ip, *t))).collect(),
+        lossless: case_faults.is_none(),
     }
 }

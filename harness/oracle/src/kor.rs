@@ -60,6 +60,10 @@ mod field {
     // EVENT_GOSSIP
     pub const EVENT_COUNT: usize = 2;
     pub const VV_SUMMARY: core::ops::Range<usize> = 3..10;
+    /// KOR-GOS-2 parts of `vv_summary`: origin count, u32 sum, u16 CRC.
+    pub const VV_ORIGINS: usize = 3;
+    pub const VV_SUM: core::ops::Range<usize> = 4..8;
+    pub const VV_CRC: core::ops::Range<usize> = 8..10;
     pub const EVENT: core::ops::Range<usize> = 10..46;
     // EVENT_ACK
     pub const ACK_COUNT: usize = 2;
@@ -86,6 +90,11 @@ mod field {
     pub const HOP_COUNT: usize = 11;
     pub const ORIGIN_SEQ: core::ops::Range<usize> = 12..16;
     pub const PAYLOAD: core::ops::Range<usize> = 16..36;
+
+    // CONSENSUS_RESULT payload (ek-roj.md BRIDGE-2), relative to the payload's start.
+    pub const RESULT_KEY: core::ops::Range<usize> = 0..8;
+    pub const RESULT_VALUE: core::ops::Range<usize> = 8..16;
+    pub const RESULT_VERSION: core::ops::Range<usize> = 16..20;
 }
 
 /// KOR-WIRE-3: little-endian, byte-wise (no alignment assumed).
@@ -207,6 +216,22 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let mut out = [0; 7];
         out.copy_from_slice(&self.buffer.as_ref()[field::VV_SUMMARY]);
         out
+    }
+
+    /// `vv_summary` byte 3: origins with a non-zero entry (KOR-GOS-2).
+    pub fn vv_summary_origins(&self) -> u8 {
+        self.buffer.as_ref()[field::VV_ORIGINS]
+    }
+
+    /// `vv_summary` bytes 4..7: sum of all entries modulo 2^32 (KOR-GOS-2).
+    pub fn vv_summary_sum(&self) -> u32 {
+        read_u32(self.buffer.as_ref(), field::VV_SUM)
+    }
+
+    /// `vv_summary` bytes 8..9: CRC-16/CCITT-FALSE over the entries (KOR-GOS-2).
+    pub fn vv_summary_crc(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::VV_CRC];
+        u16::from_le_bytes([b[0], b[1]])
     }
 
     /// EVENT_GOSSIP's event.
@@ -408,6 +433,43 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EventView<T> {
     }
 }
 
+/// A read-only view of a CONSENSUS_RESULT payload (ek-roj.md BRIDGE-2): NUL-padded key and value,
+/// u32 LE version. It reads leniently (a key or value ends at its first NUL, bytes are not judged):
+/// judging is [`check_consensus_result`] (KOR-TYPE-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsensusResultView<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> ConsensusResultView<T> {
+    /// Wraps a 20-byte payload (`[u8; 20]` or a slice of at least 20 bytes).
+    pub const fn new_unchecked(buffer: T) -> ConsensusResultView<T> {
+        ConsensusResultView { buffer }
+    }
+
+    pub fn version(&self) -> u32 {
+        read_u32(self.buffer.as_ref(), field::RESULT_VERSION)
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> ConsensusResultView<&'a T> {
+    fn padded(&self, at: core::ops::Range<usize>) -> &'a [u8] {
+        let field = &self.buffer.as_ref()[at];
+        &field[..field.iter().position(|&b| b == 0).unwrap_or(field.len())]
+    }
+
+    /// The key's bytes before the NUL padding (borrowed from the payload, as smoltcp's
+    /// `Packet<&'a T>::payload`).
+    pub fn key(&self) -> &'a [u8] {
+        self.padded(field::RESULT_KEY)
+    }
+
+    /// The value's bytes before the NUL padding.
+    pub fn value(&self) -> &'a [u8] {
+        self.padded(field::RESULT_VALUE)
+    }
+}
+
 /// The checked content of one event (section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventRepr {
@@ -570,7 +632,7 @@ pub fn check_consensus_result(payload: &[u8; 20]) -> Result<ConsensusResult<'_>,
         |b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b':' | b'+' | b'-'),
         "value",
     )?;
-    let version = u32::from_le_bytes([payload[16], payload[17], payload[18], payload[19]]);
+    let version = ConsensusResultView::new_unchecked(payload).version();
     if version == 0 {
         return Err(Violation::at(clause::KOR_TYPE_1, "/event/payload/version", "version is 0"));
     }
@@ -583,9 +645,9 @@ pub fn consensus_result_payload(key: &str, value: &str, version: u32) -> Option<
         return None;
     }
     let mut out = [0u8; 20];
-    out[..key.len()].copy_from_slice(key.as_bytes());
-    out[8..8 + value.len()].copy_from_slice(value.as_bytes());
-    out[16..20].copy_from_slice(&version.to_le_bytes());
+    out[field::RESULT_KEY][..key.len()].copy_from_slice(key.as_bytes());
+    out[field::RESULT_VALUE][..value.len()].copy_from_slice(value.as_bytes());
+    write_u32(&mut out, field::RESULT_VERSION, version);
     Some(out)
 }
 
@@ -1019,6 +1081,22 @@ mod tests {
                 let _ = KorRepr::parse(&buf);
             }
         }
+    }
+
+    #[test]
+    fn vv_summary_parts_and_result_view_read_the_documented_offsets() {
+        let mut buf = [0u8; GOSSIP_LEN];
+        buf[3] = 4;
+        buf[4..8].copy_from_slice(&0x0a0b_0c0du32.to_le_bytes());
+        buf[8..10].copy_from_slice(&0xbeefu16.to_le_bytes());
+        let frame = Frame::new_unchecked(&buf[..]);
+        assert_eq!((frame.vv_summary_origins(), frame.vv_summary_sum(), frame.vv_summary_crc()), (4, 0x0a0b_0c0d, 0xbeef));
+        let p = consensus_result_payload("bay3", "", 9).unwrap();
+        let v = ConsensusResultView::new_unchecked(&p);
+        assert_eq!((v.key(), v.value(), v.version()), (&b"bay3"[..], &b""[..], 9));
+        let full = *b"abcdefghABCDEFGH\x01\x00\x00\x00";
+        let v = ConsensusResultView::new_unchecked(&full);
+        assert_eq!((v.key(), v.value(), v.version()), (&b"abcdefgh"[..], &b"ABCDEFGH"[..], 1));
     }
 
     #[test]

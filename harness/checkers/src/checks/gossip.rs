@@ -10,12 +10,20 @@
 //! - KOR-VV-2: the vectors a node advertises (vv_summary, VV_SYNC) never go backwards (a restart
 //!   not known to run with persisted state starts a new baseline, CheckOptions::persistent_nodes).
 //!
+//! The same checker also judges the commit/gossip bridge ([`super::bridge`]: BRIDGE-1/2), event
+//! identity and sequencing ([`super::identity`]: KOR-EVT-8, KOR-EMIT-2) and repair obligations
+//! ([`super::repair`]: KOR-GAP-1 ranges and rate, KOR-REQ-2, KOR-ACK-2, KOR-AE-4).
+//!
 //! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
 //! sequences above it, and for recent events the first receipt; entries older than a horizon
 //! are dropped, so memory follows the events in flight.
 
+use super::bridge::Bridge;
+use super::identity::Identity;
+use super::repair::{Repair, RequesterView};
 use super::{Checker, Ctx, NodeRef, GOSSIP_ORDER};
 use crate::trace::{Body, Event};
+use crate::wire::RojBody;
 use crate::wire::{Kor, KorEvent, VvSummary};
 use ekc_oracle::clause::{self, ClauseId};
 use crate::fasthash::FastMap;
@@ -89,6 +97,15 @@ struct Monotone {
 }
 
 impl Monotone {
+    /// The highest value advertised at least `tolerance` before `now`: (value, frame).
+    fn floor(&self, now: u64, tolerance: u64) -> Option<(u32, u64)> {
+        let recent = self.recent.iter().rev().find(|(t, _, _)| t + tolerance <= now).map(|(_, f, v)| (*v, *f));
+        match (self.settled, recent) {
+            (Some(s), Some(r)) => Some(if r.0 >= s.0 { r } else { s }),
+            (s, r) => s.or(r),
+        }
+    }
+
     /// Records `value`; returns the earlier advertisement it falls below, if any.
     fn observe(&mut self, ts: u64, frame: u64, value: u32, tolerance: u64) -> Option<(u32, u64)> {
         while let Some(&(t, f, v)) = self.recent.front() {
@@ -168,6 +185,9 @@ pub struct GossipOrder {
     pending_regressions: Vec<PendingRegression>,
     /// Nodes whose new incarnation arrived with the event being handled.
     restarts_seen: Vec<Ipv4Addr>,
+    bridge: Bridge,
+    identity: Identity,
+    repair: Repair,
 }
 
 /// Reports a KOR-VV-2 regression now (a node whose state persists never goes back) or holds it
@@ -182,7 +202,7 @@ fn regression(pending: &mut Vec<PendingRegression>, cx: &mut Ctx, src: Ipv4Addr,
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new() }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new(), bridge: Bridge::default(), identity: Identity::default(), repair: Repair::default() }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
@@ -192,9 +212,9 @@ impl GossipOrder {
         // Names are only needed for findings: resolved when one is reported, not per frame.
         let who = |cx: &Ctx| cx.name(src);
         let src_module = cx.nodes.module_of(src);
-        let is_forward = e.hop_count > 0 && !e.repair() && src_module != Some(o);
+        let is_forward = e.hop_count > 0 && !e.is_repair() && src_module != Some(o);
         let st = self.nodes.entry(src).or_default();
-        if e.hop_count == 0 && !e.repair() && src_module.map(|m| m == o).unwrap_or(true) {
+        if e.hop_count == 0 && !e.is_repair() && src_module.map(|m| m == o).unwrap_or(true) {
             // The emitter's own event: it is delivered at the emitter.
             st.received.entry(o).add(s);
         }
@@ -298,11 +318,20 @@ impl GossipOrder {
         if !valid {
             return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
         }
+        self.identity.gossip(cx, ev.frame, ev.ts_ns, src, src_module, e);
+        self.bridge.gossip(ev, src_module, e);
+        if e.hop_count == 0 && !e.is_repair() && src_module == Some(o) {
+            self.repair.own_sent(src, s);
+        }
         // The receiver's view.
         let st = self.nodes.entry(dst).or_default();
+        if e.is_repair() {
+            let original = st.receipts.get(&(o, s)).and_then(|l| l.iter().find(|r| r.from == src && !r.repair)).map(|r| (r.ts, r.frame));
+            self.repair.repair(cx, ev.frame, ev.ts_ns, src, dst, o, s, original);
+        }
         let list = st.receipts.entry((o, s)).or_default();
         if list.len() < MAX_RECEIPTS {
-            list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.repair() });
+            list.push(Receipt { ts: ev.ts_ns, frame: ev.frame, from: src, hop: e.hop_count, repair: e.is_repair() });
         }
         let rcv = st.received.entry(o);
         let gap = !rcv.has(s) && s > rcv.contiguous + 1;
@@ -410,6 +439,25 @@ impl GossipOrder {
         }
     }
 
+    /// A valid EVENT_REQUEST: what its sender knew of the origin, and what its target stores.
+    fn request(&mut self, ev: &Event, cx: &mut Ctx, o: u8, from: u32, to: u32) {
+        let (q, p) = (*ev.src.ip(), *ev.dst.ip());
+        let tol = self.reorder_ns;
+        let advertised = |st: Option<&NodeState>| st.and_then(|st| st.vv_sync.get(&o)).and_then(|m| m.floor(ev.ts_ns, tol));
+        let st = self.nodes.get(&q);
+        let received = st.and_then(|st| st.received.get(o));
+        let contiguous = received.map(|r| r.contiguous).unwrap_or(0);
+        let view = RequesterView {
+            contiguous,
+            highest: received.and_then(|r| r.above.last().copied()).unwrap_or(contiguous),
+            synced: self.repair.synced(q, o),
+            advertised: advertised(st),
+            own: cx.nodes.module_of(q) == Some(o),
+        };
+        let target_advertised = advertised(self.nodes.get(&p)).map(|(v, _)| v).unwrap_or(0);
+        self.repair.request(cx, ev.frame, ev.ts_ns, q, p, o, from, to, view, target_advertised);
+    }
+
     fn prune(&mut self) {
         let now = self.now;
         for st in self.nodes.values_mut() {
@@ -425,7 +473,11 @@ impl Checker for GossipOrder {
     }
 
     fn clauses(&self) -> Vec<ClauseId> {
-        vec![clause::KOR_CAUSAL_1, clause::KOR_HOP_1, clause::KOR_HOP_2, clause::KOR_HOP_3, clause::KOR_GAP_1, clause::KOR_VV_2]
+        let mut c = vec![clause::KOR_CAUSAL_1, clause::KOR_HOP_1, clause::KOR_HOP_2, clause::KOR_HOP_3, clause::KOR_GAP_1, clause::KOR_VV_2];
+        c.extend(super::identity::CLAUSES);
+        c.extend(super::bridge::CLAUSES);
+        c.extend(super::repair::CLAUSES);
+        c
     }
 
     fn event(&mut self, ev: &Event, cx: &mut Ctx) {
@@ -445,6 +497,14 @@ impl Checker for GossipOrder {
         if self.now.saturating_sub(self.last_prune) > 1_000_000_000 {
             self.last_prune = self.now;
             self.prune();
+            self.repair.settle(cx, &self.identity, self.now, false);
+        }
+        if let Body::Roj(m) = &ev.body {
+            match &m.body {
+                RojBody::Propose(p) => self.bridge.propose(ev, p),
+                RojBody::Commit(c) => self.bridge.commit(ev, c),
+                _ => {}
+            }
         }
         let Body::Kor(k) = &ev.body else { return };
         let valid = k.violations.is_empty();
@@ -458,12 +518,22 @@ impl Checker for GossipOrder {
                     }
                 }
             }
-            Kor::Request { origin, .. } => {
+            Kor::Request { origin, from_seq, to_seq, .. } => {
                 let src = *ev.src.ip();
+                if valid {
+                    self.request(ev, cx, *origin, *from_seq, *to_seq);
+                }
                 self.nodes.entry(src).or_default().last_request.insert(*origin, ev.ts_ns);
                 self.gaps.retain(|g| !(g.node == src && g.origin == *origin));
             }
-            Kor::VvSync { lo, hi, entries, .. } if valid => self.vv_sync(ev, cx, *lo, *hi, entries),
+            Kor::VvSync { lo, hi, entries, .. } if valid => {
+                let module = cx.nodes.module_of(*ev.src.ip());
+                self.bridge.vv_sync(ev, module, *lo, *hi, entries);
+                let tol = self.reorder_ns;
+                let dst_had = module.and_then(|m| self.nodes.get(ev.dst.ip()).and_then(|st| st.vv_sync.get(&m)).and_then(|x| x.floor(ev.ts_ns, tol))).map(|(v, _)| v);
+                self.repair.vv_sync(ev.ts_ns, ev.frame, *ev.src.ip(), module, *ev.dst.ip(), dst_had, *lo, *hi, entries);
+                self.vv_sync(ev, cx, *lo, *hi, entries)
+            }
             _ => {}
         }
     }
@@ -486,6 +556,8 @@ impl Checker for GossipOrder {
             }
         }
         self.gaps.retain(|g| g.node != ip);
+        self.bridge.restarted(ip);
+        self.repair.restarted(ip);
         // Held regressions are settled against this event's time in `event`.
         self.restarts_seen.push(ip);
     }
@@ -494,5 +566,7 @@ impl Checker for GossipOrder {
         // Gaps whose tolerance had not run out when the capture ended are not judged.
         self.settle_gaps(cx);
         self.settle_regressions(cx, true);
+        self.bridge.finish(cx, &self.identity);
+        self.repair.settle(cx, &self.identity, self.now, true);
     }
 }

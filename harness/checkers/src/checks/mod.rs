@@ -2,9 +2,12 @@
 //! feeds every selected checker and the metrics, and assembles the [`CheckReport`].
 
 pub mod announce;
+pub mod bridge;
 pub mod commit;
 pub mod gossip;
+pub mod identity;
 pub mod locks;
+pub mod repair;
 pub mod schema;
 pub mod vote;
 

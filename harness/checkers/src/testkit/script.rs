@@ -61,6 +61,9 @@ impl Script {
     pub fn roj(&mut self, from: usize, to: usize, m: Vec<u8>) -> u64 {
         self.send(from, to, ROJ, m)
     }
+    pub fn kor(&mut self, from: usize, to: usize, m: Vec<u8>) -> u64 {
+        self.send(from, to, KOR, m)
+    }
     pub fn announce(&mut self, from: usize, to: usize, seq: u32, members: &[String]) -> u64 {
         let refs: Vec<&str> = members.iter().map(|s| s.as_str()).collect();
         self.roj(from, to, enc::announce(&id(from), from as u8, INCARNATION, seq, &refs, &["roj", "kor", "ctl", "abort"]))
@@ -95,5 +98,53 @@ impl Script {
     }
     pub fn abort(&mut self, from: usize, to: usize, p: &str, reason: &str) -> u64 {
         self.roj(from, to, enc::abort(&id(from), p, reason))
+    }
+
+    /// A successful round on 3 nodes without its bridge event: `from` proposes, the two others
+    /// accept, `from` commits. Returns the frame of the first COMMIT.
+    pub fn commit_round(&mut self, from: usize, p: &str, key: &str, value: &str, version: u64) -> u64 {
+        let others: Vec<usize> = (1..=3).filter(|i| *i != from).collect();
+        for &to in &others {
+            self.roj(from, to, enc::propose(&id(from), p, key, value, version, &members(3), 1000));
+        }
+        for &to in &others {
+            self.roj(to, from, enc::vote(&id(to), p, true, "ok"));
+        }
+        let voters = members(3);
+        let first = self.roj(from, others[0], enc::commit(&id(from), p, key, value, version, 3, &voters));
+        self.roj(from, others[1], enc::commit(&id(from), p, key, value, version, 3, &voters));
+        first
+    }
+
+    /// EVENT_GOSSIP of event (origin, seq) from `from` to `to`, timestamp 1000 * seq, an empty
+    /// vv_summary.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gossip(&mut self, from: usize, to: usize, origin: u8, seq: u32, hop: u8, flags: u8, event_type: u8, payload: &[u8; 20]) -> u64 {
+        let e = enc::event(origin, seq, 1000 * seq, event_type, flags, hop, payload);
+        self.kor(from, to, enc::gossip(from as u8, &[], &e))
+    }
+
+    /// An event emitted by `origin` and sent at hop 0 to every other node of `n`, each acking it.
+    /// Returns the first frame.
+    pub fn emit(&mut self, n: usize, origin: usize, seq: u32, event_type: u8, payload: &[u8; 20]) -> u64 {
+        let mut first = 0;
+        for to in (1..=n).filter(|t| *t != origin) {
+            let f = self.gossip(origin, to, origin as u8, seq, 0, 0, event_type, payload);
+            first = if first == 0 { f } else { first };
+            self.ack(to, origin, origin as u8, seq);
+        }
+        first
+    }
+
+    pub fn ack(&mut self, from: usize, to: usize, origin: u8, seq: u32) -> u64 {
+        self.kor(from, to, enc::ack(from as u8, &[(origin, seq)]))
+    }
+
+    pub fn request(&mut self, from: usize, to: usize, origin: u8, lo: u32, hi: u32) -> u64 {
+        self.kor(from, to, enc::request(from as u8, origin, lo, hi))
+    }
+
+    pub fn vv_sync(&mut self, from: usize, to: usize, entries: &[(u8, u32)]) -> u64 {
+        self.kor(from, to, enc::vv_sync(from as u8, 1, 255, entries))
     }
 }

@@ -39,6 +39,10 @@ pub struct Args {
     /// Allowance for capture timestamp granularity against deadlines, in ms.
     #[arg(long, default_value_t = 20)]
     pub time_slack_ms: u64,
+    /// The capture shows every datagram sent (no fault dropped any before the capture point):
+    /// enables the rules that judge a frame's absence (KOR-REQ-2, KOR-EMIT-2 numbering, KOR-AE-4).
+    #[arg(long)]
+    pub lossless: bool,
     /// Name an address: `10.0.0.2=rust-1` (repeatable); identities from the capture win.
     #[arg(long = "node", value_parser = parse_node)]
     pub nodes: Vec<(std::net::Ipv4Addr, String)>,
@@ -58,6 +62,7 @@ pub fn run(args: Args) -> ExitCode {
         checks: args.checks,
         node_names: args.nodes.into_iter().collect(),
         time_slack_ms: args.time_slack_ms,
+        lossless: args.lossless,
         ..Default::default()
     };
     match check_capture(&args.capture, &opts) {
