@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../../.."
 packets="${1:-1000000}"
 runs="${2:-3}"
 dir=.cache/bench-check
-capture="$dir/mixed-$packets.pcap"
+# v2: distinct clusters per appended run (KOR-EMIT-2); a cached capture of the old generator is not reused.
+capture="$dir/mixed-v2-$packets.pcap"
 mkdir -p "$dir"
 
 command -v tshark >/dev/null || { echo "bench-check: tshark is not installed (tools/setup.sh installs it)" >&2; exit 2; }
@@ -20,7 +21,7 @@ cargo build --release -q -p ekc-checkers --example gen_capture
 checker="${EKC_BENCH_CHECKER:-}"
 target="${CARGO_TARGET_DIR:-target}/release"
 if [ ! -s "$capture" ]; then
-    "$target/examples/gen_capture" --out "$capture" --packets "$packets" --nodes 5 --proposals 40 --emissions 60 --loss 0.02 --dup 0.01
+    "$target/examples/gen_capture" --out "$capture" --packets "$packets" --nodes 5 --proposals 400 --emissions 600 --span-ms 20000 --loss 0.02 --dup 0.01
 fi
 frames=$(python3 -c "
 import struct,sys

@@ -5,8 +5,8 @@
 //!  [--nodes N] [--seed S] [--proposals P] [--emissions E] [--loss 0.1] [--dup 0.05]
 //!  [--max-delay-us D] [--timeout-ms T] [--no-abort] [--state DIR]`
 //!
-//! With `--packets N`, independent model runs (seeds S, S+1, ...) are appended, shifted in time,
-//! until at least N datagrams were written.
+//! With `--packets N`, independent model runs (seeds S, S+1, ...) of distinct clusters (own module
+//! ids and addresses) are appended, shifted in time, until at least N datagrams were written.
 use ekc_checkers::testkit::capture::{CaptureKind, CaptureWriter};
 use ekc_checkers::testkit::model::{run, ModelConfig};
 use std::io::Write;
@@ -27,6 +27,7 @@ fn main() {
         timeout_ms: num("--timeout-ms", 300.0) as u64,
         abort: !args.iter().any(|a| a == "--no-abort"),
         span_ms: num("--span-ms", 2000.0) as u64,
+        cluster: 0,
     };
     let target = num("--packets", 0.0) as u64;
     let file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out).expect("creating the output"));
@@ -47,9 +48,16 @@ fn main() {
         if w.frames() >= target {
             break;
         }
-        // Next run: new incarnations, one minute later (beyond every timeout and horizon).
+        // Next run: another cluster (own module ids and addresses: a cluster starting afresh
+        // with the same module ids would reuse event identities, KOR-EMIT-2), one minute later
+        // (beyond every timeout and horizon).
         offset += last + 60_000_000_000;
         cfg.seed += 1;
+        cfg.cluster += 1;
+        if (cfg.cluster as usize + 1) * cfg.nodes > 255 {
+            eprintln!("gen_capture: {} runs of {} nodes use up the 255 module ids before {target} datagrams: raise --proposals/--emissions/--span-ms", cfg.cluster, cfg.nodes);
+            std::process::exit(2);
+        }
     }
     let frames = w.frames();
     w.finish().flush().expect("flushing");

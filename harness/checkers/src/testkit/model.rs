@@ -33,11 +33,15 @@ pub struct ModelConfig {
     pub abort: bool,
     /// Workload spread: proposals and emissions start uniformly in [0, span_ms].
     pub span_ms: u64,
+    /// Which cluster of a multi-run capture this is (0 for a lone run): cluster c's node i is
+    /// module `c * nodes + i + 1` at 10.0.c.(i+2). Appended runs must not share module ids, since a
+    /// whole cluster starting afresh would reuse event identities (KOR-EMIT-2).
+    pub cluster: u8,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { nodes: 3, seed: 1, proposals: 6, emissions: 10, loss: 0.0, dup: 0.0, max_delay_us: 3000, timeout_ms: 300, abort: true, span_ms: 2000 }
+        ModelConfig { nodes: 3, seed: 1, proposals: 6, emissions: 10, loss: 0.0, dup: 0.0, max_delay_us: 3000, timeout_ms: 300, abort: true, span_ms: 2000, cluster: 0 }
     }
 }
 
@@ -554,11 +558,13 @@ impl Sim {
 pub fn run(cfg: &ModelConfig) -> Execution {
     let n = cfg.nodes.clamp(1, 8);
     let mut rng = Rng(cfg.seed ^ 0x5eed);
+    let c = cfg.cluster as usize;
+    assert!(c * n + n <= 255, "cluster {c} of {n} nodes needs module ids beyond 255");
     let nodes: Vec<Node> = (0..n)
         .map(|i| Node {
-            id: format!("n{}", i + 1),
-            module: (i + 1) as u8,
-            ip: Ipv4Addr::new(10, 0, 0, (i + 2) as u8),
+            id: if c == 0 { format!("n{}", i + 1) } else { format!("c{c}n{}", i + 1) },
+            module: (c * n + i + 1) as u8,
+            ip: Ipv4Addr::new(10, 0, c as u8, (i + 2) as u8),
             incarnation: rng.next() as u32,
             counter: 0,
             store: BTreeMap::new(),
