@@ -418,3 +418,17 @@ fn lost_history_is_not_judged_under_loss() {
     let (s, _, _) = lost_history(false);
     assert_clean_with(&s, false);
 }
+
+/// A hostile capture whose clock steps back between two requests of one origin (fuzz finding:
+/// `pcap_ingest` made the rate rule subtract a later timestamp from an earlier one and panic):
+/// judged without a panic, and a re-request "before" the first one is still a re-request.
+#[test]
+fn request_timestamps_going_backwards_do_not_panic() {
+    let mut s = gap();
+    s.at(900);
+    s.request(2, 1, 1, 3, 4);
+    s.at(100);
+    s.request(2, 3, 1, 3, 4);
+    let r = judge(&s, None);
+    assert!(r.violations.iter().all(|v| v.clause == clause::KOR_GAP_1), "{:?}", r.violations);
+}

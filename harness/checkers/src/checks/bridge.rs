@@ -239,7 +239,7 @@ impl Bridge {
             format!(
                 "{who} emitted the CONSENSUS_RESULT of commit {} {} ms after its first COMMIT datagram: it is emitted at the same instant (tolerance {} ms).",
                 c.pid,
-                (ts - c.ts) / 1_000_000,
+                ts.saturating_sub(c.ts) / 1_000_000,
                 EMIT_WINDOW_NS / 1_000_000
             ),
         );

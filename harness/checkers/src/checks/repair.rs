@@ -209,7 +209,7 @@ impl Repair {
                         clause::KOR_GAP_1,
                         &[f1, frame],
                         vec![NodeRef::Ip(q)],
-                        format!("{who} requested origin {o} again {} ms after a request whose range up to {to1} had not arrived: one request per origin is outstanding for 500 ms.", (ts - t1) / 1_000_000),
+                        format!("{who} requested origin {o} again {} ms after a request whose range up to {to1} had not arrived: one request per origin is outstanding for 500 ms.", ts.saturating_sub(t1) / 1_000_000),
                     );
                 }
             }
@@ -275,7 +275,7 @@ impl Repair {
                 clause::KOR_ACK_2,
                 &[prev_frame, frame],
                 vec![NodeRef::Ip(p)],
-                format!("{who} retransmitted event {o}:{s} to {to} {} ms after its previous send: at least 500 ms apart.", (ts - prev_ts) / 1_000_000),
+                format!("{who} retransmitted event {o}:{s} to {to} {} ms after its previous send: at least 500 ms apart.", ts.saturating_sub(prev_ts) / 1_000_000),
             );
         }
     }
