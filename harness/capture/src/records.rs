@@ -79,8 +79,12 @@ impl Input {
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.buf.len() < need.max(CHUNK) {
-                self.buf.resize(need.max(CHUNK), 0);
+            // Grow with the data that actually arrives (doubling), never straight to `need`: a
+            // damaged or hostile length field (a 2.5 GB record in a 10 kB file) must meet the end
+            // of the input, not an allocation of its size.
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).max(CHUNK).min(need.max(CHUNK));
+                self.buf.resize(grown, 0);
             }
             match self.r.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
