@@ -201,6 +201,14 @@ static void send_vv_sync(ekc_node_t *n, int member, const ekc_addr_t *dst, uint8
         else out_commit_mask(n, EKC_CH_KOR, 1u << member, len);
     }
     if (member > 0) n->members[member].ae_sent = true;
+    /* CTL-PERSIST-2: any VV_SYNC sent while emission is blocked belongs to the start-up exchange,
+     * also an answer to a neighbour's VV_SYNC (KOR-AE-4) that came before ours: it marks that
+     * neighbour as synced, and without this the gate waited for the 2 x anti-entropy fallback,
+     * deferring bridge events far past their commit (BRIDGE-1). */
+    if (!n->emit_allowed) {
+        n->startup_sync_sent = true;
+        n->startup_sync_ms = n->now_ms; /* the settle time runs from the last one */
+    }
 }
 
 /* ---- delivery ---- */
@@ -514,11 +522,7 @@ void kor_tick(ekc_node_t *n) {
     if (nb) {
         if (!n->emit_allowed) {
             for (int m = 1; m < n->member_count; m++)
-                if (((nb >> m) & 1u) && !n->members[m].ae_sent) {
-                    send_vv_sync(n, m, NULL, 0);
-                    n->startup_sync_sent = true;
-                    n->startup_sync_ms = n->now_ms; /* the settle time runs from the last one */
-                }
+                if (((nb >> m) & 1u) && !n->members[m].ae_sent) send_vv_sync(n, m, NULL, 0);
             n->ae_initial_done = true;
             if (!n->next_ae_ms) n->next_ae_ms = n->now_ms + n->cfg.anti_entropy_ms;
         }
