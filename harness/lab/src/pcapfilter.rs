@@ -1,5 +1,7 @@
-//! Copies a capture without the IPv4 datagrams sent by one address: the capture the checkers
-//! judge when a scenario's fake peer injects invalid input on purpose. Reads through the harness's
+//! Copies a capture without the IPv4 datagrams sent by or to one address: the capture the
+//! checkers judge when a scenario's fake peer injects input on purpose. Both directions go: a
+//! node's answers to the fake peer (an EVENT_REQUEST for a gap an injected event opened) respond to
+//! traffic the checkers no longer see, and judging them against it would blame the node. Reads through the harness's
 //! one capture reader (`ekc-capture`: pcap or pcapng, every link layer it knows), so a damaged
 //! capture fails here as it would in the checkers ("capture damaged after frame N"), never as a
 //! shorter copy. Writes classic pcap with nanosecond timestamps.
@@ -14,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Returns how many frames were left out.
-pub fn without_source(input: &Path, output: &Path, src: Ipv4Addr) -> Result<u64> {
+pub fn without_host(input: &Path, output: &Path, host: Ipv4Addr) -> Result<u64> {
     let mut reader = RecordReader::open(input)?;
     let snap = snaplen(reader.pcap_header());
     let out = std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
@@ -22,7 +24,7 @@ pub fn without_source(input: &Path, output: &Path, src: Ipv4Addr) -> Result<u64>
     let mut writer: Option<(PcapWriter<BufWriter<std::fs::File>>, DataLink)> = None;
     let mut dropped = 0;
     while let Some(rec) = reader.next_record()? {
-        if from_source(&rec, src) {
+        if to_or_from(&rec, host) {
             dropped += 1;
             continue;
         }
@@ -50,11 +52,11 @@ fn snaplen(header: Option<PcapHeader>) -> u32 {
     header.map(|h| h.snaplen).filter(|s| *s > 0).unwrap_or(262_144)
 }
 
-/// An IPv4 packet whose source address is `src`, on any link layer the reader knows.
-fn from_source(rec: &Record, src: Ipv4Addr) -> bool {
+/// An IPv4 packet whose source or destination address is `host`, on any link layer the reader knows.
+fn to_or_from(rec: &Record, host: Ipv4Addr) -> bool {
     let Some(link) = Link::of(rec.link) else { return false };
     match link::network(link, rec.data) {
-        Network::Ipv4 { ip, .. } => ip.len() >= 20 && ip[12..16] == src.octets(),
+        Network::Ipv4 { ip, .. } => ip.len() >= 20 && (ip[12..16] == host.octets() || ip[16..20] == host.octets()),
         _ => false,
     }
 }
@@ -63,30 +65,31 @@ fn from_source(rec: &Record, src: Ipv4Addr) -> bool {
 mod tests {
     use super::*;
 
-    fn frame(src: [u8; 4]) -> Vec<u8> {
+    fn frame(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
         let mut f = vec![0u8; 42];
         f[12] = 0x08;
         f[14] = 0x45;
         f[26..30].copy_from_slice(&src);
+        f[30..34].copy_from_slice(&dst);
         f
     }
 
     fn write_input(path: &Path) {
         let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
-        for src in [[10, 0, 0, 250], [10, 0, 0, 11], [10, 0, 0, 250], [10, 0, 0, 12]] {
-            let d = frame(src);
+        for (src, dst) in [([10, 0, 0, 250], [10, 0, 0, 11]), ([10, 0, 0, 11], [10, 0, 0, 12]), ([10, 0, 0, 11], [10, 0, 0, 250]), ([10, 0, 0, 12], [10, 0, 0, 11])] {
+            let d = frame(src, dst);
             w.write_packet(&PcapPacket::new(Duration::from_micros(1_500_000), d.len() as u32, &d)).unwrap();
         }
     }
 
     #[test]
-    fn drops_only_the_given_source() {
+    fn drops_only_what_the_given_host_sent_or_received() {
         let dir = std::env::temp_dir().join(format!("ekc-pcapfilter-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let input = dir.join("in.pcap");
         write_input(&input);
         let out = dir.join("out.pcap");
-        assert_eq!(without_source(&input, &out, Ipv4Addr::new(10, 0, 0, 250)).unwrap(), 2);
+        assert_eq!(without_host(&input, &out, Ipv4Addr::new(10, 0, 0, 250)).unwrap(), 2);
         let mut r = pcap_file::pcap::PcapReader::new(std::fs::File::open(&out).unwrap()).unwrap();
         let mut kept = Vec::new();
         while let Some(p) = r.next_packet() {
@@ -108,7 +111,7 @@ mod tests {
         let second = 24 + 16 + 42;
         bytes[second + 8..second + 12].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
         std::fs::write(&input, &bytes).unwrap();
-        let e = without_source(&input, &dir.join("out.pcap"), Ipv4Addr::new(10, 0, 0, 250)).unwrap_err();
+        let e = without_host(&input, &dir.join("out.pcap"), Ipv4Addr::new(10, 0, 0, 250)).unwrap_err();
         assert!(format!("{e:#}").starts_with(&format!("capture damaged after frame 1: the record at byte offset {second}")), "{e:#}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

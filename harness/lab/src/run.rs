@@ -474,7 +474,7 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     if !s.judge_fake_peer {
         let judged = dir.join("capture-judged.pcap");
         let fake_ip = cl.net.addr(cluster::FAKE_PEER_HOST);
-        match crate::pcapfilter::without_source(&pcap, &judged, fake_ip) {
+        match crate::pcapfilter::without_host(&pcap, &judged, fake_ip) {
             Ok(dropped) => rec.metric("fake_peer_frames_not_judged", json!(dropped)),
             Err(e) => return CaptureJudgement::NotJudged(format!("filtering the capture: {e:#}")),
         }
