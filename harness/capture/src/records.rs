@@ -37,6 +37,11 @@ impl Format {
     }
 }
 
+/// The latest timestamp a record carries: 2^62 ns after the epoch (the year 2116). Later ones, which
+/// only a corrupt or hostile pcapng can state, saturate here, so every judge may add any protocol
+/// duration (timeouts, horizons, slack: all far below 2^62 ns) to a timestamp without overflow.
+pub const MAX_TS_NS: u64 = 1 << 62;
+
 /// One captured frame as stored in the file.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -44,7 +49,7 @@ pub struct Record<'a> {
     pub frame: u64,
     /// Byte offset of the record (pcap record header or pcapng block) in the input.
     pub offset: u64,
-    /// Nanoseconds since the Unix epoch, saturated at `u64::MAX` (never a panic, whatever the
+    /// Nanoseconds since the Unix epoch, saturated at [`MAX_TS_NS`] (never a panic, whatever the
     /// file says).
     pub ts_ns: u64,
     pub link: DataLink,
@@ -221,7 +226,7 @@ impl RecordReader {
             TsResolution::MicroSecond => u64::from(raw.ts_frac) * 1_000,
             TsResolution::NanoSecond => u64::from(raw.ts_frac),
         };
-        let ts_ns = u64::from(raw.ts_sec).saturating_mul(1_000_000_000).saturating_add(frac_ns);
+        let ts_ns = u64::from(raw.ts_sec).saturating_mul(1_000_000_000).saturating_add(frac_ns).min(MAX_TS_NS);
         let orig_len = raw.orig_len;
         self.frames += 1;
         let offset = self.input.offset;
@@ -238,7 +243,7 @@ impl RecordReader {
             self.require(12, "needs a block header of")?;
             let Parser::PcapNg { parser, .. } = &self.parser else { unreachable!("pcapng parser") };
             let len = block_len(self.input.available(), parser.section().endianness);
-            if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
                 return Err(self.damaged(format!("has a block length of {len} bytes (a pcapng block is 12 bytes or more, a multiple of 4, at most {MAX_BLOCK_LEN})")));
             }
             self.require(len as usize, "is a block of")?;
@@ -290,7 +295,7 @@ impl RecordReader {
         };
         self.frames += 1;
         self.input.consume(len);
-        let ts_ns = raw_ts.map(|raw| (raw * 1_000_000_000 / u128::from(units)).min(u128::from(u64::MAX)) as u64).unwrap_or(0);
+        let ts_ns = raw_ts.map(|raw| (raw * 1_000_000_000 / u128::from(units)).min(u128::from(MAX_TS_NS)) as u64).unwrap_or(0);
         Ok(Some((self.frames, offset, ts_ns, link, range, orig_len)))
     }
 }
@@ -303,7 +308,7 @@ fn open_pcapng(input: &mut Input) -> Result<PcapNgParser, String> {
         return Err(format!("it ends inside the pcapng section header ({} bytes)", avail.len()));
     }
     let len = block_len(avail, Endianness::Big);
-    if len < 28 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+    if len < 28 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
         return Err(format!("bad pcapng section header: block length {len}"));
     }
     if !input.fill(len as usize).map_err(|e| e.to_string())? {
