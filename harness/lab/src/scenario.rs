@@ -37,11 +37,12 @@ pub enum Discovery {
     Static,
 }
 
-/// Which nodes a step addresses: an index into the cluster, or `"all"`.
+/// Which nodes a step addresses: an index into the cluster, a list of them, or `"all"`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Target {
     One(usize),
+    Many(Vec<usize>),
     Named(String),
 }
 
@@ -57,7 +58,9 @@ impl Default for Target {
 pub enum Step {
     /// `propose` through control; `expect` is `ok` (default), an error code (`locked`,
     /// `capacity`, ...) or `any`. Without `value` a seeded random value is used.
-    Propose { node: usize, key: String, value: Option<String>, #[serde(default)] expect: Option<String> },
+    /// `count` > 1 proposes on keys `<key>0 .. <key>{count-1}`, one call after another, each
+    /// answered as `expect` says.
+    Propose { node: usize, key: String, value: Option<String>, #[serde(default)] expect: Option<String>, #[serde(default = "one")] count: usize },
     /// `count` proposals on keys `<prefix><i>` (i from `start`), from `node` or round-robin over
     /// the cluster (`node = "each"`), keeping at most `window` pending per proposer: waits for a
     /// proposal to commit on its proposer before exceeding the window.
@@ -96,9 +99,18 @@ pub enum Step {
     /// The fake peer announces itself to every node as member `node_id` with module `module_id`
     /// (ROJ-MEMB-1) and waits until every node lists it as a member.
     FakeJoin { node_id: String, module_id: u8 },
-    /// The fake peer sends a PROPOSE for `key` to every node and never commits (a proposer that
-    /// crashed mid-vote). `expect_accept` says whether the voters must accept.
-    FakePropose { key: String, value: String, timeout_ms: u64, #[serde(default = "yes")] expect_accept: bool },
+    /// The fake peer (a member, after `fake_join`) proposes and never commits (a proposer that
+    /// crashed mid-vote); every addressed voter's VOTE is judged (see `FakeProposal`).
+    FakePropose(FakeProposal),
+    /// The fake peer asks `node` for every event it emitted: by EVENT_REQUEST (`via = "request"`,
+    /// KOR-REQ-2) or by a VV_SYNC stating it holds none of them (`via = "sync"`, KOR-AE-2). Each
+    /// must come back to the fake peer as an EVENT_GOSSIP with REPAIR set within 1.5 s.
+    FakeRequest { node: usize, #[serde(default = "via_request")] via: String },
+    /// The fake peer gossips one event (see `FakeEvent`).
+    FakeEvent(FakeEvent),
+    /// Wait until the register `field_id` of every addressed node holds the event
+    /// (`origin_id`, `origin_seq`): the winner under last-writer-wins (KOR-LWW-1).
+    AwaitField { field_id: u8, origin_id: u8, origin_seq: u32, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
     /// The fake peer sends `hex` (or `text`) to the node's `port` (`roj`, `kor`, `ctl`); the node
     /// must stay alive (`ping`) and, with `expect_silence`, send nothing back to the fake peer.
     /// With `expect_reply_prefix` (hex), some reply from the node must start with those bytes
@@ -109,10 +121,18 @@ pub enum Step {
         port: String,
         hex: Option<String>,
         text: Option<String>,
+        /// Further datagrams (hex) sent right after the first, before the replies are collected.
+        #[serde(default)]
+        then_hex: Vec<String>,
         #[serde(default)]
         expect_silence: bool,
         expect_reply_prefix: Option<String>,
         clause: Option<String>,
+        /// How long the fake peer collects the node's replies (default 300 ms).
+        listen_ms: Option<u64>,
+        /// At most this many replies may start with `expect_reply_prefix` within `listen_ms`
+        /// (e.g. EVENT_REQUESTs for one gap, rate-limited by KOR-GAP-1).
+        max_replies: Option<usize>,
     },
     /// Replay every applicable golden vector (vectors/roj, vectors/kor) against `node`.
     ReplayVectors { node: usize },
@@ -125,7 +145,59 @@ pub enum Step {
     /// The fake peer (a member, after `fake_join`) waits for `node`'s PROPOSE on `key` and answers
     /// it with `copies` identical accept VOTEs and one accept VOTE from each of `ghosts` node ids
     /// that are not members: none of them may make the proposal reach t(n) (ROJ-THR-4, ROJ-VOTE-9).
-    FakeVoteFlood { node: usize, key: String, #[serde(default = "hundred")] copies: usize, #[serde(default)] ghosts: usize },
+    /// With `late_ms`, the VOTEs are sent only when the PROPOSE's `timeout_ms` plus `late_ms` have
+    /// passed since it reached the fake peer: after the proposer's deadline (ROJ-TIME-1).
+    FakeVoteFlood { node: usize, key: String, #[serde(default = "hundred")] copies: usize, #[serde(default)] ghosts: usize, late_ms: Option<u64> },
+}
+
+/// A proposal of the fake peer (`do = "fake_propose"`). Every addressed voter must answer each
+/// PROPOSE with one VOTE whose `reason` is `expect`: `ok` (it accepts, ROJ-VOTE-6) or the rule it
+/// must refuse by (`membership`, `stale`, `locked`, `capacity`: ROJ-VOTE-2..5), or, with
+/// `expect = "silence"`, send none (a PROPOSE it must drop, e.g. `proto = 2`: ROJ-ENV-2).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FakeProposal {
+    pub key: String,
+    pub value: String,
+    pub timeout_ms: u64,
+    /// The voters it is sent to (default all running nodes).
+    #[serde(default)]
+    pub nodes: Target,
+    #[serde(default = "expect_ok")]
+    pub expect: String,
+    /// Proposals on keys `<key>0 .. <key>{count-1}`, one after another (default 1: on `key`).
+    #[serde(default = "one")]
+    pub count: usize,
+    /// Each PROPOSE is sent this many times; every copy must get the same VOTE (ROJ-VOTE-1).
+    #[serde(default = "one")]
+    pub copies: usize,
+    /// Cluster nodes left out of `members` (ROJ-VOTE-2).
+    #[serde(default)]
+    pub omit: Vec<usize>,
+    #[serde(default = "one_u64")]
+    pub version: u64,
+    /// The envelope's `proto` (ROJ-ENV-2: only 1 is valid).
+    #[serde(default = "one_u64")]
+    pub proto: u64,
+    /// The clause a wrong answer breaks, when the scenario knows better than the VOTE rule (e.g.
+    /// `locked` right after a commit: ROJ-KV-3). Default: the rule `expect` names.
+    pub clause: Option<String>,
+}
+
+/// One event the fake peer gossips (`do = "fake_event"`) to the addressed nodes: of its own module
+/// (hop 0) or of another origin, as a forwarder would send it (`hop_count`, default 1). With
+/// `field_id` it is FIELD_PUBLISHED for that field (its value names the event).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FakeEvent {
+    #[serde(default)]
+    pub nodes: Target,
+    pub origin_id: u8,
+    pub origin_seq: u32,
+    pub timestamp_us: u32,
+    pub field_id: Option<u8>,
+    #[serde(default = "one_u8")]
+    pub hop_count: u8,
 }
 
 /// One fault of a scenario, in the harness/faults vocabulary (`fault.kind` = `loss`, `partition`,
@@ -159,6 +231,18 @@ fn one() -> usize {
 }
 fn yes() -> bool {
     true
+}
+fn one_u64() -> u64 {
+    1
+}
+fn one_u8() -> u8 {
+    1
+}
+fn expect_ok() -> String {
+    "ok".into()
+}
+fn via_request() -> String {
+    "request".into()
 }
 fn hundred() -> usize {
     100
@@ -234,7 +318,8 @@ impl Scenario {
         for (k, s) in self.steps.iter().enumerate() {
             self.validate_step(s, min).map_err(|e| anyhow::anyhow!("step {} ({}): {e}", k + 1, crate::workload::step_name(s)))?;
             let idx = match s {
-                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } => vec![*node],
+                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } | Step::FakeRequest { node, .. } => vec![*node],
+                Step::FakePropose(p) => p.omit.clone(),
                 Step::Race { nodes, .. } => nodes.clone(),
                 _ => vec![],
             };
@@ -248,7 +333,7 @@ impl Scenario {
                     Some(_) => {}
                 }
             }
-            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose { .. } | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
                 bail!("step {s:?} needs `fake_peer = true`");
             }
         }
@@ -324,6 +409,8 @@ impl Scenario {
         let target = |t: &Target| -> Result<()> {
             match t {
                 Target::One(i) if *i >= min_size => bail!("targets node {i} but the smallest cluster has {min_size} nodes"),
+                Target::Many(l) if l.is_empty() => bail!("an empty list of target nodes"),
+                Target::Many(l) if l.iter().any(|i| *i >= min_size) => bail!("targets nodes {l:?} but the smallest cluster has {min_size} nodes"),
                 Target::Named(n) if n != "all" && n != "each" => bail!("unknown node target `{n}` (a node index, \"all\" or \"each\")"),
                 _ => Ok(()),
             }
@@ -335,8 +422,11 @@ impl Scenario {
             Ok(())
         };
         match s {
-            Step::Propose { key, expect, .. } => {
+            Step::Propose { key, expect, count, .. } => {
                 key_set(key)?;
+                if !(1..=64).contains(count) {
+                    bail!("`count` = {count} (1..=64)");
+                }
                 if let Some(e) = expect.as_deref().filter(|e| !PROPOSE_EXPECT.contains(e)) {
                     bail!("`expect` = `{e}` is no answer of `propose` (known: {PROPOSE_EXPECT:?})");
                 }
@@ -382,9 +472,27 @@ impl Scenario {
                     bail!("give `event_type` or `field_id` (a FIELD_PUBLISHED event), not both");
                 }
             }
-            Step::FakePropose { key, timeout_ms, .. } => {
-                key_set(key)?;
-                wait("timeout_ms", *timeout_ms)?;
+            Step::FakePropose(p) => {
+                key_set(&p.key)?;
+                wait("timeout_ms", p.timeout_ms)?;
+                target(&p.nodes)?;
+                if !crate::workload::FAKE_PROPOSE_EXPECT.iter().any(|(e, _)| *e == p.expect) {
+                    bail!("`expect` = `{}` is no VOTE reason (known: {:?})", p.expect, crate::workload::FAKE_PROPOSE_EXPECT.map(|(e, _)| e));
+                }
+                if !(1..=64).contains(&p.count) || !(1..=16).contains(&p.copies) {
+                    bail!("`count` must be 1..=64 and `copies` 1..=16 (count {}, copies {})", p.count, p.copies);
+                }
+            }
+            Step::FakeRequest { via, .. } if via != "request" && via != "sync" => bail!("`via` = `{via}` (request or sync)"),
+            Step::FakeEvent(e) => {
+                target(&e.nodes)?;
+                if e.origin_id == 0 || e.origin_seq == 0 || e.hop_count > 3 {
+                    bail!("an event needs `origin_id` 1..=255, `origin_seq` >= 1 and `hop_count` <= 3 (KOR-EVT-4/5)");
+                }
+            }
+            Step::AwaitField { nodes, within_ms, .. } => {
+                target(nodes)?;
+                wait("within_ms", *within_ms)?;
             }
             Step::FakeVoteFlood { key, copies, ghosts, .. } => {
                 key_set(key)?;
@@ -393,8 +501,17 @@ impl Scenario {
                 }
             }
             Step::FakeJoin { node_id, .. } if node_id.is_empty() => bail!("empty `node_id`"),
-            Step::Inject { node, port, hex: h, text, expect_reply_prefix, .. } => {
+            Step::Inject { node, port, hex: h, text, then_hex, expect_reply_prefix, listen_ms, max_replies, .. } => {
+                for t in then_hex {
+                    hex::decode(t).map_err(|e| anyhow::anyhow!("`then_hex` does not decode: {e}"))?;
+                }
                 target(node)?;
+                if let Some(ms) = listen_ms {
+                    wait("listen_ms", *ms)?;
+                }
+                if max_replies.is_some() && expect_reply_prefix.is_none() {
+                    bail!("`max_replies` counts replies starting with `expect_reply_prefix`, which is not given");
+                }
                 if !["roj", "kor", "ctl"].contains(&port.as_str()) {
                     bail!("`port` = `{port}` (roj, kor or ctl)");
                 }
@@ -548,7 +665,7 @@ mod tests {
             (step("do = 'race'\nnodes = [0]\nkey = 'k'"), "at least two distinct nodes"),
             (step("do = 'race'\nnodes = [1, 1]\nkey = 'k'"), "at least two distinct nodes"),
             (step("do = 'propose'\nnode = 0\nkey = 'k'\nexpect = 'lockd'"), "`expect` = `lockd`"),
-            (step("do = 'emit'\ncount = 0"), "`count` = 0"),
+            (step("do = 'emit'\ncount = 0"), "`count` = 0: nothing"),
             (step("do = 'emit'\nevent_type = 2\nfield_id = 1"), "not both"),
         ];
         let fake = |body: &str| format!("{}fake_peer = true\n[[steps]]\n{body}\n", HEAD);
@@ -561,6 +678,22 @@ mod tests {
             (fake("do = 'inject'\nport = 'roj'\nhex = 'zz'"), "`hex` does not decode"),
             (fake("do = 'inject'\nport = 'kor'\nhex = '00'\nexpect_reply_prefix = 'q'"), "`expect_reply_prefix` does not decode"),
             (fake("do = 'inject'\nport = 'mdns'\ntext = 'x'"), "`port` = `mdns`"),
+            (fake("do = 'inject'\nport = 'kor'\nhex = '00'\nmax_replies = 2"), "`max_replies` counts replies"),
+            (fake("do = 'inject'\nport = 'kor'\nhex = '00'\nlisten_ms = 0"), "`listen_ms` = 0"),
+            (fake("do = 'inject'\nport = 'kor'\nhex = '00'\nthen_hex = ['0g']"), "`then_hex` does not decode"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nexpect = 'lockd'"), "`expect` = `lockd`"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\ncount = 0"), "`count` must be 1..=64"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\ncopies = 99"), "`copies` 1..=16"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nomit = [5]"), "smallest cluster has 3"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nnodes = [0, 4]"), "targets nodes [0, 4]"),
+            (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nnodes = []"), "empty list of target nodes"),
+            (fake("do = 'fake_request'\nnode = 0\nvia = 'gossip'"), "`via` = `gossip`"),
+            (fake("do = 'fake_request'\nnode = 3"), "smallest cluster has 3"),
+            (fake("do = 'fake_event'\norigin_id = 0\norigin_seq = 1\ntimestamp_us = 1"), "`origin_id` 1..=255"),
+            (fake("do = 'fake_event'\norigin_id = 9\norigin_seq = 1\ntimestamp_us = 1\nhop_count = 4"), "`hop_count` <= 3"),
+            (step("do = 'await_field'\nfield_id = 1\norigin_id = 2\norigin_seq = 1\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'propose'\nnode = 0\nkey = 'k'\ncount = 0"), "`count` = 0 (1..=64)"),
+            (step("do = 'fake_event'\norigin_id = 9\norigin_seq = 1\ntimestamp_us = 1"), "needs `fake_peer = true`"),
         ];
         let fault = format!(
             "{HEAD}[[faults]]\nid = 'f'\nat_ms = 0\nduration_ms = 0\nfault = {{ kind = 'loss', target = {{ node = 'all', direction = 'egress' }}, model = 'random', percent = 20 }}\n{STEP}"

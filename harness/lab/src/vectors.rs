@@ -78,7 +78,7 @@ pub async fn replay(w: &mut Workload<'_>, node: usize) -> Result<(), Outcome> {
         return Err(Outcome::error(format!("no replayable vectors in {}", dir.display())));
     }
     for v in &vectors {
-        let replies = w.inject_and_check(node, &v.port, &v.bytes, v.expect_silence).await.map_err(|mut o| {
+        let replies = w.inject_and_check(node, &v.port, std::slice::from_ref(&v.bytes), v.expect_silence, std::time::Duration::from_millis(300)).await.map_err(|mut o| {
             o.reason = format!("vector {} ({}): {}", v.id, v.clause, o.reason);
             if o.verdict == crate::verdict::Verdict::Fail && v.expect_silence {
                 o.clause = Some(v.clause.clone());

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
+mod fake;
+pub use fake::FAKE_PROPOSE_EXPECT;
+
 /// Measurements a workload produces (reported per case).
 #[derive(Default, Debug, serde::Serialize)]
 pub struct WorkloadMetrics {
@@ -37,6 +40,9 @@ pub struct Workload<'a> {
     /// Events emitted per origin module id (the expected `vv[origin]`).
     emitted: BTreeMap<u8, u64>,
     fake_node_id: Option<String>,
+    /// The fake peer's EK-KOR module id (`fake_join`) and the version vector its events claim.
+    fake_module: Option<u8>,
+    fake_vv: ekc_oracle::vv::VersionVector,
     fake_counter: u32,
     fake_incarnation: u32,
 }
@@ -63,12 +69,13 @@ impl<'a> Workload<'a> {
             let mut r = rng.clone();
             r.gen()
         };
-        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_counter: 0, fake_incarnation }
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_module: None, fake_vv: Default::default(), fake_counter: 0, fake_incarnation }
     }
 
     fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
         match t {
             Target::One(i) if *i < self.cluster.nodes.len() => Ok(vec![*i]),
+            Target::Many(l) if l.iter().all(|i| *i < self.cluster.nodes.len()) => Ok(l.iter().copied().filter(|&i| self.cluster.nodes[i].running).collect()),
             Target::Named(s) if s == "all" || s == "each" => Ok((0..self.cluster.nodes.len()).filter(|&i| self.cluster.nodes[i].running).collect()),
             other => Err(Outcome::error(format!("bad node target {other:?}"))),
         }
@@ -101,23 +108,31 @@ impl<'a> Workload<'a> {
         Ok(ctl.call("propose", json!({"key": key, "value": value})).await)
     }
 
+    /// One `propose` call, answered as `expect` says (`ok`, `any` or an error code).
+    async fn propose_step(&mut self, node: usize, key: &str, value: Option<&str>, expect: &str) -> Result<(), Outcome> {
+        let value = value.map(str::to_string).unwrap_or_else(|| random_value(&mut self.rng));
+        let (name, _) = self.node(node)?;
+        let r = self.propose(node, key, &value).await?;
+        match (expect, r) {
+            ("any", Err(e)) if e.is_unsupported() => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+            ("any", Err(CtlError::Timeout)) => Err(Outcome::fail("CTL-CMD-4", format!("{name}: propose got no answer"))),
+            ("any", _) => Ok(()),
+            ("ok", Ok(_)) => Ok(()),
+            ("ok", Err(e)) => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
+            (code, Ok(r)) => Err(Outcome::fail(clause_for_code(code), format!("{name}: propose {key}={value} succeeded ({r}) but `{code}` was expected"))),
+            (code, Err(e)) if e.code() == Some(code) => Ok(()),
+            (code, Err(e)) => Err(if e.is_unsupported() { self.ctl_outcome(&name, "propose", "CTL-CMD-4", e) } else { Outcome::fail(clause_for_code(code), format!("{name}: propose {key}: expected `{code}`, got {e}")) }),
+        }
+    }
+
     async fn step(&mut self, step: &Step) -> Result<(), Outcome> {
         match step {
-            Step::Propose { node, key, value, expect } => {
-                let value = value.clone().unwrap_or_else(|| random_value(&mut self.rng));
-                let (name, _) = self.node(*node)?;
-                let r = self.propose(*node, key, &value).await?;
-                let expect = expect.as_deref().unwrap_or("ok");
-                match (expect, r) {
-                    ("any", Err(e)) if e.is_unsupported() => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
-                    ("any", Err(CtlError::Timeout)) => Err(Outcome::fail("CTL-CMD-4", format!("{name}: propose got no answer"))),
-                    ("any", _) => Ok(()),
-                    ("ok", Ok(_)) => Ok(()),
-                    ("ok", Err(e)) => Err(self.ctl_outcome(&name, "propose", "CTL-CMD-4", e)),
-                    (code, Ok(r)) => Err(Outcome::fail(clause_for_code(code), format!("{name}: propose {key}={value} succeeded ({r}) but `{code}` was expected"))),
-                    (code, Err(e)) if e.code() == Some(code) => Ok(()),
-                    (code, Err(e)) => Err(if e.is_unsupported() { self.ctl_outcome(&name, "propose", "CTL-CMD-4", e) } else { Outcome::fail(clause_for_code(code), format!("{name}: propose {key}: expected `{code}`, got {e}")) }),
+            Step::Propose { node, key, value, expect, count } => {
+                for k in 0..*count {
+                    let key = if *count > 1 { format!("{key}{k}") } else { key.clone() };
+                    self.propose_step(*node, &key, value.as_deref(), expect.as_deref().unwrap_or("ok")).await?;
                 }
+                Ok(())
             }
             Step::Commits { node, count, prefix, start, window } => {
                 let proposers = self.targets(node)?;
@@ -315,24 +330,43 @@ impl<'a> Workload<'a> {
                 Ok(())
             }
             Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
-            Step::FakePropose { key, value, timeout_ms, expect_accept } => self.fake_propose(key, value, *timeout_ms, *expect_accept).await,
-            Step::Inject { node, port, hex: h, text, expect_silence, expect_reply_prefix, clause } => {
+            Step::FakePropose(p) => self.fake_propose(p).await,
+            Step::FakeRequest { node, via } => self.fake_request(*node, via).await,
+            Step::FakeEvent(e) => self.fake_event(e).await,
+            Step::AwaitField { field_id, origin_id, origin_seq, nodes, within_ms } => {
+                let targets = self.targets(nodes)?;
+                let (f, o, q) = (*field_id as u64, *origin_id as u64, *origin_seq as u64);
+                self.await_all(&format!("await_field {f}"), &targets, *within_ms, "KOR-LWW-1", move |v: &Value, _| {
+                    v.get("entries").and_then(Value::as_array).is_some_and(|es| es.iter().any(|e| e.get("field_id").and_then(Value::as_u64) == Some(f) && e.get("origin_id").and_then(Value::as_u64) == Some(o) && e.get("origin_seq").and_then(Value::as_u64) == Some(q)))
+                }, Src::Fields)
+                .await
+            }
+            Step::Inject { node, port, hex: h, text, then_hex, expect_silence, expect_reply_prefix, clause, listen_ms, max_replies } => {
                 let payload = match (h, text) {
                     (Some(h), _) => hex::decode(h).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?,
                     (None, Some(t)) => t.as_bytes().to_vec(),
                     _ => return Err(Outcome::error("inject needs `hex` or `text`")),
                 };
+                let mut payloads = vec![payload.clone()];
+                for t in then_hex {
+                    payloads.push(hex::decode(t).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?);
+                }
                 let prefix = match expect_reply_prefix {
                     Some(p) => Some(hex::decode(p).map_err(|e| Outcome::error(format!("bad hex in scenario: {e}")))?),
                     None => None,
                 };
+                let listen = Duration::from_millis(listen_ms.unwrap_or(300));
+                let clause = clause.as_deref().unwrap_or("KOR-GAP-1");
                 for i in self.targets(node)? {
-                    let replies = self.inject_and_check(i, port, &payload, *expect_silence).await?;
-                    if let Some(p) = &prefix {
-                        if !replies.iter().any(|r| r.starts_with(p)) {
-                            let name = self.cluster.nodes[i].name.clone();
-                            return Err(Outcome::fail(clause.as_deref().unwrap_or("KOR-GAP-1"), format!("{name} sent no reply starting with {} after {} (got {:?})", hex::encode(p), hex::encode(&payload), replies.iter().map(hex::encode).collect::<Vec<_>>())));
-                        }
+                    let replies = self.inject_and_check(i, port, &payloads, *expect_silence, listen).await?;
+                    let Some(p) = &prefix else { continue };
+                    let name = self.cluster.nodes[i].name.clone();
+                    let matching = replies.iter().filter(|r| r.starts_with(p)).count();
+                    if matching == 0 {
+                        return Err(Outcome::fail(clause, format!("{name} sent no reply starting with {} after {} (got {:?})", hex::encode(p), hex::encode(&payload), replies.iter().map(hex::encode).collect::<Vec<_>>())));
+                    }
+                    if let Some(max) = max_replies.filter(|&m| matching > m) {
+                        return Err(Outcome::fail(clause, format!("{name} sent {matching} replies starting with {} within {} ms of {} (at most {max} allowed)", hex::encode(p), listen.as_millis(), hex::encode(&payload))));
                     }
                 }
                 Ok(())
@@ -343,11 +377,13 @@ impl<'a> Workload<'a> {
                 let faults = self.faults.as_deref_mut().ok_or_else(|| Outcome::error("the scenario declares no faults"))?;
                 faults.step(self.cluster, id, action).await
             }
-            Step::FakeVoteFlood { node, key, copies, ghosts } => self.fake_vote_flood(*node, key, *copies, *ghosts).await,
+            Step::FakeVoteFlood { node, key, copies, ghosts, late_ms } => self.fake_vote_flood(*node, key, *copies, *ghosts, *late_ms).await,
         }
     }
 
-    pub async fn inject_and_check(&mut self, i: usize, port: &str, payload: &[u8], expect_silence: bool) -> Result<Vec<Vec<u8>>, Outcome> {
+    /// Sends `payloads` back to back from the fake peer to node `i`'s `port`, collects the node's
+    /// replies for `listen` and checks it still answers `ping`.
+    pub async fn inject_and_check(&mut self, i: usize, port: &str, payloads: &[Vec<u8>], expect_silence: bool, listen: Duration) -> Result<Vec<Vec<u8>>, Outcome> {
         let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
         let n = &self.cluster.nodes[i];
         let (p, src) = match port {
@@ -359,8 +395,11 @@ impl<'a> Workload<'a> {
         let name = n.name.clone();
         let ip = n.ip;
         let ctl = n.ctl();
-        fake.send(src, SocketAddrV4::new(ip, p), payload).await?;
-        let got = fake.collect_from(ip, Duration::from_millis(300)).await?;
+        for payload in payloads {
+            fake.send(src, SocketAddrV4::new(ip, p), payload).await?;
+        }
+        let payload = payloads.concat();
+        let got = fake.collect_from(ip, listen).await?;
         let replies: Vec<Vec<u8>> = got
             .into_iter()
             .filter(|r| r.from.port() == p)
@@ -406,6 +445,7 @@ impl<'a> Workload<'a> {
                 let v = match src {
                     Src::State => ctl.call("state", Value::Null).await.map_err(|e| self.ctl_outcome(&name, "state", "CTL-CMD-6", e))?,
                     Src::Kv => ctl.all_pages("kv").await.map_err(|e| self.ctl_outcome(&name, "kv", "CTL-CMD-7", e))?,
+                    Src::Fields => ctl.all_pages("fields").await.map_err(|e| self.ctl_outcome(&name, "fields", "CTL-CMD-8", e))?,
                 };
                 done[k] = pred(&v, &name);
                 last.insert(name, v);
@@ -422,123 +462,13 @@ impl<'a> Workload<'a> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-
-    fn announce_json(&self, node_id: &str, module_id: u8, seq: u32, members: &[String]) -> Value {
-        json!({"proto":1,"type":"ANNOUNCE","node_id":node_id,"payload":{
-            "module_id":module_id,"lang":"fake","version":"0.1.0","caps":["roj","kor"],
-            "incarnation":self.fake_incarnation,"seq":seq,"members":members,"kor_port":KOR_PORT,"ctl_port":crate::cluster::CTL_PORT}})
-    }
-
-    async fn fake_join(&mut self, node_id: &str, module_id: u8) -> Result<(), Outcome> {
-        self.fake_node_id = Some(node_id.to_string());
-        let deadline = Instant::now() + Duration::from_secs(8);
-        let mut seq = 0u32;
-        loop {
-            let mut members: Vec<String> = self.cluster.nodes.iter().map(|n| n.name.clone()).collect();
-            members.push(node_id.to_string());
-            members.sort();
-            let msg = serde_json::to_vec(&self.announce_json(node_id, module_id, seq, &[node_id.to_string()])).unwrap();
-            seq += 1;
-            let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
-            for n in self.cluster.nodes.iter().filter(|n| n.running) {
-                fake.send(ROJ_PORT, SocketAddrV4::new(n.ip, ROJ_PORT), &msg).await?;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let mut all = true;
-            for n in self.cluster.nodes.iter().filter(|n| n.running) {
-                let p = n.ctl().call("peers", Value::Null).await.map_err(|e| self.ctl_outcome(&n.name, "peers", "CTL-CMD-3", e))?;
-                let members = p.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
-                if !members.iter().any(|m| m.as_str() == Some(node_id)) {
-                    all = false;
-                }
-            }
-            if all {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(Outcome::fail("ROJ-MEMB-1", format!("not every node learned member {node_id} from its ANNOUNCEs within 8 s")));
-            }
-        }
-    }
-
-    /// Waits for `node`'s PROPOSE on `key` at the fake peer, then floods the proposer with
-    /// `copies` identical accept VOTEs from the fake member and one accept from each of `ghosts`
-    /// node ids that are not members (ROJ-VOTE-9, ROJ-THR-4).
-    async fn fake_vote_flood(&mut self, node: usize, key: &str, copies: usize, ghosts: usize) -> Result<(), Outcome> {
-        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_vote_flood needs fake_join first"))?;
-        let (name, _) = self.node(node)?;
-        let ip = self.cluster.nodes[node].ip;
-        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let pid = loop {
-            if Instant::now() > deadline {
-                return Err(Outcome::fail("ROJ-PROP-3", format!("{name} sent the fake member no PROPOSE for `{key}` within 5 s")));
-            }
-            let Some(r) = fake.recv(Duration::from_millis(200)).await? else { continue };
-            let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else { continue };
-            if v.get("type").and_then(Value::as_str) == Some("PROPOSE") && v.get("node_id").and_then(Value::as_str) == Some(name.as_str()) && v.pointer("/payload/key").and_then(Value::as_str) == Some(key) {
-                break v.pointer("/payload/pid").and_then(Value::as_str).unwrap_or_default().to_string();
-            }
-        };
-        let vote = |from: &str| serde_json::to_vec(&json!({"proto":1,"type":"VOTE","node_id":from,"payload":{"pid":pid,"accept":true,"reason":"ok"}})).unwrap();
-        let dst = SocketAddrV4::new(ip, ROJ_PORT);
-        let mine = vote(&me);
-        for _ in 0..copies {
-            fake.send(ROJ_PORT, dst, &mine).await?;
-        }
-        for g in 0..ghosts {
-            fake.send(ROJ_PORT, dst, &vote(&format!("ghost-{g:03}"))).await?;
-        }
-        self.metrics.flood_datagrams += (copies + ghosts) as u64;
-        let ctl = self.cluster.nodes[node].ctl();
-        ctl.call("ping", Value::Null).await.map_err(|e| Outcome::fail("ROJ-WIRE-4", format!("{name} no longer answers ping after a flood of {} VOTEs: {e}", copies + ghosts)))?;
-        Ok(())
-    }
-
-    async fn fake_propose(&mut self, key: &str, value: &str, timeout_ms: u64, expect_accept: bool) -> Result<(), Outcome> {
-        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_propose needs fake_join first"))?;
-        self.fake_counter += 1;
-        let pid = format!("{me}:{:08x}:{}", self.fake_incarnation, self.fake_counter);
-        let mut members: Vec<String> = self.cluster.nodes.iter().map(|n| n.name.clone()).collect();
-        members.push(me.clone());
-        members.sort();
-        let msg = json!({"proto":1,"type":"PROPOSE","node_id":me,"payload":{
-            "pid":pid,"key":key,"value":value,"version":1,"members":members,"n":members.len(),"timeout_ms":timeout_ms}});
-        let bytes = serde_json::to_vec(&msg).unwrap();
-        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
-        let running: Vec<(String, std::net::Ipv4Addr)> = self.cluster.nodes.iter().filter(|n| n.running).map(|n| (n.name.clone(), n.ip)).collect();
-        for (_, ip) in &running {
-            fake.send(ROJ_PORT, SocketAddrV4::new(*ip, ROJ_PORT), &bytes).await?;
-        }
-        let mut votes: BTreeMap<String, Value> = BTreeMap::new();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while votes.len() < running.len() && Instant::now() < deadline {
-            let Some(r) = fake.recv(Duration::from_millis(200)).await? else { continue };
-            let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else { continue };
-            if v.get("type").and_then(Value::as_str) == Some("VOTE") && v.pointer("/payload/pid").and_then(Value::as_str) == Some(pid.as_str()) {
-                let from = v.get("node_id").and_then(Value::as_str).unwrap_or("").to_string();
-                votes.insert(from, v["payload"].clone());
-            }
-        }
-        for (name, _) in &running {
-            match votes.get(name) {
-                None => return Err(Outcome::fail("ROJ-VOTE-1", format!("{name} sent no VOTE for the fake peer's {pid} within 3 s"))),
-                Some(v) => {
-                    let accept = v.get("accept").and_then(Value::as_bool).unwrap_or(false);
-                    if accept != expect_accept {
-                        return Err(Outcome::fail(if expect_accept { "ROJ-VOTE-6" } else { "ROJ-VOTE-4" }, format!("{name} voted {v} on {pid}; expected accept={expect_accept}")));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[derive(Clone, Copy)]
 enum Src {
     State,
     Kv,
+    Fields,
 }
 
 fn is_announce(pl: &[u8]) -> bool {
