@@ -312,10 +312,7 @@ impl<'a> Workload<'a> {
                 let took = self.cluster.stop_node(*node).await.map_err(Outcome::from)?;
                 let name = self.cluster.nodes[*node].name.clone();
                 self.metrics.stop_ms.push((name.clone(), took.as_millis() as u64));
-                if took > Duration::from_millis(2500) {
-                    return Err(Outcome::fail("CTL-IMG-3", format!("{name} took {took:?} to stop on SIGTERM")));
-                }
-                Ok(())
+                judge_stop(&name, took)
             }
             Step::Start { node } => {
                 self.cluster.restart_node(*node).await?;
@@ -406,10 +403,10 @@ impl<'a> Workload<'a> {
             .map(|r| r.payload)
             .filter(|pl| !is_announce(pl))
             .collect();
-        if expect_silence && !replies.is_empty() {
-            return Err(Outcome::fail(if port == "kor" { "KOR-WIRE-4" } else { "ROJ-WIRE-4" }, format!("{name} answered invalid input {} with {} datagram(s), first {}", hex::encode(payload), replies.len(), String::from_utf8_lossy(&replies[0]))));
+        if expect_silence {
+            judge_silence(&name, port, &payload, &replies)?;
         }
-        ctl.call("ping", Value::Null).await.map_err(|e| Outcome::fail(if port == "kor" { "KOR-WIRE-4" } else { "ROJ-WIRE-4" }, format!("{name} no longer answers ping after input {}: {e}", hex::encode(payload))))?;
+        ctl.call("ping", Value::Null).await.map_err(|e| Outcome::fail(invalid_input_clause(port), format!("{name} no longer answers ping after input {}: {e}", hex::encode(&payload))))?;
         Ok(replies)
     }
 
@@ -461,6 +458,51 @@ impl<'a> Workload<'a> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The clause a node breaks by answering or dying of an invalid datagram on `port`.
+fn invalid_input_clause(port: &str) -> &'static str {
+    if port == "kor" {
+        "KOR-WIRE-4"
+    } else {
+        "ROJ-WIRE-4"
+    }
+}
+
+/// An invalid datagram is dropped without a reply (ROJ-WIRE-4, KOR-WIRE-4).
+fn judge_silence(name: &str, port: &str, payload: &[u8], replies: &[Vec<u8>]) -> Result<(), Outcome> {
+    match replies.first() {
+        None => Ok(()),
+        Some(first) => Err(Outcome::fail(invalid_input_clause(port), format!("{name} answered invalid input {} with {} datagram(s), first {}", hex::encode(payload), replies.len(), String::from_utf8_lossy(first)))),
+    }
+}
+
+/// SIGTERM stops a node within 2 s (CTL-IMG-3; 500 ms more for the engine's own round trip).
+fn judge_stop(name: &str, took: Duration) -> Result<(), Outcome> {
+    if took > Duration::from_millis(2500) {
+        return Err(Outcome::fail("CTL-IMG-3", format!("{name} took {took:?} to stop on SIGTERM")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_to_invalid_input_breaks_the_ports_wire_rule() {
+        assert!(judge_silence("n", "kor", &[0x60], &[]).is_ok());
+        let o = judge_silence("n", "kor", &[0x60], &[vec![0x61, 1]]).unwrap_err();
+        assert_eq!(o.clause.as_deref(), Some("KOR-WIRE-4"));
+        let o = judge_silence("n", "roj", b"{", &[b"{}".to_vec()]).unwrap_err();
+        assert_eq!(o.clause.as_deref(), Some("ROJ-WIRE-4"));
+    }
+
+    #[test]
+    fn a_node_slow_to_stop_breaks_img_3() {
+        assert!(judge_stop("n", Duration::from_millis(1900)).is_ok());
+        assert_eq!(judge_stop("n", Duration::from_secs(5)).unwrap_err().clause.as_deref(), Some("CTL-IMG-3"));
     }
 }
 

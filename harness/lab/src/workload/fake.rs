@@ -126,14 +126,7 @@ impl Workload<'_> {
                 "pid":pid,"key":key,"value":p.value,"version":p.version,"members":members,"n":members.len(),"timeout_ms":p.timeout_ms}});
             let bytes = serde_json::to_vec(&msg).unwrap();
             let votes = self.propose_and_collect(&pid, &bytes, &voters, p.copies).await?;
-            judge_votes(&pid, &key, &p.expect, p.copies, &voters, &votes).map_err(|mut o| {
-                if let (Some(c), Some(f)) = (&p.clause, o.clause.as_mut()) {
-                    if f.as_str() == expect_clause(&p.expect) {
-                        *f = c.clone();
-                    }
-                }
-                o
-            })?;
+            judge_votes(&pid, &key, &p.expect, p.copies, &voters, &votes).map_err(|o| attribute(o, &p.expect, p.clause.as_deref()))?;
         }
         Ok(())
     }
@@ -237,6 +230,18 @@ fn judge_repairs(name: &str, via: &str, clause: &str, module: u8, emitted: u32, 
     Err(Outcome::fail(clause, format!("{name} holds its events ({module}, 1..={emitted}) but did not repair ({module}, {missing:?}) to the fake peer within {} ms of its {via}{note}", REPAIR_WAIT.as_millis())))
 }
 
+/// A wrong VOTE reason is attributed to the scenario's `clause` when it names one: the scenario
+/// knows why the rule applies (e.g. `locked` right after a commit breaks ROJ-KV-3, `locked` no
+/// longer held at 60 % of the timeout ROJ-TIME-2). Other failures keep their clause.
+fn attribute(mut o: Outcome, expect: &str, clause: Option<&str>) -> Outcome {
+    if let (Some(c), Some(f)) = (clause, o.clause.as_mut()) {
+        if f.as_str() == expect_clause(expect) {
+            *f = c.to_string();
+        }
+    }
+    o
+}
+
 /// Every voter sent one VOTE per copy, all copies alike (ROJ-VOTE-1), with the expected reason
 /// (or, for `silence`, none at all: ROJ-ENV-2).
 fn judge_votes(pid: &str, key: &str, expect: &str, copies: usize, voters: &[(String, Ipv4Addr)], votes: &BTreeMap<String, Vec<Value>>) -> Result<(), Outcome> {
@@ -290,6 +295,20 @@ mod tests {
         let v = votes(&[("a", &["ok"]), ("b", &["locked"])]);
         assert_eq!(clause_of(judge_votes("p", "k", "ok", 1, &voters(), &v)), "ROJ-VOTE-6");
         assert!(judge_votes("p", "k", "stale", 1, &voters(), &votes(&[("a", &["stale"]), ("b", &["stale"])])).is_ok());
+    }
+
+    #[test]
+    fn the_scenario_names_the_clause_a_wrong_reason_breaks() {
+        let kept_lock = votes(&[("a", &["locked"]), ("b", &["ok"])]);
+        let o = judge_votes("p", "k", "ok", 1, &voters(), &kept_lock).map_err(|o| attribute(o, "ok", Some("ROJ-KV-3")));
+        assert_eq!(clause_of(o), "ROJ-KV-3");
+        let expired_early = votes(&[("a", &["locked"]), ("b", &["ok"])]);
+        let o = judge_votes("p", "k", "locked", 1, &voters(), &expired_early).map_err(|o| attribute(o, "locked", Some("ROJ-TIME-2")));
+        assert_eq!(clause_of(o), "ROJ-TIME-2");
+        // A missing VOTE is still ROJ-VOTE-1, whatever the scenario names.
+        let silent = votes(&[("a", &["locked"])]);
+        let o = judge_votes("p", "k", "locked", 1, &voters(), &silent).map_err(|o| attribute(o, "locked", Some("ROJ-TIME-2")));
+        assert_eq!(clause_of(o), "ROJ-VOTE-1");
     }
 
     #[test]
