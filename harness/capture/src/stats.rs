@@ -42,9 +42,6 @@ pub struct IngestStats {
     pub fragments_discarded: u64,
     /// Copies of one datagram captured on several interfaces (`-i any`), counted once.
     pub capture_duplicates: u64,
-    /// Always `None`: a file that ends inside a record is damage ([`crate::CaptureError::Damaged`]),
-    /// no longer judged up to the cut. Kept while `checks/mod.rs` still renders it.
-    pub truncated_tail_after_frame: Option<u64>,
 }
 
 impl IngestStats {

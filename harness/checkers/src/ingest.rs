@@ -1,7 +1,7 @@
 //! Capture ingest for the checkers: the harness's one capture reader (`ekc-capture`: pcap and
 //! pcapng from a file, FIFO or standard input; Ethernet, Linux SLL/SLL2, raw IPv4; bounded IPv4
 //! reassembly that never invents bytes) with the checkers' error type. A damaged capture is an
-//! [`InputError::Damaged`] naming the frame and byte offset, never a judgement of the part before
+//! [`CaptureError::Damaged`] naming the frame and byte offset, never a judgement of the part before
 //! the damage; what could not be used (cut frames, discarded fragments) is counted in
 //! [`IngestStats`], whose [`IngestStats::complete`] tells whether every datagram was judged.
 
@@ -14,15 +14,4 @@ pub use ekc_capture::{CaptureError, Datagram, IngestStats, Limits, ReadOptions};
 /// `sink` for every IPv4/UDP datagram in capture order.
 pub fn read_capture<F: FnMut(&Datagram)>(path: &Path, sink: F) -> Result<IngestStats, InputError> {
     ekc_capture::read_datagrams(path, &ReadOptions::default(), sink).map_err(InputError::from)
-}
-
-impl From<CaptureError> for InputError {
-    fn from(e: CaptureError) -> Self {
-        match e {
-            CaptureError::Io { path, reason } => InputError::Io { path, reason },
-            CaptureError::NotACapture { path, reason } => InputError::NotACapture { path, reason },
-            CaptureError::UnknownLinkType { link_type, frame } => InputError::UnknownLinkType { link_type, frame },
-            CaptureError::Damaged { after_frame, offset, reason } => InputError::Damaged { after_frame, offset, reason },
-        }
-    }
 }

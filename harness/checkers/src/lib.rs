@@ -159,16 +159,10 @@ pub struct NodeSummary {
 /// The capture (or state directory) could not be judged at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {path}: {reason}")]
-    Io { path: String, reason: String },
-    #[error("{path} is not a capture: {reason}")]
-    NotACapture { path: String, reason: String },
-    #[error("frame {frame}: link type {link_type} is not supported (Ethernet, Linux SLL, Linux SLL2, raw IPv4 are)")]
-    UnknownLinkType { link_type: String, frame: u64 },
-    /// The record after frame `after_frame` is damaged (a length beyond the snap length or the
-    /// file, a broken block): nothing after it was read, so nothing is judged.
-    #[error("capture damaged after frame {after_frame}: the record at byte offset {offset} {reason}")]
-    Damaged { after_frame: u64, offset: u64, reason: String },
+    /// The capture reader's error (unreadable, not a capture, unknown link type, damaged after a
+    /// frame): a damaged capture is judged not at all, not up to the damage.
+    #[error(transparent)]
+    Capture(#[from] ekc_capture::CaptureError),
     /// Read to its end, the capture holds no EK-ROJ or EK-KOR datagram that could be judged.
     #[error("nothing to judge: no complete EK-ROJ (UDP port {roj_port}) or EK-KOR (UDP port {kor_port}) datagram in {frames} frame(s) ({udp_datagrams} UDP datagram(s), {truncated} cut by the snap length)")]
     NothingToJudge { frames: u64, udp_datagrams: u64, truncated: u64, roj_port: u16, kor_port: u16 },

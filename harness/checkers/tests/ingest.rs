@@ -5,6 +5,7 @@
 
 mod common;
 
+use ekc_checkers::ingest::CaptureError;
 use ekc_checkers::ingest::read_capture;
 use ekc_checkers::testkit::capture::{CaptureKind, CaptureWriter};
 use ekc_checkers::testkit::encode as enc;
@@ -269,7 +270,7 @@ fn a_corrupt_record_length_is_damage_naming_frame_and_offset() {
     bytes[second + 8..second + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
     std::fs::write(&p, &bytes).unwrap();
     let e = check_capture(&p, &CheckOptions::default()).unwrap_err();
-    assert_eq!(e, InputError::Damaged { after_frame: 1, offset: second as u64, reason: "claims 2147483632 captured bytes, beyond the snap length 65535".into() });
+    assert_eq!(e, InputError::Capture(CaptureError::Damaged { after_frame: 1, offset: second as u64, reason: "claims 2147483632 captured bytes, beyond the snap length 65535".into() }));
     assert!(e.to_string().starts_with(&format!("capture damaged after frame 1: the record at byte offset {second} ")), "{e}");
     assert!(trace_capture(&p, &CheckOptions::default()).is_err(), "the trace refuses it too");
     // A length within the snap length that runs past the end of the file.
@@ -278,7 +279,7 @@ fn a_corrupt_record_length_is_damage_naming_frame_and_offset() {
     let last = *record_offsets(&bytes).last().unwrap();
     bytes[last + 8..last + 12].copy_from_slice(&60_000u32.to_le_bytes());
     std::fs::write(&p2, &bytes).unwrap();
-    assert!(matches!(check_capture(&p2, &CheckOptions::default()), Err(InputError::Damaged { after_frame: 3, offset, .. }) if offset == last as u64));
+    assert!(matches!(check_capture(&p2, &CheckOptions::default()), Err(InputError::Capture(CaptureError::Damaged { after_frame: 3, offset, .. })) if offset == last as u64));
 }
 
 #[test]
@@ -289,7 +290,7 @@ fn a_capture_cut_mid_record_is_damage_not_a_partial_pass() {
     bytes.truncate(bytes.len() - 10);
     std::fs::write(&p, &bytes).unwrap();
     let e = check_capture(&p, &CheckOptions::default()).unwrap_err();
-    assert!(matches!(&e, InputError::Damaged { after_frame: 1, offset, .. } if *offset == last as u64), "{e}");
+    assert!(matches!(&e, InputError::Capture(CaptureError::Damaged { after_frame: 1, offset, .. }) if *offset == last as u64), "{e}");
     assert!(e.to_string().contains("the file ends"), "{e}");
 }
 
@@ -305,7 +306,7 @@ fn a_damaged_pcapng_block_is_damage() {
     bytes[second + 4..second + 8].copy_from_slice(&0x0fff_fff0u32.to_le_bytes());
     std::fs::write(&p, &bytes).unwrap();
     let e = check_capture(&p, &CheckOptions::default()).unwrap_err();
-    assert!(matches!(&e, InputError::Damaged { after_frame: 1, offset, .. } if *offset == second as u64), "{e}");
+    assert!(matches!(&e, InputError::Capture(CaptureError::Damaged { after_frame: 1, offset, .. }) if *offset == second as u64), "{e}");
 }
 
 #[test]
@@ -364,7 +365,7 @@ fn unknown_link_type_is_an_input_error_naming_the_frame() {
     w.write_packet(&pcap_file::pcap::PcapPacket::new(std::time::Duration::from_secs(1), 4, &[1, 2, 3, 4])).unwrap();
     drop(w);
     let e = check_capture(&p, &CheckOptions::default()).unwrap_err();
-    assert_eq!(e, InputError::UnknownLinkType { link_type: "PPP".into(), frame: 1 });
+    assert_eq!(e, InputError::Capture(CaptureError::UnknownLinkType { link_type: "PPP".into(), frame: 1 }));
     assert!(e.to_string().contains("frame 1"));
 }
 
@@ -373,10 +374,10 @@ fn not_a_capture_and_missing_files_are_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("notes.txt");
     std::fs::write(&p, b"hello, this is text").unwrap();
-    assert!(matches!(check_capture(&p, &CheckOptions::default()), Err(InputError::NotACapture { .. })));
+    assert!(matches!(check_capture(&p, &CheckOptions::default()), Err(InputError::Capture(CaptureError::NotACapture { .. }))));
     std::fs::write(&p, b"ab").unwrap();
-    assert!(matches!(check_capture(&p, &CheckOptions::default()), Err(InputError::NotACapture { .. })));
-    assert!(matches!(check_capture(&dir.path().join("absent.pcap"), &CheckOptions::default()), Err(InputError::Io { .. })));
+    assert!(matches!(check_capture(&p, &CheckOptions::default()), Err(InputError::Capture(CaptureError::NotACapture { .. }))));
+    assert!(matches!(check_capture(&dir.path().join("absent.pcap"), &CheckOptions::default()), Err(InputError::Capture(CaptureError::Io { .. }))));
     assert!(matches!(check_capture(&p, &CheckOptions { checks: Some(vec!["nope".into()]), ..Default::default() }), Err(InputError::UnknownChecker(_))));
 }
 

@@ -239,9 +239,6 @@ impl<'o> Run<'o> {
                 stats.incomplete_fragment_trains, stats.incomplete_fragment_examples
             ));
         }
-        if let Some(f) = stats.truncated_tail_after_frame {
-            input_notes.push(format!("the file ends in the middle of a record after frame {f} (capture killed?)"));
-        }
         if stats.capture_duplicates > 0 {
             input_notes.push(format!("{} copies of datagrams captured on several interfaces were counted once", stats.capture_duplicates));
         }
