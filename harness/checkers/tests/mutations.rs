@@ -676,6 +676,20 @@ fn roj_to_multicast_roj_wire_3() {
 }
 
 #[test]
+fn kor_to_broadcast_kor_wire_1() {
+    let mut s = base();
+    s.t += 100_000;
+    s.c.push(Captured {
+        ts_ns: s.t,
+        src: SocketAddrV4::new(ip(1), 9991),
+        dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 255), 9991),
+        payload: enc::ack(1, &[(2, 1)]),
+    });
+    let f = s.c.len() as u64;
+    assert_caught(&s, "schema", clause::KOR_WIRE_1, &[f]);
+}
+
+#[test]
 fn kor_frame_rules() {
     let ev = enc::event(1, 1, 1, 0x80, 0, 0, &[0; 20]);
     let good = enc::gossip(1, &[(1, 1)], &ev);

@@ -74,8 +74,9 @@ pub enum Step {
     AwaitKv { key: String, value: Option<String>, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
     /// Wait until every addressed node stores exactly `count` keys.
     AwaitKvCount { count: u64, #[serde(default)] nodes: Target, #[serde(default = "default_within")] within_ms: u64 },
-    /// For `during_ms`, no addressed node may store `key`.
-    AwaitAbsent { key: String, #[serde(default)] nodes: Target, during_ms: u64 },
+    /// For `during_ms`, no addressed node may store `key` (a failure breaks `clause`, default
+    /// ROJ-COMMIT-1: nothing may commit what could not reach t(n)).
+    AwaitAbsent { key: String, #[serde(default)] nodes: Target, during_ms: u64, clause: Option<String> },
     /// Wait until every running node reports equal `state` digests (kv, log, fields) and VV.
     AwaitConverged { #[serde(default = "default_within")] within_ms: u64, #[serde(default)] kv_only: bool },
     /// Wait until `node` holds no locks and no pending proposals (`state.locks`/`pending` = 0).
@@ -102,6 +103,10 @@ pub enum Step {
     /// The fake peer (a member, after `fake_join`) proposes and never commits (a proposer that
     /// crashed mid-vote); every addressed voter's VOTE is judged (see `FakeProposal`).
     FakePropose(FakeProposal),
+    /// The fake peer sends every node a COMMIT of `key` = `value` at `version` (default 1), well
+    /// formed and voted by every member, for a pid nobody proposed: what a node must do with it
+    /// is judged by the steps after it (e.g. `await_absent` for a 65th key, ROJ-KV-2).
+    FakeCommit { key: String, value: String, #[serde(default = "one_u64")] version: u64 },
     /// The fake peer asks `node` for every event it emitted: by EVENT_REQUEST (`via = "request"`,
     /// KOR-REQ-2) or by a VV_SYNC stating it holds none of them (`via = "sync"`, KOR-AE-2). Each
     /// must come back to the fake peer as an EVENT_GOSSIP with REPAIR set within 1.5 s.
@@ -333,7 +338,7 @@ impl Scenario {
                     Some(_) => {}
                 }
             }
-            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeCommit { .. } | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
                 bail!("step {s:?} needs `fake_peer = true`");
             }
         }
@@ -457,7 +462,8 @@ impl Scenario {
                 wait("within_ms", *within_ms)?;
             }
             Step::AwaitConverged { within_ms, .. } => wait("within_ms", *within_ms)?,
-            Step::AwaitAbsent { key, nodes, during_ms } => {
+            Step::FakeCommit { key, .. } => key_set(key)?,
+            Step::AwaitAbsent { key, nodes, during_ms, .. } => {
                 key_set(key)?;
                 target(nodes)?;
                 wait("during_ms", *during_ms)?;

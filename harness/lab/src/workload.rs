@@ -198,17 +198,14 @@ impl<'a> Workload<'a> {
                 let count = *count;
                 self.await_all("await_kv_count", &targets, *within_ms, "ROJ-KV-1", move |st: &Value, _| st.get("kv_count").and_then(Value::as_u64) == Some(count), Src::State).await
             }
-            Step::AwaitAbsent { key, nodes, during_ms } => {
+            Step::AwaitAbsent { key, nodes, during_ms, clause } => {
                 let targets = self.targets(nodes)?;
                 let end = Instant::now() + Duration::from_millis(*during_ms);
                 while Instant::now() < end {
                     for &i in &targets {
                         let (name, ctl) = self.node(i)?;
                         let kv = ctl.all_pages("kv").await.map_err(|e| self.ctl_outcome(&name, "kv", "CTL-CMD-7", e))?;
-                        let entries = kv.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-                        if let Some(e) = entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key.as_str())) {
-                            return Err(Outcome::fail("ROJ-COMMIT-1", format!("{name} stores {e} although no proposal for `{key}` could reach t(n)")));
-                        }
+                        judge_absent(&name, key, &kv, clause.as_deref())?;
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -328,6 +325,7 @@ impl<'a> Workload<'a> {
             }
             Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
             Step::FakePropose(p) => self.fake_propose(p).await,
+            Step::FakeCommit { key, value, version } => self.fake_commit(key, value, *version).await,
             Step::FakeRequest { node, via } => self.fake_request(*node, via).await,
             Step::FakeEvent(e) => self.fake_event(e).await,
             Step::AwaitField { field_id, origin_id, origin_seq, nodes, within_ms } => {
@@ -478,6 +476,16 @@ fn judge_silence(name: &str, port: &str, payload: &[u8], replies: &[Vec<u8>]) ->
     }
 }
 
+/// `kv` (a node's whole `kv` dump) holds no entry for `key`; a stored one breaks `clause`
+/// (default ROJ-COMMIT-1: nothing may commit what could not reach t(n)).
+fn judge_absent(name: &str, key: &str, kv: &Value, clause: Option<&str>) -> Result<(), Outcome> {
+    let entries = kv.get("entries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    match entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key)) {
+        Some(e) => Err(Outcome::fail(clause.unwrap_or("ROJ-COMMIT-1"), format!("{name} stores {e}, which it must not hold (`{key}` is to stay absent)"))),
+        None => Ok(()),
+    }
+}
+
 /// SIGTERM stops a node within 2 s (CTL-IMG-3; 500 ms more for the engine's own round trip).
 fn judge_stop(name: &str, took: Duration) -> Result<(), Outcome> {
     if took > Duration::from_millis(2500) {
@@ -497,6 +505,14 @@ mod tests {
         assert_eq!(o.clause.as_deref(), Some("KOR-WIRE-4"));
         let o = judge_silence("n", "roj", b"{", &[b"{}".to_vec()]).unwrap_err();
         assert_eq!(o.clause.as_deref(), Some("ROJ-WIRE-4"));
+    }
+
+    #[test]
+    fn a_stored_key_that_must_stay_absent_breaks_the_named_clause() {
+        let kv = json!({"total": 2, "entries": [{"key": "k1", "value": "a", "version": 1}, {"key": "k-over", "value": "x", "version": 1}]});
+        assert!(judge_absent("n", "k2", &kv, None).is_ok());
+        assert_eq!(judge_absent("n", "k-over", &kv, Some("ROJ-KV-2")).unwrap_err().clause.as_deref(), Some("ROJ-KV-2"));
+        assert_eq!(judge_absent("n", "k1", &kv, None).unwrap_err().clause.as_deref(), Some("ROJ-COMMIT-1"));
     }
 
     #[test]

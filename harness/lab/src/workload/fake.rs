@@ -131,6 +131,23 @@ impl Workload<'_> {
         Ok(())
     }
 
+    /// A COMMIT for a pid nobody proposed, voted by every member; see `Step::FakeCommit`.
+    pub(super) async fn fake_commit(&mut self, key: &str, value: &str, version: u64) -> Result<(), Outcome> {
+        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_commit needs fake_join first"))?;
+        self.fake_counter += 1;
+        let pid = format!("{me}:{:08x}:{}", self.fake_incarnation, self.fake_counter);
+        let mut voters: Vec<String> = self.cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        voters.push(me.clone());
+        voters.sort();
+        let msg = json!({"proto":1,"type":"COMMIT","node_id":me,"payload":{"pid":pid,"key":key,"value":value,"version":version,"n":voters.len(),"voters":voters}});
+        let bytes = serde_json::to_vec(&msg).unwrap();
+        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+        for n in self.cluster.nodes.iter().filter(|n| n.running) {
+            fake.send(ROJ_PORT, SocketAddrV4::new(n.ip, ROJ_PORT), &bytes).await?;
+        }
+        Ok(())
+    }
+
     /// Sends `bytes` `copies` times to every voter and collects every VOTE for `pid` per sender
     /// until each voter has answered every copy or `VOTE_WAIT` has passed.
     async fn propose_and_collect(&self, pid: &str, bytes: &[u8], voters: &[(String, Ipv4Addr)], copies: usize) -> Result<BTreeMap<String, Vec<Value>>, Outcome> {
