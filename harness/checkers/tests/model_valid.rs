@@ -15,7 +15,8 @@ fn config() -> impl Strategy<Value = ModelConfig> {
             seed,
             proposals,
             emissions,
-            loss: loss as f64 / 100.0,
+            // No loss in a third of the runs, judged as lossless (ROJ-PROP-6, KOR-REQ-2, ...).
+            loss: if seed % 3 == 0 { 0.0 } else { loss as f64 / 100.0 },
             dup: dup as f64 / 100.0,
             max_delay_us,
             timeout_ms,
@@ -33,7 +34,7 @@ proptest! {
     #[test]
     fn correct_executions_pass(cfg in config()) {
         let exec = common::model(cfg.clone());
-        let report = common::judge_with_state(&exec);
+        let report = common::judge_with_state_as(&exec, cfg.loss == 0.0);
         prop_assert!(report.verdict == Verdict::Pass, "{cfg:?}\n{}", common::describe(&report));
     }
 }

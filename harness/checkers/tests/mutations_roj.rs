@@ -545,3 +545,71 @@ fn proposing_while_holding_16_voter_locks_roj_prop_7() {
     frames.push(p[0]);
     assert_only(&s, &[(CS, clause::ROJ_PROP_7, frames)]);
 }
+
+// ------------------------------------------------------------------ ROJ-PROP-6 / ROJ-COMMIT-3 (addressees.rs)
+
+fn judge_lossless(s: &Script, lossless: bool) -> CheckReport {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write(&dir, "m.pcap", &s.c);
+    check_capture(&path, &CheckOptions { lossless, ..Default::default() }).expect("judgeable")
+}
+
+/// Exactly these findings on a lossless capture; none without `lossless` (a datagram dropped by a
+/// fault never reaches the capture point).
+fn assert_only_lossless(s: &Script, expected: &[(ClauseId, Vec<u64>)]) {
+    let r = judge_lossless(s, true);
+    let got: Vec<(ClauseId, Vec<u64>)> = r.violations.iter().map(|f| (f.clause, f.frames.clone())).collect();
+    assert_eq!(got, expected, "{}", describe(&r));
+    assert_eq!(judge_lossless(s, false).verdict, Verdict::Pass, "without lossless the absence proves nothing");
+}
+
+/// n1 proposes on 3 members 500 ms after every ANNOUNCE round (n3's to n1 is frame 5), n2 and n3
+/// accept, and the capture goes on past the deadline.
+fn addressed(propose_to: &[usize], commit_to: &[usize]) -> (Script, u64, Option<u64>) {
+    let mut s = base(3);
+    s.at(500);
+    let p = pid(1, 1);
+    let mut first_propose = None;
+    for &to in propose_to {
+        let f = s.propose(1, to, &p, "bay1", "10", 1, 3, 1000);
+        first_propose.get_or_insert(f);
+    }
+    for &v in propose_to {
+        s.vote(v, 1, &p, true);
+    }
+    let mut first_commit = None;
+    for &to in commit_to {
+        let f = s.commit(1, to, &p, "bay1", "10", 1, 3, &[1, 2, 3]);
+        first_commit.get_or_insert(f);
+    }
+    s.at(2000);
+    s.announce(2, 1, 1, &members(3));
+    (s, first_propose.unwrap(), first_commit)
+}
+
+#[test]
+fn a_propose_that_leaves_out_a_known_member_roj_prop_6() {
+    let (clean, ..) = addressed(&[2, 3], &[2, 3]);
+    assert_eq!(judge_lossless(&clean, true).verdict, Verdict::Pass, "{}", describe(&judge_lossless(&clean, true)));
+    // n1 knows n3 (frame 5) but sends its PROPOSE only to n2; with n = 3 it cannot commit.
+    let (s, propose, _) = addressed(&[2], &[]);
+    assert_only_lossless(&s, &[(clause::ROJ_PROP_6, vec![5, propose])]);
+}
+
+#[test]
+fn a_member_it_has_not_heard_from_is_not_judged_roj_prop_6() {
+    // The ANNOUNCEs reached n1 100 ms before its PROPOSE: it may not have processed them yet.
+    let mut s = base(3);
+    let p = pid(1, 1);
+    s.propose(1, 2, &p, "bay1", "10", 1, 3, 1000);
+    s.vote(2, 1, &p, true);
+    s.at(2000);
+    s.announce(2, 1, 1, &members(3));
+    assert_eq!(judge_lossless(&s, true).verdict, Verdict::Pass, "{}", describe(&judge_lossless(&s, true)));
+}
+
+#[test]
+fn a_commit_that_leaves_out_a_known_member_roj_commit_3() {
+    let (s, _, commit) = addressed(&[2, 3], &[2]);
+    assert_only_lossless(&s, &[(clause::ROJ_COMMIT_3, vec![5, commit.unwrap()])]);
+}

@@ -10,11 +10,13 @@
 //! pending capacity (`locks.rs`: ROJ-VOTE-8, ROJ-VOTE-4, ROJ-TIME-2, ROJ-VOTE-5, ROJ-PROP-7/8; the
 //! module doc says which way each timing comparison errs and why); the VOTE rules (`vote.rs`:
 //! ROJ-VOTE-1, ROJ-VOTE-2); what a node says about itself across datagrams (`announce.rs`:
-//! ROJ-ANN-1, ROJ-MEMB-2, ROJ-PROP-1 incarnation and counter, ROJ-WIRE-6).
+//! ROJ-ANN-1, ROJ-MEMB-2, ROJ-PROP-1 incarnation and counter, ROJ-WIRE-6); whom a PROPOSE and a
+//! COMMIT must reach (`addressees.rs`: ROJ-PROP-6, ROJ-COMMIT-3).
 //!
 //! State for a proposal is dropped once nothing can refer to it any more, so memory follows the
 //! proposals in flight.
 
+use super::addressees::{self, Addressees, Heard};
 use super::announce::Announces;
 use super::locks::{Lock, LockTable, DEFER_NS};
 use super::vote::{self, Deferred, FirstVote};
@@ -54,6 +56,7 @@ struct Prop {
     /// node -> when the COMMIT or ABORT first reached it (it releases its lock then)
     outcome_at: FastMap<String, u64>,
     membership_checked: bool,
+    addressees: Addressees,
 }
 
 #[derive(Clone)]
@@ -91,6 +94,8 @@ pub struct CommitSafety {
     /// (key, version) -> committed pids with their window and commit frame
     committed: FastMap<(String, u64), Vec<(String, u64, u64, u64)>>,
     safe1: Vec<Safe1Candidate>,
+    /// Whose ANNOUNCEs reached whom (what a proposer knows, ROJ-PROP-6).
+    heard: Heard,
     now: u64,
     last_prune: u64,
 }
@@ -109,6 +114,7 @@ impl CommitSafety {
             announced: FastMap::default(),
             committed: FastMap::default(),
             safe1: Vec::new(),
+            heard: Heard::default(),
             now: 0,
             last_prune: 0,
         }
@@ -187,6 +193,7 @@ impl CommitSafety {
                     abort_frame: None,
                     outcome_at: FastMap::default(),
                     membership_checked: false,
+                    addressees: Addressees { known: self.heard.known_members(sender, &p.members, ev.ts_ns), ..Default::default() },
                 },
             );
             // ROJ-PROP-7: the proposer is its own first voter and takes the lock when sending.
@@ -341,6 +348,9 @@ impl CommitSafety {
             }
             return;
         };
+        if sender == prop.proposer && ev.ts_ns <= prop.deadline + self.slack_ns {
+            prop.addressees.commit_reached(&receiver);
+        }
         // ROJ-TIME-1 / ROJ-COMMIT-3: every COMMIT datagram, the first and every repetition.
         if ev.ts_ns > prop.deadline + self.slack_ns && !prop.late_reported {
             prop.late_reported = true;
@@ -585,9 +595,19 @@ impl CommitSafety {
         );
     }
 
+    /// ROJ-PROP-6 / ROJ-COMMIT-3 for every proposal whose deadline the capture has passed.
+    fn judge_addressees(&mut self, cx: &mut Ctx) {
+        let now = self.now;
+        for (pid, p) in self.props.iter_mut().filter(|(_, p)| !p.addressees.judged && p.deadline + self.slack_ns < now) {
+            let Prop { addressees, receipts, proposer, propose_frame, commit, .. } = p;
+            addressees::judge(cx, addressees, proposer, pid, *propose_frame, commit.as_ref().map(|c| c.frame), |m| receipts.contains_key(m));
+        }
+    }
+
     /// Settles what is due and drops state nothing can refer to any more.
     fn prune(&mut self, cx: &mut Ctx) {
         let now = self.now;
+        self.judge_addressees(cx);
         self.settle(cx, now);
         self.props.retain(|_, p| p.deadline + MAX_TIMEOUT_NS > now);
         self.locks.prune(now, 2 * DEFER_NS + self.slack_ns);
@@ -609,6 +629,7 @@ impl Checker for CommitSafety {
             clause::ROJ_COMMIT_1,
             clause::ROJ_COMMIT_2,
             clause::ROJ_COMMIT_3,
+            clause::ROJ_PROP_6,
             clause::ROJ_THR_2,
             clause::ROJ_THR_3,
             clause::ROJ_THR_4,
@@ -642,6 +663,8 @@ impl Checker for CommitSafety {
                 match &m.body {
                     RojBody::Announce(a) => {
                         self.announces.on_announce(ev, cx, sender, a);
+                        let receiver = Self::node_name(cx, *ev.dst.ip());
+                        self.heard.announce(&receiver, sender, ev.ts_ns, ev.frame);
                         if self.announced.get(sender) != Some(&a.members) {
                             self.announced.insert(sender.to_string(), a.members.clone());
                         }
@@ -674,6 +697,11 @@ impl Checker for CommitSafety {
         let persists = cx.persists(ip);
         self.locks.restarted(&node);
         self.announces.restarted(&node);
+        self.heard.restarted(&node);
+        // What a restarted proposer's proposals in flight still owed, it no longer knows of.
+        for p in self.props.values_mut().filter(|p| p.proposer == node) {
+            p.addressees.judged = true;
+        }
         self.deferred.retain(|d| d.node != node);
         for p in self.props.values_mut() {
             p.votes.remove(&node);
@@ -684,6 +712,7 @@ impl Checker for CommitSafety {
     }
 
     fn finish(&mut self, cx: &mut Ctx) {
+        self.judge_addressees(cx);
         self.settle(cx, u64::MAX);
     }
 }

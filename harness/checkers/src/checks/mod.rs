@@ -1,6 +1,7 @@
 //! The judging pipeline: decodes each datagram into a trace event, keeps the node table current,
 //! feeds every selected checker and the metrics, and assembles the [`CheckReport`].
 
+pub mod addressees;
 pub mod announce;
 pub mod bridge;
 pub mod commit;

@@ -28,10 +28,15 @@ pub fn judge(capture: &[Captured]) -> CheckReport {
 }
 
 pub fn judge_with_state(exec: &Execution) -> CheckReport {
+    judge_with_state_as(exec, false)
+}
+
+/// With `lossless`, the rules that need every datagram sent to be captured are judged too.
+pub fn judge_with_state_as(exec: &Execution, lossless: bool) -> CheckReport {
     let dir = tempfile::tempdir().unwrap();
     let path = write(&dir, "c.pcap", &exec.capture);
     let state = write_dumps(&dir, exec);
-    check_capture(&path, &CheckOptions { state_dir: Some(state), ..Default::default() }).expect("judgeable")
+    check_capture(&path, &CheckOptions { state_dir: Some(state), lossless, ..Default::default() }).expect("judgeable")
 }
 
 pub fn model(cfg: ModelConfig) -> Execution {
