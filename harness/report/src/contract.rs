@@ -107,6 +107,25 @@ pub fn judge_announcement(a: &Announced, node_id: &str, module_id: u8, roj_port:
     problems
 }
 
+/// The pre-check step for the node's mDNS announcement (ROJ-DISC-1): `problems` from
+/// [`judge_announcement`] of the last instance heard, or why nothing could be heard.
+pub fn discovery_step(problems: Result<Vec<String>, String>) -> Step {
+    let (pass, detail) = match problems {
+        Ok(p) if p.is_empty() => (true, "all TXT keys, SRV port, instance name".to_string()),
+        Ok(p) => (false, p.join("; ")),
+        Err(e) => (false, format!("could not listen: {e}")),
+    };
+    Step { name: "publishes _roj._udp.local".into(), clause: "ROJ-DISC-1".into(), pass, detail }
+}
+
+/// The pre-check step comparing the capability statement with what the node claims (CTL-CAP-5):
+/// every stated capability must be claimed.
+pub fn statement_step(statement: &[String], claimed: &[String]) -> Step {
+    let missing: Vec<&String> = statement.iter().filter(|c| !claimed.contains(c)).collect();
+    let detail = if missing.is_empty() { "all claimed".into() } else { format!("stated but not claimed: {missing:?}") };
+    Step { name: "claims match the capability statement".into(), clause: "CTL-CAP-5".into(), pass: missing.is_empty(), detail }
+}
+
 /// A one-question mDNS query for `_roj._udp.local` PTR (QU bit clear: answers go to the group).
 pub fn roj_query() -> Vec<u8> {
     let mut p = simple_dns::Packet::new_query(0);

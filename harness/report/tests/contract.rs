@@ -19,3 +19,26 @@ fn testkit_announcement_is_parsed_and_judged() {
     assert!(parse_roj_instances(b"garbage").is_empty());
     assert!(roj_query().len() > 12);
 }
+
+#[test]
+fn a_wrong_announcement_fails_the_discovery_step_roj_disc_1() {
+    use ekc_report::contract::discovery_step;
+    let pkt = mdns_response("vendor-1", 7, "10.0.0.9".parse().unwrap());
+    let a = &parse_roj_instances(&pkt)[0];
+    let wrong_module = discovery_step(Ok(judge_announcement(a, "vendor-1", 8, 9990, 9991)));
+    assert_eq!((wrong_module.clause.as_str(), wrong_module.pass), ("ROJ-DISC-1", false));
+    assert!(wrong_module.detail.contains("mod="), "{}", wrong_module.detail);
+    let deaf = discovery_step(Err("binding UDP 5353: in use".into()));
+    assert_eq!((deaf.clause.as_str(), deaf.pass), ("ROJ-DISC-1", false));
+    assert!(discovery_step(Ok(vec![])).pass);
+}
+
+#[test]
+fn a_stated_capability_the_node_does_not_claim_fails_ctl_cap_5() {
+    use ekc_report::contract::statement_step;
+    let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let short = statement_step(&s(&["roj", "kor", "ctl", "persist"]), &s(&["roj", "kor", "ctl"]));
+    assert_eq!((short.clause.as_str(), short.pass), ("CTL-CAP-5", false));
+    assert!(short.detail.contains("persist"), "{}", short.detail);
+    assert!(statement_step(&s(&["roj", "kor"]), &s(&["roj", "kor", "ctl", "mdns"])).pass);
+}

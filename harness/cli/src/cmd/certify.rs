@@ -16,7 +16,7 @@ use ekc_lab::cluster::Implementation;
 use ekc_lab::docker::{self, ContainerSpec};
 use ekc_lab::{certify as certification, control, run};
 use ekc_report::bundle::{create_bundle, sha256_file, tree_hash, verify_bundle, BundleInput};
-use ekc_report::contract::{judge_announcement, parse_roj_instances, roj_query, Step};
+use ekc_report::contract::{discovery_step, judge_announcement, parse_roj_instances, roj_query, statement_step, Step};
 use serde_json::{json, Value};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -127,9 +127,13 @@ fn claimed_caps(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 fn step(steps: &mut Vec<Step>, name: &str, clause: &str, pass: bool, detail: impl Into<String>) {
-    let detail = detail.into();
-    eprintln!("pre-check {:<34} {:<12} {}  {detail}", name, clause, if pass { "ok  " } else { "FAIL" });
-    steps.push(Step { name: name.into(), clause: clause.into(), pass, detail });
+    record(steps, Step { name: name.into(), clause: clause.into(), pass, detail: detail.into() });
+}
+
+/// Prints a pre-check step as it is judged and keeps it for the bundle.
+fn record(steps: &mut Vec<Step>, s: Step) {
+    eprintln!("pre-check {:<34} {:<12} {}  {}", s.name, s.clause, if s.pass { "ok  " } else { "FAIL" }, s.detail);
+    steps.push(s);
 }
 
 /// Listens for `_roj._udp.local` announcements on the test bridge (the host's gateway address),
@@ -234,16 +238,12 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
             let unsupported = unsupported_claimed(ctl, &caps).await;
             step(&mut steps, "claimed capabilities answer their commands", "CTL-CAP-3", unsupported.is_empty(), if unsupported.is_empty() { "no command of a claimed capability is `unsupported`".into() } else { format!("answered `unsupported` although its capability is claimed: {}", unsupported.join(", ")) });
             if let Some(st) = statement {
-                let missing: Vec<&String> = st.iter().filter(|c| !caps.contains(c)).collect();
-                step(&mut steps, "claims match the capability statement", "CTL-CAP-5", missing.is_empty(), if missing.is_empty() { "all claimed".into() } else { format!("stated but not claimed: {missing:?}") });
+                record(&mut steps, statement_step(st, &caps));
             }
         }
         let gw = net.gateway();
         let mdns = tokio::task::spawn_blocking(move || mdns_probe(gw, ip, Duration::from_secs(8))).await?;
-        match mdns {
-            Ok(p) => step(&mut steps, "publishes _roj._udp.local", "ROJ-DISC-1", p.is_empty(), if p.is_empty() { "all TXT keys, SRV port, instance name".into() } else { p.join("; ") }),
-            Err(e) => step(&mut steps, "publishes _roj._udp.local", "ROJ-DISC-1", false, format!("could not listen: {e}")),
-        }
+        record(&mut steps, discovery_step(mdns));
         let logs = docker::logs(&d, &id).await.unwrap_or_default();
         anyhow::Ok(logs)
     }
