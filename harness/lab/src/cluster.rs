@@ -411,8 +411,8 @@ impl Cluster {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                let clause = if self.nodes.iter().any(|n| n.env.iter().any(|(k, v)| k == "EKC_MDNS" && v == "0")) { "ROJ-DISC-4" } else { "ROJ-DISC-3" };
-                return Err(Outcome::fail(clause, format!("discovery incomplete after {budget:?}: live lists {last:?}")));
+                let static_peers = self.nodes.iter().any(|n| n.env.iter().any(|(k, v)| k == "EKC_MDNS" && v == "0"));
+                return Err(discovery_failure(static_peers, budget, &last));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -604,5 +604,28 @@ async fn wait_for_log_line(docker: &Docker, id: &str, needle: &str, budget: Dura
             anyhow::bail!("no `{needle}` line within {budget:?}: {}", logs.trim());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Discovery did not complete within `budget`: through static peers (mDNS off) that breaks
+/// ROJ-DISC-4, through mDNS ROJ-DISC-3. `live` is each node's last `peers` live list; the nodes
+/// some other node does not list are named.
+fn discovery_failure(static_peers: bool, budget: Duration, live: &BTreeMap<String, Vec<String>>) -> Outcome {
+    let unknown: Vec<&String> = live.keys().filter(|n| live.iter().any(|(m, l)| m != *n && !l.contains(n))).collect();
+    let clause = if static_peers { "ROJ-DISC-4" } else { "ROJ-DISC-3" };
+    Outcome::fail(clause, format!("discovery incomplete after {budget:?}: {unknown:?} not listed live by every other node; live lists {live:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_nobody_learns_fails_discovery_under_the_way_it_was_to_be_found() {
+        let live: BTreeMap<String, Vec<String>> = [("a".to_string(), vec!["b".to_string()]), ("b".to_string(), vec![]), ("c".to_string(), vec!["a".to_string(), "b".to_string()])].into();
+        let mdns = discovery_failure(false, Duration::from_secs(15), &live);
+        assert_eq!(mdns.clause.as_deref(), Some("ROJ-DISC-3"));
+        assert!(mdns.reason.contains("[\"a\", \"c\"]"), "{}", mdns.reason);
+        assert_eq!(discovery_failure(true, Duration::from_secs(15), &live).clause.as_deref(), Some("ROJ-DISC-4"));
     }
 }

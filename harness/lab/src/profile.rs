@@ -149,6 +149,9 @@ mod tests {
             let err = NodeProfile::from_labels(&labels(&kv)).unwrap_err();
             assert!(err.contains(want), "{kv:?}: {err}");
         }
+        // A privilege outside the whitelist is refused under its clause.
+        let err = NodeProfile::from_labels(&labels(&[(LABEL_REQUIRES, "sys_admin"), (LABEL_EMULATORS, "qemu")])).unwrap_err();
+        assert!(err.contains("CTL-IMG-2"), "{err}");
     }
 
     #[test]
