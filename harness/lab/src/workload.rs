@@ -273,15 +273,9 @@ impl<'a> Workload<'a> {
                                 Err(e) => return Err(self.ctl_outcome(&name, "emit", "CTL-CMD-5", e)),
                             }
                         };
-                        let seq = r.get("origin_seq").and_then(Value::as_u64).unwrap_or(0);
                         let origin = self.cluster.nodes[i].module_id;
-                        if r.get("origin_id").and_then(Value::as_u64) != Some(origin as u64) {
-                            return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned {r}, expected origin_id {origin}")));
-                        }
                         let prev = self.emitted.get(&origin).copied().unwrap_or(0);
-                        if seq <= prev {
-                            return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned origin_seq {seq} after {prev}")));
-                        }
+                        let seq = judge_emit(&name, &r, origin, prev)?;
                         self.emitted.insert(origin, seq);
                         self.metrics.emitted += 1;
                     }
@@ -486,6 +480,19 @@ fn judge_absent(name: &str, key: &str, kv: &Value, clause: Option<&str>) -> Resu
     }
 }
 
+/// An `emit` answer names the emitter's own module and a sequence number above every one it
+/// answered before (KOR-EMIT-1: `origin_seq = VV[self] + 1`; bridge events may come between).
+fn judge_emit(name: &str, r: &Value, origin: u8, prev: u64) -> Result<u64, Outcome> {
+    if r.get("origin_id").and_then(Value::as_u64) != Some(origin as u64) {
+        return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned {r}, expected origin_id {origin}")));
+    }
+    let seq = r.get("origin_seq").and_then(Value::as_u64).unwrap_or(0);
+    if seq <= prev {
+        return Err(Outcome::fail("KOR-EMIT-1", format!("{name}: emit returned origin_seq {seq} after {prev}")));
+    }
+    Ok(seq)
+}
+
 /// SIGTERM stops a node within 2 s (CTL-IMG-3; 500 ms more for the engine's own round trip).
 fn judge_stop(name: &str, took: Duration) -> Result<(), Outcome> {
     if took > Duration::from_millis(2500) {
@@ -513,6 +520,13 @@ mod tests {
         assert!(judge_absent("n", "k2", &kv, None).is_ok());
         assert_eq!(judge_absent("n", "k-over", &kv, Some("ROJ-KV-2")).unwrap_err().clause.as_deref(), Some("ROJ-KV-2"));
         assert_eq!(judge_absent("n", "k1", &kv, None).unwrap_err().clause.as_deref(), Some("ROJ-COMMIT-1"));
+    }
+
+    #[test]
+    fn an_emit_answer_of_another_module_or_a_reused_sequence_breaks_emit_1() {
+        assert_eq!(judge_emit("n", &json!({"origin_id": 3, "origin_seq": 5}), 3, 4).unwrap(), 5);
+        assert_eq!(judge_emit("n", &json!({"origin_id": 4, "origin_seq": 5}), 3, 4).unwrap_err().clause.as_deref(), Some("KOR-EMIT-1"));
+        assert_eq!(judge_emit("n", &json!({"origin_id": 3, "origin_seq": 4}), 3, 4).unwrap_err().clause.as_deref(), Some("KOR-EMIT-1"));
     }
 
     #[test]
