@@ -1,6 +1,6 @@
 //! Hands a case's capture and state dumps to the checkers (crate ekc-checkers) and turns their
 //! report into findings. Without the checkers compiled in, nothing can be judged: the case is an
-//! error, never a pass.
+//! error, never a pass. Also judges the node logs' format (CTL-LOG-1), which no capture shows.
 use crate::verdict::Finding;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -74,4 +74,72 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
 #[cfg(not(feature = "checkers"))]
 pub fn judge(_pcap: &Path, _state_dir: Option<&Path>, _checks: &[String], _names: BTreeMap<Ipv4Addr, String>, _known: &CaseKnowledge) -> Result<Judgement, String> {
     Err("this build has no checkers (feature `checkers` off): the capture was not judged".into())
+}
+
+/// Lines of a node log judged (CTL-LOG-1): enough for every case, bounded for a flooding node.
+const LOG_LINES_JUDGED: usize = 200_000;
+
+/// Bytes of a node log read for judging: a flooding node's log is not read whole into memory.
+const LOG_BYTES_JUDGED: u64 = 32 << 20;
+
+/// The first [`LOG_BYTES_JUDGED`] bytes of a saved node log (a line cut there is not judged).
+pub fn read_log_head(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path).ok()?.take(LOG_BYTES_JUDGED).read_to_end(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// CTL-LOG-1 on one node's stdout (`EKC_LOG=json`): every line one JSON object with `ts`, `level`
+/// (`debug|info|warn|error`), `node` and `msg`. A last line without its newline is not judged (a
+/// killed node may have been cut mid-write). The first bad line is the finding.
+pub fn judge_log(node: &str, text: &str) -> Option<Finding> {
+    let complete = text.rsplit_once('\n').map(|(head, _)| head).unwrap_or("");
+    for (n, line) in complete.lines().enumerate().take(LOG_LINES_JUDGED) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(why) = log_line_problem(line) {
+            return Some(Finding {
+                checker: "logs".into(),
+                clause: "CTL-LOG-1".into(),
+                frames: vec![],
+                nodes: vec![node.to_string()],
+                explanation: format!("{node}.log line {}: {why}: {}", n + 1, crate::workload::truncate(line, 160)),
+            });
+        }
+    }
+    None
+}
+
+fn log_line_problem(line: &str) -> Option<String> {
+    let v: serde_json::Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(_) => return Some("not a JSON object".into()),
+    };
+    let Some(o) = v.as_object() else { return Some("not a JSON object".into()) };
+    if let Some(k) = ["ts", "level", "node", "msg"].into_iter().find(|k| !o.contains_key(*k)) {
+        return Some(format!("no `{k}`"));
+    }
+    match o["level"].as_str() {
+        Some("debug" | "info" | "warn" | "error") => None,
+        _ => Some(format!("`level` {} is not debug, info, warn or error", o["level"])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_that_is_not_a_json_record_breaks_log_1() {
+        let good = "{\"ts\":\"2026-12-03T22:57:08.875Z\",\"level\":\"info\",\"node\":\"n1\",\"msg\":\"up\"}\n";
+        assert!(judge_log("n1", good).is_none());
+        assert!(judge_log("n1", &format!("{good}{{\"ts\":1,\"lev")).is_none(), "a cut last line is not judged");
+        for (bad, why) in [("panic: oops\n", "not a JSON object"), ("{\"ts\":1,\"level\":\"info\",\"msg\":\"x\"}\n", "no `node`"), ("{\"ts\":1,\"level\":\"trace\",\"node\":\"n1\",\"msg\":\"x\"}\n", "`level`")] {
+            let f = judge_log("n1", &format!("{good}{bad}")).expect("caught");
+            assert_eq!(f.clause, "CTL-LOG-1");
+            assert!(f.explanation.contains("line 2") && f.explanation.contains(why), "{}", f.explanation);
+        }
+    }
 }

@@ -500,7 +500,14 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     if !j.pass && j.findings.is_empty() {
         return CaptureJudgement::NotJudged("the checkers did not pass the capture but named no violation".into());
     }
-    CaptureJudgement::Judged(j.findings)
+    let mut findings = j.findings;
+    // CTL-LOG-1: no capture shows a node's log; its saved stdout does.
+    for n in &cl.nodes {
+        if let Some(text) = crate::checks::read_log_head(&dir.join("logs").join(format!("{}.log", n.name))) {
+            findings.extend(crate::checks::judge_log(&n.name, &text));
+        }
+    }
+    CaptureJudgement::Judged(findings)
 }
 
 /// For every `race` step, whether the capture shows the raced proposals' windows overlapping
