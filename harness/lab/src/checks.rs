@@ -91,12 +91,13 @@ pub fn read_log_head(path: &Path) -> Option<String> {
 }
 
 /// CTL-LOG-1 on one node's stdout (`EKC_LOG=json`): every line one JSON object with `ts`, `level`
-/// (`debug|info|warn|error`), `node` and `msg`. A last line without its newline is not judged (a
+/// (`debug|info|warn|error`), `node` and `msg`; stderr lines are free. A last line without its newline is not judged (a
 /// killed node may have been cut mid-write). The first bad line is the finding.
 pub fn judge_log(node: &str, text: &str) -> Option<Finding> {
     let complete = text.rsplit_once('\n').map(|(head, _)| head).unwrap_or("");
     for (n, line) in complete.lines().enumerate().take(LOG_LINES_JUDGED) {
-        if line.trim().is_empty() {
+        // The rule is about stdout; the saved log marks stderr lines (docker.rs `logs`).
+        if line.trim().is_empty() || line.starts_with(crate::docker::STDERR_MARK) {
             continue;
         }
         if let Some(why) = log_line_problem(line) {
@@ -136,6 +137,7 @@ mod tests {
         let good = "{\"ts\":\"2026-12-03T22:57:08.875Z\",\"level\":\"info\",\"node\":\"n1\",\"msg\":\"up\"}\n";
         assert!(judge_log("n1", good).is_none());
         assert!(judge_log("n1", &format!("{good}{{\"ts\":1,\"lev")).is_none(), "a cut last line is not judged");
+        assert!(judge_log("n1", &format!("{good}[stderr] qemu-system-arm: terminating on signal 15\n{good}")).is_none(), "stderr is free");
         for (bad, why) in [("panic: oops\n", "not a JSON object"), ("{\"ts\":1,\"level\":\"info\",\"msg\":\"x\"}\n", "no `node`"), ("{\"ts\":1,\"level\":\"trace\",\"node\":\"n1\",\"msg\":\"x\"}\n", "`level`")] {
             let f = judge_log("n1", &format!("{good}{bad}")).expect("caught");
             assert_eq!(f.clause, "CTL-LOG-1");

@@ -269,6 +269,9 @@ pub async fn status(docker: &Docker, id: &str) -> Result<(bool, Option<i64>)> {
     Ok((state.running.unwrap_or(false), state.exit_code))
 }
 
+/// How a saved log marks a line the container wrote to stderr.
+pub const STDERR_MARK: &str = "[stderr] ";
+
 /// The container's stdout and stderr so far, as text (stderr lines prefixed).
 pub async fn logs(docker: &Docker, id: &str) -> Result<String> {
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
@@ -278,7 +281,7 @@ pub async fn logs(docker: &Docker, id: &str) -> Result<String> {
         match item? {
             bollard::container::LogOutput::StdErr { message } => {
                 for line in String::from_utf8_lossy(&message).lines() {
-                    out.push_str("[stderr] ");
+                    out.push_str(STDERR_MARK);
                     out.push_str(line);
                     out.push('\n');
                 }
