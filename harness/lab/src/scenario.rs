@@ -107,6 +107,10 @@ pub enum Step {
     /// formed and voted by every member, for a pid nobody proposed: what a node must do with it
     /// is judged by the steps after it (e.g. `await_absent` for a 65th key, ROJ-KV-2).
     FakeCommit { key: String, value: String, #[serde(default = "one_u64")] version: u64 },
+    /// The fake peer gives up its latest accepted (`expect = "ok"`) proposal on `key` and sends
+    /// every node an ABORT for it
+    /// (`reason` `rejected` or `timeout`, ROJ-ABORT-2): a voter holding its lock releases it.
+    FakeAbort { key: String, #[serde(default = "reason_rejected")] reason: String },
     /// The fake peer asks `node` for every event it emitted: by EVENT_REQUEST (`via = "request"`,
     /// KOR-REQ-2) or by a VV_SYNC stating it holds none of them (`via = "sync"`, KOR-AE-2). Each
     /// must come back to the fake peer as an EVENT_GOSSIP with REPAIR set within 1.5 s.
@@ -246,6 +250,9 @@ fn one_u8() -> u8 {
 fn expect_ok() -> String {
     "ok".into()
 }
+fn reason_rejected() -> String {
+    "rejected".into()
+}
 fn via_request() -> String {
     "request".into()
 }
@@ -338,7 +345,7 @@ impl Scenario {
                     Some(_) => {}
                 }
             }
-            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeCommit { .. } | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeCommit { .. } | Step::FakeAbort { .. } | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
                 bail!("step {s:?} needs `fake_peer = true`");
             }
         }
@@ -463,6 +470,12 @@ impl Scenario {
             }
             Step::AwaitConverged { within_ms, .. } => wait("within_ms", *within_ms)?,
             Step::FakeCommit { key, .. } => key_set(key)?,
+            Step::FakeAbort { key, reason } => {
+                key_set(key)?;
+                if reason != "rejected" && reason != "timeout" {
+                    bail!("`reason` = `{reason}` (rejected or timeout, ROJ-ABORT-2)");
+                }
+            }
             Step::AwaitAbsent { key, nodes, during_ms, .. } => {
                 key_set(key)?;
                 target(nodes)?;
@@ -694,6 +707,7 @@ mod tests {
             (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nnodes = [0, 4]"), "targets nodes [0, 4]"),
             (fake("do = 'fake_propose'\nkey = 'k'\nvalue = 'v'\ntimeout_ms = 9\nnodes = []"), "empty list of target nodes"),
             (fake("do = 'fake_request'\nnode = 0\nvia = 'gossip'"), "`via` = `gossip`"),
+            (fake("do = 'fake_abort'\nkey = 'k'\nreason = 'bored'"), "`reason` = `bored`"),
             (fake("do = 'fake_request'\nnode = 3"), "smallest cluster has 3"),
             (fake("do = 'fake_event'\norigin_id = 0\norigin_seq = 1\ntimestamp_us = 1"), "`origin_id` 1..=255"),
             (fake("do = 'fake_event'\norigin_id = 9\norigin_seq = 1\ntimestamp_us = 1\nhop_count = 4"), "`hop_count` <= 3"),

@@ -45,6 +45,8 @@ pub struct Workload<'a> {
     fake_vv: ekc_oracle::vv::VersionVector,
     fake_counter: u32,
     fake_incarnation: u32,
+    /// The fake peer's latest pid per key (what `fake_abort` gives up).
+    fake_pids: BTreeMap<String, String>,
 }
 
 /// A control error as a verdict: `unsupported` is not-applicable only for a command of a
@@ -69,7 +71,7 @@ impl<'a> Workload<'a> {
             let mut r = rng.clone();
             r.gen()
         };
-        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_module: None, fake_vv: Default::default(), fake_counter: 0, fake_incarnation }
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_module: None, fake_vv: Default::default(), fake_counter: 0, fake_incarnation, fake_pids: BTreeMap::new() }
     }
 
     fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
@@ -320,6 +322,7 @@ impl<'a> Workload<'a> {
             Step::FakeJoin { node_id, module_id } => self.fake_join(node_id, *module_id).await,
             Step::FakePropose(p) => self.fake_propose(p).await,
             Step::FakeCommit { key, value, version } => self.fake_commit(key, value, *version).await,
+            Step::FakeAbort { key, reason } => self.fake_abort(key, reason).await,
             Step::FakeRequest { node, via } => self.fake_request(*node, via).await,
             Step::FakeEvent(e) => self.fake_event(e).await,
             Step::AwaitField { field_id, origin_id, origin_seq, nodes, within_ms } => {

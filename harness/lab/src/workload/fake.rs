@@ -37,7 +37,7 @@ fn expect_clause(expect: &str) -> &'static str {
 impl Workload<'_> {
     fn announce_json(&self, node_id: &str, module_id: u8, seq: u32, members: &[String]) -> Value {
         json!({"proto":1,"type":"ANNOUNCE","node_id":node_id,"payload":{
-            "module_id":module_id,"lang":"fake","version":"0.1.0","caps":["roj","kor"],
+            "module_id":module_id,"lang":"fake","version":"0.1.0","caps":["roj","kor","abort"],
             "incarnation":self.fake_incarnation,"seq":seq,"members":members,"kor_port":KOR_PORT,"ctl_port":crate::cluster::CTL_PORT}})
     }
 
@@ -125,6 +125,9 @@ impl Workload<'_> {
             let msg = json!({"proto":p.proto,"type":"PROPOSE","node_id":me,"payload":{
                 "pid":pid,"key":key,"value":p.value,"version":p.version,"members":members,"n":members.len(),"timeout_ms":p.timeout_ms}});
             let bytes = serde_json::to_vec(&msg).unwrap();
+            if p.expect == "ok" {
+                self.fake_pids.insert(key.clone(), pid.clone());
+            }
             let votes = self.propose_and_collect(&pid, &bytes, &voters, p.copies).await?;
             judge_votes(&pid, &key, &p.expect, p.copies, &voters, &votes).map_err(|o| attribute(o, &p.expect, p.clause.as_deref()))?;
         }
@@ -145,6 +148,21 @@ impl Workload<'_> {
         for n in self.cluster.nodes.iter().filter(|n| n.running) {
             fake.send(ROJ_PORT, SocketAddrV4::new(n.ip, ROJ_PORT), &bytes).await?;
         }
+        Ok(())
+    }
+
+    /// An ABORT of the fake peer's latest proposal on `key`; see `Step::FakeAbort`.
+    pub(super) async fn fake_abort(&mut self, key: &str, reason: &str) -> Result<(), Outcome> {
+        let me = self.fake_node_id.clone().ok_or_else(|| Outcome::error("fake_abort needs fake_join first"))?;
+        let pid = self.fake_pids.get(key).cloned().ok_or_else(|| Outcome::error(format!("fake_abort: the fake peer proposed nothing on `{key}`")))?;
+        let msg = json!({"proto":1,"type":"ABORT","node_id":me,"payload":{"pid":pid,"reason":reason}});
+        let bytes = serde_json::to_vec(&msg).unwrap();
+        let fake = self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?;
+        for n in self.cluster.nodes.iter().filter(|n| n.running) {
+            fake.send(ROJ_PORT, SocketAddrV4::new(n.ip, ROJ_PORT), &bytes).await?;
+        }
+        // Give the voters a moment to process it before the next step asks them again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
     }
 
