@@ -523,6 +523,9 @@ mod tests {
         assert!(judge_absent("n", "k2", &kv, None).is_ok());
         assert_eq!(judge_absent("n", "k-over", &kv, Some("ROJ-KV-2")).unwrap_err().clause.as_deref(), Some("ROJ-KV-2"));
         assert_eq!(judge_absent("n", "k1", &kv, None).unwrap_err().clause.as_deref(), Some("ROJ-COMMIT-1"));
+        // vote-flood: a proposal only forged VOTEs could complete was committed.
+        let flooded = json!({"total": 1, "entries": [{"key": "flood", "value": "forged", "version": 1}]});
+        assert_eq!(judge_absent("n", "flood", &flooded, Some("ROJ-VOTE-9")).unwrap_err().clause.as_deref(), Some("ROJ-VOTE-9"));
     }
 
     #[test]
