@@ -49,7 +49,10 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
         return Err(format!("no interface {iface}"));
     }
     let proto = (libc::ETH_P_ALL as u16).to_be();
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto as i32) };
+    // Protocol 0 at creation: the socket receives nothing until `bind` names the interface and
+    // the protocol. Created with ETH_P_ALL it would queue frames of every interface (other
+    // cases' bridges) in the moment before the bind, and they would open this case's capture.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
     if fd < 0 {
         return Err(format!("AF_PACKET socket: {}", std::io::Error::last_os_error()));
     }
