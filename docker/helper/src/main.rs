@@ -77,6 +77,14 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     if rc < 0 {
         return Err(format!("promiscuous membership: {}", std::io::Error::last_os_error()));
     }
+    // Kernel receive timestamps: the checkers' exact timing (a voter's lock lasts from no earlier
+    // than the capture time of its PROPOSE) needs the time the frame crossed the bridge, not the
+    // moment this process, perhaps starved of CPU, got round to reading it.
+    let on: libc::c_int = 1;
+    let rc = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on as *const _ as *const libc::c_void, 4) };
+    if rc < 0 {
+        return Err(format!("SO_TIMESTAMPNS: {}", std::io::Error::last_os_error()));
+    }
     let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
     unsafe {
         libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
@@ -97,9 +105,9 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     // After a stop request the socket is drained until it has been quiet for one read timeout, so
     // frames already queued in the kernel are not lost.
     loop {
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        let (n, kernel_ts) = recv_stamped(fd, &mut buf);
         if n > 0 {
-            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let ts = kernel_ts.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
             let pkt = pcap_file::pcap::PcapPacket::new(ts, n as u32, &buf[..n as usize]);
             writer.write_packet(&pkt).map_err(|e| format!("write: {e}"))?;
             frames += 1;
@@ -117,6 +125,32 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     inner.get_ref().sync_all().map_err(|e| format!("sync: {e}"))?;
     println!("stopped frames={frames}");
     Ok(())
+}
+
+/// One frame from the packet socket and its kernel receive time (SCM_TIMESTAMPNS), if given.
+fn recv_stamped(fd: libc::c_int, buf: &mut [u8]) -> (isize, Option<Duration>) {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let mut control = [0u8; 64];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = control.len() as _;
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n <= 0 {
+        return (n, None);
+    }
+    // SAFETY: the CMSG macros walk the control buffer recvmsg filled and sized in msg_controllen.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        let c = unsafe { &*cmsg };
+        if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_TIMESTAMPNS {
+            let t: libc::timespec = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec) };
+            return (n, Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32)));
+        }
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    (n, None)
 }
 
 /// The pcap writer owns its sink; this handle lets the capture loop flush it on a timer.
