@@ -661,32 +661,23 @@ fn commit_by_someone_else_roj_commit_4() {
     schema_case(enc::commit("n1", "n2:0000abcd:1", "bay1", "1", 1, 3, &members(3)), 9990, clause::ROJ_COMMIT_4);
 }
 
-#[test]
-fn roj_to_multicast_roj_wire_3() {
+/// A datagram from n1 to a group or broadcast address, which the schema checker must refuse.
+fn to_group_case(dst: Ipv4Addr, port: u16, payload: Vec<u8>, expected: ClauseId) {
     let mut s = base();
     s.t += 100_000;
-    s.c.push(Captured {
-        ts_ns: s.t,
-        src: SocketAddrV4::new(ip(1), 9990),
-        dst: SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 9990),
-        payload: enc::vote("n1", "n2:0000abcd:1", true, "ok"),
-    });
+    s.c.push(Captured { ts_ns: s.t, src: SocketAddrV4::new(ip(1), port), dst: SocketAddrV4::new(dst, port), payload });
     let f = s.c.len() as u64;
-    assert_caught(&s, "schema", clause::ROJ_WIRE_3, &[f]);
+    assert_caught(&s, "schema", expected, &[f]);
+}
+
+#[test]
+fn roj_to_multicast_roj_wire_3() {
+    to_group_case(Ipv4Addr::new(224, 0, 0, 251), 9990, enc::vote("n1", "n2:0000abcd:1", true, "ok"), clause::ROJ_WIRE_3);
 }
 
 #[test]
 fn kor_to_broadcast_kor_wire_1() {
-    let mut s = base();
-    s.t += 100_000;
-    s.c.push(Captured {
-        ts_ns: s.t,
-        src: SocketAddrV4::new(ip(1), 9991),
-        dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 255), 9991),
-        payload: enc::ack(1, &[(2, 1)]),
-    });
-    let f = s.c.len() as u64;
-    assert_caught(&s, "schema", clause::KOR_WIRE_1, &[f]);
+    to_group_case(Ipv4Addr::new(10, 0, 0, 255), 9991, enc::ack(1, &[(2, 1)]), clause::KOR_WIRE_1);
 }
 
 #[test]

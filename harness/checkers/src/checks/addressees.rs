@@ -29,12 +29,7 @@ impl Heard {
         if receiver == sender {
             return;
         }
-        let by = super::locks::slot(&mut self.latest, receiver);
-        if let Some(e) = by.get_mut(sender) {
-            *e = (ts, frame);
-        } else {
-            by.insert(sender.to_string(), (ts, frame));
-        }
+        *super::locks::slot(super::locks::slot(&mut self.latest, receiver), sender) = (ts, frame);
     }
 
     /// The members of a PROPOSE sent at `ts` whose address the capture proves `proposer` knows,
@@ -78,32 +73,26 @@ impl Addressees {
 /// ROJ-PROP-6 and ROJ-COMMIT-3 for one proposal whose deadline has passed: `reached_by_propose`
 /// tells whether a PROPOSE of it reached a node; `commit_frame` is its first COMMIT, if any.
 pub fn judge(cx: &mut Ctx, a: &mut Addressees, proposer: &str, pid: &str, propose_frame: u64, commit_frame: Option<u64>, reached_by_propose: impl Fn(&str) -> bool) {
-    if a.judged || !cx.opts.lossless {
-        a.judged = true;
+    if std::mem::replace(&mut a.judged, true) || !cx.opts.lossless {
         return;
     }
-    a.judged = true;
-    for (m, announce_frame) in &a.known {
-        if !reached_by_propose(m) {
-            cx.report(
-                COMMIT_SAFETY,
-                clause::ROJ_PROP_6,
-                &[*announce_frame, propose_frame],
-                vec![NodeRef::Name(proposer.to_string()), NodeRef::Name(m.clone())],
-                format!("{proposer} sent its PROPOSE {pid} to no address of member {m}, whose ANNOUNCE had reached it (the capture shows no PROPOSE to {m})."),
-            );
-        }
+    report_unreached(cx, a, proposer, (clause::ROJ_PROP_6, propose_frame, "PROPOSE"), pid, reached_by_propose);
+    if let Some(commit_frame) = commit_frame {
+        report_unreached(cx, a, proposer, (clause::ROJ_COMMIT_3, commit_frame, "COMMIT"), pid, |m| a.committed_to.iter().any(|r| r == m));
     }
-    let Some(commit_frame) = commit_frame else { return };
-    for (m, announce_frame) in &a.known {
-        if !a.committed_to.iter().any(|r| r == m) {
-            cx.report(
-                COMMIT_SAFETY,
-                clause::ROJ_COMMIT_3,
-                &[*announce_frame, commit_frame],
-                vec![NodeRef::Name(proposer.to_string()), NodeRef::Name(m.clone())],
-                format!("{proposer} committed {pid} but sent member {m}, whose ANNOUNCE had reached it, no COMMIT before its deadline."),
-            );
-        }
+}
+
+/// One finding per known member that no `what` of the proposal reached (`rule` is the clause, the
+/// frame of the first such message, and its type).
+fn report_unreached(cx: &mut Ctx, a: &Addressees, proposer: &str, rule: (clause::ClauseId, u64, &str), pid: &str, reached: impl Fn(&str) -> bool) {
+    let (clause, frame, what) = rule;
+    for (m, announce_frame) in a.known.iter().filter(|(m, _)| !reached(m)) {
+        cx.report(
+            COMMIT_SAFETY,
+            clause,
+            &[*announce_frame, frame],
+            vec![NodeRef::Name(proposer.to_string()), NodeRef::Name(m.clone())],
+            format!("{proposer} sent member {m}, whose ANNOUNCE had reached it, no {what} of {pid} before its deadline."),
+        );
     }
 }

@@ -663,8 +663,11 @@ impl Checker for CommitSafety {
                 match &m.body {
                     RojBody::Announce(a) => {
                         self.announces.on_announce(ev, cx, sender, a);
-                        let receiver = Self::node_name(cx, *ev.dst.ip());
-                        self.heard.announce(&receiver, sender, ev.ts_ns, ev.frame);
+                        // Who heard whom serves only the lossless addressee rules (addressees.rs).
+                        if cx.opts.lossless {
+                            let receiver = Self::node_name(cx, *ev.dst.ip());
+                            self.heard.announce(&receiver, sender, ev.ts_ns, ev.frame);
+                        }
                         if self.announced.get(sender) != Some(&a.members) {
                             self.announced.insert(sender.to_string(), a.members.clone());
                         }
