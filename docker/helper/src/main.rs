@@ -1,10 +1,14 @@
 //! Sidecar binary of the lab. Two subcommands, each one small, dependency-light loop:
 //!
-//! * `capture <iface> <out.pcap>` opens an AF_PACKET socket on a bridge interface (in the host's
-//!   network namespace), puts the bridge in promiscuous mode through a packet membership (so frames
-//!   forwarded between bridge ports are seen, not only those to or from the host), prints `ready`
-//!   once the socket is bound, writes every frame to a pcap file (flushed at least every 100 ms so a
-//!   killed run keeps what it saw) and exits cleanly on SIGTERM/SIGINT after a final flush.
+//! * `capture <iface> <out.pcap> [max-bytes]` opens an AF_PACKET socket on a bridge interface (in
+//!   the host's network namespace), puts the bridge in promiscuous mode through a packet membership
+//!   (so frames forwarded between bridge ports are seen, not only those to or from the host), prints
+//!   `ready` once the socket is bound, writes every frame to a pcap file (flushed at least every
+//!   100 ms so a killed run keeps what it saw) until the file would exceed `max-bytes`, and exits
+//!   cleanly on SIGTERM/SIGINT after a final flush, printing what it could not keep:
+//!   `stopped frames=N kernel_drops=D capped_frames=C` (D from the packet socket's statistics: frames
+//!   the kernel dropped because the socket's queue was full; C: frames seen but not written because
+//!   of the size cap). The lab refuses to pass a case whose capture lost any frame.
 //! * `relay <ctl-port> <port>...` is the fake peer: it binds `ctl-port` for the harness and each
 //!   listed port for the network. A datagram from the harness on `ctl-port` is
 //!   `src_port u16 BE | dst IPv4 (4) | dst_port u16 BE | payload` and is sent from the bound
@@ -31,9 +35,13 @@ fn install_signal_handlers() {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
-        Some("capture") if args.len() == 4 => capture(&args[2], &args[3]),
+        Some("capture") if args.len() == 4 => capture(&args[2], &args[3], u64::MAX),
+        Some("capture") if args.len() == 5 => match args[4].parse() {
+            Ok(max) => capture(&args[2], &args[3], max),
+            Err(_) => Err(format!("bad max-bytes {:?}", args[4])),
+        },
         Some("relay") if args.len() >= 3 => relay(&args[2..]),
-        _ => Err("usage: ekc-helper capture <iface> <out.pcap> | relay <ctl-port> <port>...".into()),
+        _ => Err("usage: ekc-helper capture <iface> <out.pcap> [max-bytes] | relay <ctl-port> <port>...".into()),
     };
     if let Err(e) = result {
         eprintln!("ekc-helper: {e}");
@@ -41,7 +49,7 @@ fn main() {
     }
 }
 
-fn capture(iface: &str, out: &str) -> Result<(), String> {
+fn capture(iface: &str, out: &str, max_bytes: u64) -> Result<(), String> {
     install_signal_handlers();
     let cname = std::ffi::CString::new(iface).map_err(|_| "bad interface name")?;
     let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
@@ -88,9 +96,8 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
     unsafe {
         libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
-        let big: libc::c_int = 4 << 20;
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &big as *const _ as *const libc::c_void, 4);
     }
+    set_receive_buffer(fd, 16 << 20);
     let file = std::fs::File::create(out).map_err(|e| format!("create {out}: {e}"))?;
     let header = pcap_file::pcap::PcapHeader { snaplen: 65535, datalink: pcap_file::DataLink::ETHERNET, ..Default::default() };
     let sink = SharedSink(std::rc::Rc::new(std::cell::RefCell::new(std::io::BufWriter::new(file))));
@@ -101,16 +108,25 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     let _ = std::io::stdout().flush();
     let mut buf = vec![0u8; 65536];
     let mut frames: u64 = 0;
+    let mut capped: u64 = 0;
+    let mut written: u64 = PCAP_HEADER_BYTES;
     let mut last_flush = Instant::now();
     // After a stop request the socket is drained until it has been quiet for one read timeout, so
     // frames already queued in the kernel are not lost.
     loop {
         let (n, kernel_ts) = recv_stamped(fd, &mut buf);
         if n > 0 {
-            let ts = kernel_ts.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
-            let pkt = pcap_file::pcap::PcapPacket::new(ts, n as u32, &buf[..n as usize]);
-            writer.write_packet(&pkt).map_err(|e| format!("write: {e}"))?;
-            frames += 1;
+            if written + PCAP_RECORD_HEADER_BYTES + n as u64 > max_bytes {
+                // Over the cap the socket is still drained (and counted), so the flood cannot
+                // fill the host's disk and the count says how much the file is missing.
+                capped += 1;
+            } else {
+                let ts = kernel_ts.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
+                let pkt = pcap_file::pcap::PcapPacket::new(ts, n as u32, &buf[..n as usize]);
+                writer.write_packet(&pkt).map_err(|e| format!("write: {e}"))?;
+                written += PCAP_RECORD_HEADER_BYTES + n as u64;
+                frames += 1;
+            }
         } else if STOP.load(Ordering::SeqCst) {
             break;
         }
@@ -123,8 +139,34 @@ fn capture(iface: &str, out: &str) -> Result<(), String> {
     let mut inner = sink.0.borrow_mut();
     inner.flush().map_err(|e| format!("flush: {e}"))?;
     inner.get_ref().sync_all().map_err(|e| format!("sync: {e}"))?;
-    println!("stopped frames={frames}");
+    let kernel_drops = kernel_drops(fd)?;
+    println!("stopped frames={frames} kernel_drops={kernel_drops} capped_frames={capped}");
     Ok(())
+}
+
+const PCAP_HEADER_BYTES: u64 = 24;
+const PCAP_RECORD_HEADER_BYTES: u64 = 16;
+
+/// A deep socket queue, so a burst the helper is slow to read is queued rather than dropped:
+/// SO_RCVBUFFORCE (the helper holds CAP_NET_ADMIN) passes the host's rmem_max, which would cap a
+/// plain SO_RCVBUF at a few hundred KiB.
+fn set_receive_buffer(fd: libc::c_int, bytes: libc::c_int) {
+    let ok = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes as *const _ as *const libc::c_void, 4) };
+    if ok < 0 {
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &bytes as *const _ as *const libc::c_void, 4) };
+    }
+}
+
+/// Frames the kernel dropped for this socket since it was opened (PACKET_STATISTICS; reading the
+/// statistics resets them, and they are read once, at the end).
+fn kernel_drops(fd: libc::c_int) -> Result<u64, String> {
+    let mut st: libc::tpacket_stats = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_PACKET, libc::PACKET_STATISTICS, &mut st as *mut _ as *mut libc::c_void, &mut len) };
+    if rc < 0 {
+        return Err(format!("PACKET_STATISTICS: {}", std::io::Error::last_os_error()));
+    }
+    Ok(u64::from(st.tp_drops))
 }
 
 /// One frame from the packet socket and its kernel receive time (SCM_TIMESTAMPNS), if given.

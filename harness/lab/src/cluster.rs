@@ -95,6 +95,8 @@ pub struct Cluster {
     /// The capture container exited (SIGTERM, drained, flushed) after the last node: the capture
     /// file is complete even if a later teardown step fails.
     pub capture_complete: bool,
+    /// Size cap of the capture file (capture::DEFAULT_MAX_BYTES unless the run says otherwise).
+    pub capture_max_bytes: u64,
     pub relay: Option<String>,
     pub fake: Option<FakePeer>,
     pub helper_image: String,
@@ -105,7 +107,7 @@ const READY_BUDGET: Duration = Duration::from_secs(10);
 
 impl Cluster {
     /// Create the network and start the capture (it must be running before any node starts).
-    pub async fn create(docker: &Docker, run_id: &str, case_label: &str, dir: &Path, helper_image: &str, salt: u64) -> Result<Cluster> {
+    pub async fn create(docker: &Docker, run_id: &str, case_label: &str, dir: &Path, helper_image: &str, capture_max_bytes: u64, salt: u64) -> Result<Cluster> {
         let net = docker::create_network(docker, run_id, case_label, salt).await?;
         let mut c = Cluster {
             docker: docker.clone(),
@@ -116,6 +118,7 @@ impl Cluster {
             nodes: Vec::new(),
             capture: None,
             capture_complete: false,
+            capture_max_bytes,
             relay: None,
             fake: None,
             helper_image: helper_image.into(),
@@ -133,7 +136,7 @@ impl Cluster {
         let spec = ContainerSpec {
             name: format!("{}-capture", self.tag()),
             image: self.helper_image.clone(),
-            cmd: Some(vec!["capture".into(), self.net.bridge.clone(), "/out/capture.pcap".into()]),
+            cmd: Some(vec!["capture".into(), self.net.bridge.clone(), "/out/capture.pcap".into(), self.capture_max_bytes.to_string()]),
             network: None,
             cap_add: vec!["NET_RAW".into(), "NET_ADMIN".into()],
             binds: vec![(abs(&self.dir)?, "/out".into())],

@@ -1,6 +1,7 @@
 //! The lab: builds images, boots clusters on isolated Docker networks, captures every datagram,
 //! drives nodes through the control protocol and a fake peer, runs the scenario catalogue,
 //! hands captures to the checkers and writes reports.
+pub mod capture;
 pub mod certify;
 pub mod checks;
 pub mod cluster;

@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub reports_dir: PathBuf,
     pub scenario_dir: PathBuf,
     pub helper_image: String,
+    /// Size cap of each case's capture file (capture::DEFAULT_MAX_BYTES).
+    pub capture_max_bytes: u64,
     pub suite_version: String,
     /// Backend for network faults (`auto` probes the kernel for sch_netem).
     pub fault_backend: ekc_faults::BackendChoice,
@@ -69,6 +71,7 @@ struct Ctx {
     run_id: String,
     run_dir: PathBuf,
     helper_image: String,
+    capture_max_bytes: u64,
     cancel: CancellationToken,
     progress: Progress,
     missing_images: Vec<(String, String)>,
@@ -168,6 +171,7 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
         helper_image: cfg.helper_image.clone(),
+        capture_max_bytes: cfg.capture_max_bytes,
         cancel: cancel.clone(),
         progress: Progress { start: Instant::now(), total: cases.len(), done: AtomicUsize::new(0) },
         missing_images: missing,
@@ -371,7 +375,7 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
 async fn setup(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) -> Result<Cluster, Outcome> {
     tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::error(e.to_string()))?;
     let s = &case.scenario;
-    let mut cl = Cluster::create(&ctx.docker, &ctx.run_id, label, dir, &ctx.helper_image, salt ^ case.seed).await?;
+    let mut cl = Cluster::create(&ctx.docker, &ctx.run_id, label, dir, &ctx.helper_image, ctx.capture_max_bytes, salt ^ case.seed).await?;
     let static_peers = s.discovery == crate::scenario::Discovery::Static;
     cl.plan_nodes(&case.composition(), static_peers, &s.env, case.seed);
     Ok(cl)
@@ -480,13 +484,20 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
         }
         pcap = judged;
     }
+    // A capture that lost frames cannot prove an absence (a VOTE never sent, an ANNOUNCE
+    // skipped): it is judged for the record (check.txt) but never passed, and what it lost is the
+    // first reason given.
+    let capture_log = std::fs::read_to_string(dir.join("logs").join("capture.log")).unwrap_or_default();
+    let integrity = crate::capture::check_complete(&capture_log, cl.capture_max_bytes);
+    rec.metric("capture_integrity", json!(crate::capture::CaptureStats::from_log(&capture_log)));
     let names = cl.node_names();
     let checks = s.checks.clone();
     let known = case_knowledge(cl, case_faults);
     let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state_dir.as_deref(), &checks, names, &known)).await;
+    let not_judged = |why: String| CaptureJudgement::NotJudged(integrity.clone().err().unwrap_or(why));
     let j = match judged {
-        Err(e) => return CaptureJudgement::NotJudged(format!("the checkers crashed: {e}")),
-        Ok(Err(e)) => return CaptureJudgement::NotJudged(format!("the capture could not be judged: {e}")),
+        Err(e) => return not_judged(format!("the checkers crashed: {e}")),
+        Ok(Err(e)) => return not_judged(format!("the capture could not be judged: {e}")),
         Ok(Ok(j)) => j,
     };
     let _ = std::fs::write(dir.join("check.txt"), &j.text);
@@ -495,10 +506,13 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     // Findings from a capture that was not read whole can be artefacts of what is missing (a cut
     // ANNOUNCE hides a restart): such a capture is not judged, and says why (check.txt keeps them).
     if !j.shortfalls.is_empty() {
-        return CaptureJudgement::NotJudged(format!("capture not judged whole: {}", j.shortfalls.join("; ")));
+        return not_judged(format!("capture not judged whole: {}", j.shortfalls.join("; ")));
     }
     if !j.pass && j.findings.is_empty() {
-        return CaptureJudgement::NotJudged("the checkers did not pass the capture but named no violation".into());
+        return not_judged("the checkers did not pass the capture but named no violation".into());
+    }
+    if let Err(why) = integrity {
+        return CaptureJudgement::NotJudged(why);
     }
     let mut findings = j.findings;
     // CTL-LOG-1: no capture shows a node's log; its saved stdout does.

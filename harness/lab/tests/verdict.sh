@@ -4,7 +4,11 @@
 #     step that cannot hold gives `fail` led by KOR-WIRE-2 with its frame, the failed step reported
 #     beside it (`step_failure`, ROJ-KV-1), and `ekconform run` exits 1;
 #  2. a degenerate scenario (`timeout_s = 0`) is refused at load time, exit 2, naming the field,
-#     and no case runs.
+#     and no case runs;
+#  3. a capture that lost frames is never judged a pass: a clean case whose capture file is capped
+#     at 0 MiB (every frame counted by the capture helper and kept out) is an error, exit 2, that
+#     says how many frames are missing, and results.json carries the helper's counts; the same case
+#     uncapped passes with zero drops.
 # Fails loudly without Docker or without the images (`ekconform images`).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -56,4 +60,19 @@ rc=0
 grep -q '`timeout_s` = 0 must be 1..=1800 seconds' "$tmp/zero.log" || fail "timeout_s = 0: unclear refusal: $(cat "$tmp/zero.log")"
 [ ! -e "$tmp/none" ] || [ -z "$(ls -A "$tmp/none")" ] || fail "a refused scenario wrote a report"
 echo "lab verdict test: timeout_s = 0 refused at load time: $(grep timeout_s "$tmp/zero.log" | head -1)"
+# 3: the same real case, capped and uncapped (the uncapped run shows it is otherwise a pass).
+rc=0
+"$EKC" run -s concurrent-commits --impls c --mix c --reports "$out" >"$tmp/whole.log" 2>&1 || rc=$?
+[ "$rc" = 0 ] || { tail -5 "$tmp/whole.log" >&2; fail "concurrent-commits@c exited $rc, expected 0"; }
+jq -e '.cases[0] | .verdict == "pass" and .metrics.capture_integrity.kernel_drops == 0
+       and .metrics.capture_integrity.capped_frames == 0 and .metrics.capture_integrity.frames > 100' "$out/latest/results.json" >/dev/null \
+  || fail "uncapped: $(jq -c '.cases[0] | {verdict, reason, capture: .metrics.capture_integrity}' "$out/latest/results.json")"
+rc=0
+"$EKC" run -s concurrent-commits --impls c --mix c --capture-max-mb 0 --reports "$out" >"$tmp/capped.log" 2>&1 || rc=$?
+[ "$rc" = 2 ] || { tail -5 "$tmp/capped.log" >&2; fail "capped capture: exit $rc, expected 2"; }
+jq -e '.cases[0] | .verdict == "error" and (.capture_judged | not)
+       and (.reason | test("capture incomplete: [0-9]+ frame\\(s\\) past the capture.s size cap of 0 MiB"))
+       and .metrics.capture_integrity.capped_frames > 100 and .metrics.capture_integrity.frames == 0' "$out/latest/results.json" >/dev/null \
+  || fail "capped capture: $(jq -c '.cases[0] | {verdict, reason, capture: .metrics.capture_integrity}' "$out/latest/results.json")"
+echo "lab verdict test: a capped capture is an error: $(jq -r '.cases[0].reason' "$out/latest/results.json" | cut -c1-160)"
 echo "lab verdict test: pass"

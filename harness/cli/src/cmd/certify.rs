@@ -60,6 +60,10 @@ pub struct Args {
     pub scenario_dir: PathBuf,
     #[arg(long, default_value = "ekconform/helper:dev")]
     pub helper_image: String,
+    /// Size cap of each case's capture file in MiB: frames past it are counted, not kept, and
+    /// the case is an error (a capture that lost frames is never judged a pass).
+    #[arg(long, value_name = "MIB", default_value_t = ekc_lab::capture::DEFAULT_MAX_BYTES >> 20)]
+    pub capture_max_mb: u64,
     /// Backend for network faults (auto, netem, nfqueue), as for `ekconform run`.
     #[arg(long, default_value = "auto", value_parser = super::run::parse_backend)]
     pub fault_backend: ekc_lab::faults::BackendArg,
@@ -379,6 +383,7 @@ async fn run_selected(args: &Args, d: &ekc_lab::docker::Docker, impls: Vec<Imple
         reports_dir: args.reports.clone(),
         scenario_dir: args.scenario_dir.clone(),
         helper_image: args.helper_image.clone(),
+        capture_max_bytes: args.capture_max_mb << 20,
         suite_version: env!("CARGO_PKG_VERSION").to_string(),
         fault_backend: args.fault_backend.0,
         focus: Some(VENDOR.into()),

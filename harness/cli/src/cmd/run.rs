@@ -42,6 +42,10 @@ pub struct Args {
     pub scenario_dir: PathBuf,
     #[arg(long, default_value = "ekconform/helper:dev")]
     pub helper_image: String,
+    /// Size cap of each case's capture file in MiB: frames past it are counted, not kept, and
+    /// the case is an error (a capture that lost frames is never judged a pass).
+    #[arg(long, value_name = "MIB", default_value_t = ekc_lab::capture::DEFAULT_MAX_BYTES >> 20)]
+    pub capture_max_mb: u64,
     /// Fail (exit 2) when a reference node's image is missing instead of leaving it out.
     #[arg(long)]
     pub require_all: bool,
@@ -135,6 +139,7 @@ async fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         reports_dir: args.reports.clone(),
         scenario_dir: args.scenario_dir.clone(),
         helper_image: args.helper_image.clone(),
+        capture_max_bytes: args.capture_max_mb << 20,
         suite_version: env!("CARGO_PKG_VERSION").to_string(),
         fault_backend: args.fault_backend.0,
         focus: None,
