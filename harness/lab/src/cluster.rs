@@ -123,7 +123,7 @@ impl Cluster {
             fake: None,
             helper_image: helper_image.into(),
         };
-        docker::allow_multicast(docker, run_id, case_label, &c.net.bridge).await?;
+        docker::install_bridge_rules(docker, run_id, case_label, &c.net.bridge).await?;
         c.start_capture().await?;
         Ok(c)
     }
@@ -559,7 +559,7 @@ impl Cluster {
             docker::save_logs(&self.docker, &id, &logs_dir.join("capture.log")).await?;
         }
         self.remove_all().await?;
-        docker::remove_multicast_rule(&self.docker, &self.run_id, &self.case_label, &self.net.bridge).await?;
+        docker::remove_bridge_rules(&self.docker, &self.run_id, &self.case_label, &self.net.bridge).await?;
         Ok(stop_times)
     }
 

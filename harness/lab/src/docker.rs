@@ -430,38 +430,56 @@ fn netadmin_spec(name: String, script: String) -> ContainerSpec {
     }
 }
 
-/// Let multicast (mDNS) be bridged between the containers of an internal test network. Docker's
-/// isolation rule for internal networks drops every bridged frame whose destination is outside
-/// the subnet once br_netfilter makes bridged frames traverse iptables, which includes
-/// 224.0.0.251. The exception is scoped to this bridge and to multicast, in DOCKER-USER (the
-/// chain Docker reserves for user rules, evaluated first); it is removed at teardown and by `gc`.
-pub async fn allow_multicast(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
-    let rule = format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT");
-    let script = format!("iptables -C {rule} 2>/dev/null || iptables -I {rule}");
-    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-mcast"), script)).await.context("running the iptables sidecar")?;
+/// The host firewall rules that come and go with a test network's bridge, most specific first:
+/// - multicast (mDNS) is bridged between the network's containers: Docker's isolation rule for
+///   internal networks drops every bridged frame whose destination is outside the subnet once
+///   br_netfilter makes bridged frames traverse iptables, which includes 224.0.0.251; the exception
+///   is scoped to this bridge and multicast, in DOCKER-USER (the chain Docker reserves for user
+///   rules, evaluated first);
+/// - **no path to the host**: an internal network stops routing out, not reaching the host itself
+///   (its gateway address, and every other address of the host, through the bridge). INPUT from
+///   the bridge accepts only replies to what the harness started (control requests, the fake
+///   peer's relay) and drops the rest, so a node cannot open a connection to any port the host
+///   listens on. The capture reads the bridge below the firewall and the fault helpers live in
+///   the nodes' own namespaces: neither passes through INPUT.
+///
+/// Each rule is written as iptables takes it after `-I`/`-C`/`-D`; the first is inserted last so
+/// it is evaluated first.
+fn bridge_rules(bridge: &str) -> [String; 3] {
+    [
+        format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT"),
+        format!("INPUT -i {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+        format!("INPUT -i {bridge} -j DROP"),
+    ]
+}
+
+/// Install the bridge's rules ([`bridge_rules`]) before any container joins its network.
+pub async fn install_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
+    let script: Vec<String> = bridge_rules(bridge).iter().rev().map(|r| format!("{{ iptables -C {r} 2>/dev/null || iptables -I {r}; }}")).collect();
+    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-rules"), script.join(" && "))).await.context("running the iptables sidecar")?;
     if code != 0 {
-        bail!("adding the multicast exception for {bridge} failed ({code}): {}", out.trim());
+        bail!("installing the firewall rules of {bridge} failed ({code}): {}", out.trim());
     }
     Ok(())
 }
 
-pub async fn remove_multicast_rule(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
-    let rule = format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT");
-    let script = format!("while iptables -C {rule} 2>/dev/null; do iptables -D {rule}; done; true");
-    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-unmcast"), script)).await?;
+/// Remove the bridge's rules (idempotent).
+pub async fn remove_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
+    let script: Vec<String> = bridge_rules(bridge).iter().map(|r| format!("while iptables -C {r} 2>/dev/null; do iptables -D {r}; done")).collect();
+    let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-unrules"), format!("{}; true", script.join("; ")))).await?;
     if code != 0 {
-        bail!("removing the multicast exception for {bridge} failed: {}", out.trim());
+        bail!("removing the firewall rules of {bridge} failed: {}", out.trim());
     }
     Ok(())
 }
 
-/// Remove multicast exceptions whose bridge no longer exists (leftovers of killed runs).
-pub async fn gc_multicast_rules(docker: &Docker) -> Result<usize> {
+/// Remove bridge rules whose bridge no longer exists (leftovers of killed runs). Returns how many.
+pub async fn gc_bridge_rules(docker: &Docker) -> Result<usize> {
     if image_id(docker, NETADMIN_IMAGE).await?.is_none() {
         return Ok(0);
     }
-    // `iptables -S` prints the rule as `-A DOCKER-USER -d 224.0.0.0/4 -i <br> -o <br> -j ACCEPT`.
-    let script = "iptables -S DOCKER-USER 2>/dev/null | grep -E -- '^-A DOCKER-USER -d 224.0.0.0/4 -i ekc[0-9a-f]{8} -o ekc[0-9a-f]{8} -j ACCEPT$' | while read -r _ _ _ _ _ br _; do if ! ip link show \"$br\" >/dev/null 2>&1; then iptables -D DOCKER-USER -i \"$br\" -o \"$br\" -d 224.0.0.0/4 -j ACCEPT && echo removed; fi; done; true".to_string();
+    // `iptables -S CHAIN` prints each rule as `-A CHAIN ...`; the same words after `-D` delete it.
+    let script = "for chain in DOCKER-USER INPUT; do iptables -S \"$chain\" 2>/dev/null | grep -E -- '-i ekc[0-9a-f]{8} ' | while read -r rule; do br=$(echo \"$rule\" | grep -oE 'ekc[0-9a-f]{8}' | head -n 1); if ! ip link show \"$br\" >/dev/null 2>&1; then iptables -D ${rule#-A } && echo removed; fi; done; done; true".to_string();
     let run_id = format!("gc-{}", std::process::id());
     let (_, out) = run_oneshot(docker, &run_id, "gc", &netadmin_spec(format!("ekc-gc-{}", std::process::id()), script)).await?;
     Ok(out.lines().filter(|l| l.trim() == "removed").count())

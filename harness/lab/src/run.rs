@@ -199,8 +199,8 @@ pub async fn run(docker: Docker, cfg: RunConfig, run_id: String, cancel: Cancell
     if let Err(e) = docker::sweep_run(&docker, &run_id).await {
         eprintln!("warning: final sweep of run {run_id}: {e:#}");
     }
-    if let Err(e) = docker::gc_multicast_rules(&docker).await {
-        eprintln!("warning: removing stale multicast exceptions: {e:#}");
+    if let Err(e) = docker::gc_bridge_rules(&docker).await {
+        eprintln!("warning: removing stale firewall rules of test bridges: {e:#}");
     }
     let meta = json!({
         "run_id": run_id,

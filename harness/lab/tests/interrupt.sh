@@ -54,7 +54,10 @@ left=$(objects "$pid")
 [ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT" >&2; exit 1; }
 if command -v iptables >/dev/null && [ "$(id -u)" = 0 ]; then
   # grep finds nothing on a clean host: that must not end the script (set -e, pipefail).
-  stale=$(iptables -S DOCKER-USER 2>/dev/null | { grep -E -- "-i ekc[0-9a-f]{8} " || true; } | while read -r _ _ _ _ _ br _; do ip link show "$br" >/dev/null 2>&1 || echo "$br"; done | wc -l)
-  [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale multicast exception(s) in DOCKER-USER" >&2; exit 1; }
+  # Rules of test bridges (multicast exception, host isolation) whose bridge is gone; the lab's
+  # rules may live in the legacy tables, which `iptables-legacy` shows where it exists.
+  stale=$(for ipt in iptables iptables-legacy; do command -v "$ipt" >/dev/null || continue; for chain in DOCKER-USER INPUT; do "$ipt" -S "$chain" 2>/dev/null; done; done \
+    | { grep -oE -- "-i ekc[0-9a-f]{8} " || true; } | while read -r _ br; do ip link show "$br" >/dev/null 2>&1 || echo "$br"; done | wc -l)
+  [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale firewall rule(s) of removed test bridges" >&2; exit 1; }
 fi
 echo "interrupt test: SIGINT: runner cleaned up and exited 130"

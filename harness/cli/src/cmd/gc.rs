@@ -36,14 +36,14 @@ pub fn run(args: Args) -> ExitCode {
         let all = args.all || args.run.is_some();
         match docker::sweep(&d, &filters, |labels| !all && docker::owner_alive(labels)).await {
             Ok((c, n)) => {
-                let rules = match docker::gc_multicast_rules(&d).await {
+                let rules = match docker::gc_bridge_rules(&d).await {
                     Ok(r) => r,
                     Err(e) => {
-                        eprintln!("ekconform gc: stale multicast exceptions: {e:#}");
+                        eprintln!("ekconform gc: stale firewall rules: {e:#}");
                         return ExitCode::from(1);
                     }
                 };
-                eprintln!("ekconform gc: removed {c} container(s), {n} network(s), {rules} firewall exception(s)");
+                eprintln!("ekconform gc: removed {c} container(s), {n} network(s), {rules} firewall rule(s)");
                 ExitCode::SUCCESS
             }
             Err(e) => {
