@@ -23,6 +23,26 @@ pub const FAKE_PEER_HOST: u8 = 250;
 pub const NODE_NANO_CPUS: i64 = 500_000_000;
 pub const NODE_PIDS: i64 = 128;
 
+/// The container of a node under test (the matrix's nodes and certify's pre-check alike): read-only
+/// root, a small tmpfs `/tmp`, no capability but what its profile was granted (CTL-IMG-2), CPU,
+/// memory and process limits (plus the ulimits and log cap every container of the lab gets).
+pub fn node_container(name: String, image: &str, env: Vec<(String, String)>, network: (String, Ipv4Addr), profile: &NodeProfile) -> ContainerSpec {
+    ContainerSpec {
+        name,
+        image: image.to_string(),
+        env,
+        network: Some(network),
+        cap_add: profile.cap_add.clone(),
+        devices: profile.devices.clone(),
+        tmpfs: vec!["/tmp".into()],
+        read_only: true,
+        nano_cpus: NODE_NANO_CPUS,
+        memory: profile.memory,
+        pids: NODE_PIDS,
+        ..Default::default()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Implementation {
     pub name: String,
@@ -123,7 +143,7 @@ impl Cluster {
             fake: None,
             helper_image: helper_image.into(),
         };
-        docker::install_bridge_rules(docker, run_id, case_label, &c.net.bridge).await?;
+        docker::install_bridge_rules(docker, run_id, case_label, &c.net.bridge, false).await?;
         c.start_capture().await?;
         Ok(c)
     }
@@ -235,22 +255,9 @@ impl Cluster {
         // The node runs as whatever user its image says, with no capabilities: let it write here.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o777))?;
-        Ok(ContainerSpec {
-            name: format!("{}-{}", self.tag(), n.name),
-            image: n.image.clone(),
-            cmd: None,
-            env: n.env.clone(),
-            network: Some((self.net.name.clone(), n.ip)),
-            cap_add: n.profile.cap_add.clone(),
-            devices: n.profile.devices.clone(),
-            binds: vec![(abs(&state_dir)?, "/state".into())],
-            tmpfs: vec!["/tmp".into()],
-            read_only: true,
-            nano_cpus: NODE_NANO_CPUS,
-            memory: n.profile.memory,
-            pids: NODE_PIDS,
-            ..Default::default()
-        })
+        let mut spec = node_container(format!("{}-{}", self.tag(), n.name), &n.image, n.env.clone(), (self.net.name.clone(), n.ip), &n.profile);
+        spec.binds = vec![(abs(&state_dir)?, "/state".into())];
+        Ok(spec)
     }
 
     /// What each node's image asks for (CTL-IMG-2), from its labels: refused before anything
@@ -559,7 +566,7 @@ impl Cluster {
             docker::save_logs(&self.docker, &id, &logs_dir.join("capture.log")).await?;
         }
         self.remove_all().await?;
-        docker::remove_bridge_rules(&self.docker, &self.run_id, &self.case_label, &self.net.bridge).await?;
+        docker::remove_bridge_rules(&self.docker, &self.run_id, &self.case_label, &self.net.bridge, false).await?;
         Ok(stop_times)
     }
 

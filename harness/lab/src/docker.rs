@@ -3,8 +3,8 @@
 //! that removes a run's objects (teardown) and the garbage collector for crashed runs.
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Mount, MountType,
-    NetworkCreateRequest, NetworkingConfig,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig, HostConfigLogConfig, Ipam, IpamConfig, Mount,
+    MountType, NetworkCreateRequest, NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
@@ -144,8 +144,27 @@ pub struct ContainerSpec {
     pub pids: i64,
 }
 
+/// What the engine keeps of one container's output: json-file rotated at 8 MiB, two files, so a
+/// container that logs without end costs the host at most 16 MiB (the engine's own default keeps
+/// everything) and the lab reads at most that much back.
+pub const LOG_MAX_FILE_BYTES: u64 = 8 << 20;
+const LOG_MAX_FILES: u32 = 2;
+
+fn bounded_logs() -> HostConfigLogConfig {
+    let config = HashMap::from([("max-size".to_string(), format!("{}k", LOG_MAX_FILE_BYTES >> 10)), ("max-file".to_string(), LOG_MAX_FILES.to_string())]);
+    HostConfigLogConfig { typ: Some("json-file".into()), config: Some(config) }
+}
+
+/// Per-process limits of every container: open files (a node needs a handful of sockets), no core
+/// dumps (a crashing vendor image writes nothing to the host), and processes. The process count
+/// that binds is the container's pids cgroup (`pids_limit`): RLIMIT_NPROC counts a user's
+/// processes host-wide and does not apply to root, so it is only a second line here.
+fn ulimits() -> Vec<ResourcesUlimits> {
+    [("nofile", 1024), ("core", 0), ("nproc", 1024)].into_iter().map(|(name, n)| ResourcesUlimits { name: Some(name.into()), soft: Some(n), hard: Some(n) }).collect()
+}
+
 /// Create and start a container (labelled, all capabilities dropped except `cap_add`, no device
-/// except `devices`, no-new-privileges, resource limits). Returns its id.
+/// except `devices`, no-new-privileges, resource limits, ulimits, size-capped logs). Returns its id.
 pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<String> {
     let mut endpoints = HashMap::new();
     let network_mode = match &spec.network {
@@ -190,6 +209,8 @@ pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &Con
         mounts: if mounts.is_empty() { None } else { Some(mounts) },
         tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
         init: Some(false),
+        ulimits: Some(ulimits()),
+        log_config: Some(bounded_logs()),
         ..Default::default()
     };
     let body = ContainerCreateBody {
@@ -292,10 +313,29 @@ pub async fn logs(docker: &Docker, id: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Write a container's logs to `path`.
+/// Write a container's logs to `path` as they stream from the engine (stderr lines marked with
+/// [`STDERR_MARK`]), never holding them whole: what the engine keeps is capped by the container's
+/// log options (at most `LOG_MAX_FILES` x [`LOG_MAX_FILE_BYTES`]).
 pub async fn save_logs(docker: &Docker, id: &str, path: &Path) -> Result<()> {
-    let text = logs(docker, id).await.unwrap_or_else(|e| format!("(logs unavailable: {e})\n"));
-    tokio::fs::write(path, text).await?;
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+    let mut stream = docker.logs(id, Some(opts));
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(bollard::container::LogOutput::StdErr { message }) => {
+                for line in String::from_utf8_lossy(&message).lines() {
+                    file.write_all(format!("{STDERR_MARK}{line}\n").as_bytes()).await?;
+                }
+            }
+            Ok(other) => file.write_all(&other.into_bytes()).await?,
+            Err(e) => {
+                file.write_all(format!("(logs cut short: {e})\n").as_bytes()).await?;
+                break;
+            }
+        }
+    }
+    file.flush().await?;
     Ok(())
 }
 
@@ -443,19 +483,27 @@ fn netadmin_spec(name: String, script: String) -> ContainerSpec {
 ///   listens on. The capture reads the bridge below the firewall and the fault helpers live in
 ///   the nodes' own namespaces: neither passes through INPUT.
 ///
+/// With `mdns_probe` (certify's pre-check, whose mDNS probe runs on the host), mDNS multicast
+/// from the bridge to the host is let through as well: a node's answer goes to 224.0.0.251:5353,
+/// which is no reply conntrack can match to the probe's query.
+///
 /// Each rule is written as iptables takes it after `-I`/`-C`/`-D`; the first is inserted last so
 /// it is evaluated first.
-fn bridge_rules(bridge: &str) -> [String; 3] {
-    [
+fn bridge_rules(bridge: &str, mdns_probe: bool) -> Vec<String> {
+    let mut rules = vec![
         format!("DOCKER-USER -i {bridge} -o {bridge} -d 224.0.0.0/4 -j ACCEPT"),
         format!("INPUT -i {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-        format!("INPUT -i {bridge} -j DROP"),
-    ]
+    ];
+    if mdns_probe {
+        rules.push(format!("INPUT -i {bridge} -d 224.0.0.251/32 -p udp -m udp --dport 5353 -j ACCEPT"));
+    }
+    rules.push(format!("INPUT -i {bridge} -j DROP"));
+    rules
 }
 
 /// Install the bridge's rules ([`bridge_rules`]) before any container joins its network.
-pub async fn install_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
-    let script: Vec<String> = bridge_rules(bridge).iter().rev().map(|r| format!("{{ iptables -C {r} 2>/dev/null || iptables -I {r}; }}")).collect();
+pub async fn install_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str, mdns_probe: bool) -> Result<()> {
+    let script: Vec<String> = bridge_rules(bridge, mdns_probe).iter().rev().map(|r| format!("{{ iptables -C {r} 2>/dev/null || iptables -I {r}; }}")).collect();
     let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-rules"), script.join(" && "))).await.context("running the iptables sidecar")?;
     if code != 0 {
         bail!("installing the firewall rules of {bridge} failed ({code}): {}", out.trim());
@@ -464,8 +512,8 @@ pub async fn install_bridge_rules(docker: &Docker, run_id: &str, case: &str, bri
 }
 
 /// Remove the bridge's rules (idempotent).
-pub async fn remove_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str) -> Result<()> {
-    let script: Vec<String> = bridge_rules(bridge).iter().map(|r| format!("while iptables -C {r} 2>/dev/null; do iptables -D {r}; done")).collect();
+pub async fn remove_bridge_rules(docker: &Docker, run_id: &str, case: &str, bridge: &str, mdns_probe: bool) -> Result<()> {
+    let script: Vec<String> = bridge_rules(bridge, mdns_probe).iter().map(|r| format!("while iptables -C {r} 2>/dev/null; do iptables -D {r}; done")).collect();
     let (code, out) = run_oneshot(docker, run_id, case, &netadmin_spec(format!("{bridge}-unrules"), format!("{}; true", script.join("; ")))).await?;
     if code != 0 {
         bail!("removing the firewall rules of {bridge} failed: {}", out.trim());

@@ -78,7 +78,7 @@ async fn a_test_network_has_no_path_to_the_host() {
     };
     let before = accepted.load(Ordering::SeqCst);
     // The positive control: the same probe without the bridge's rules reaches the listener.
-    docker::remove_bridge_rules(&d, &run_id, "isolation", &cl.net.bridge).await.unwrap();
+    docker::remove_bridge_rules(&d, &run_id, "isolation", &cl.net.bridge, false).await.unwrap();
     let open_without_rules = probe_connects(&d, &cl, gateway, port).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let after = accepted.load(Ordering::SeqCst);

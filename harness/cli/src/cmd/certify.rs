@@ -13,7 +13,7 @@
 //! included; a mandatory capability not claimed; too small a judged share; a failed pre-check) or
 //! a broken bundle; 2 could not be judged.
 use ekc_lab::cluster::Implementation;
-use ekc_lab::docker::{self, ContainerSpec};
+use ekc_lab::docker;
 use ekc_lab::{certify as certification, control, run};
 use ekc_report::bundle::{create_bundle, sha256_file, tree_hash, verify_bundle, BundleInput};
 use ekc_report::contract::{discovery_step, judge_announcement, parse_roj_instances, roj_query, statement_step, Step};
@@ -194,27 +194,19 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     };
     let net = docker::create_network(&d, &run_id, case, rand_u32() as u64).await?;
     let ip = net.addr(2);
-    let spec = ContainerSpec {
-        name: format!("{run_id}-vendor-1"),
-        image: image.to_string(),
-        env: vec![
-            ("EKC_NODE_ID".into(), NODE_ID.into()),
-            ("EKC_MODULE_ID".into(), MODULE_ID.to_string()),
-            ("EKC_BIND_IP".into(), ip.to_string()),
-            ("EKC_CTL_PORT".into(), "9992".into()),
-            ("EKC_MDNS".into(), "1".into()),
-        ],
-        network: Some((net.name.clone(), ip)),
-        cap_add: profile.cap_add.clone(),
-        devices: profile.devices.clone(),
-        nano_cpus: 1_000_000_000,
-        memory: profile.memory.max(256 * 1024 * 1024),
-        pids: 128,
-        ..Default::default()
-    };
+    // The same container as a node of the matrix gets, on a network with the same host isolation.
+    let env = vec![
+        ("EKC_NODE_ID".into(), NODE_ID.into()),
+        ("EKC_MODULE_ID".into(), MODULE_ID.to_string()),
+        ("EKC_BIND_IP".into(), ip.to_string()),
+        ("EKC_CTL_PORT".into(), "9992".into()),
+        ("EKC_MDNS".into(), "1".into()),
+    ];
+    let spec = ekc_lab::cluster::node_container(format!("{run_id}-vendor-1"), image, env, (net.name.clone(), ip), &profile);
     let mut steps = Vec::new();
     let mut caps = Vec::new();
     let outcome = async {
+        docker::install_bridge_rules(&d, &run_id, case, &net.bridge, true).await?;
         let t0 = Instant::now();
         let started = docker::run_container(&d, &run_id, case, &spec).await;
         step(&mut steps, "container starts", "CTL-ENV-1", started.is_ok(), started.as_ref().map(|_| "started".to_string()).unwrap_or_else(|e| format!("{e:#}")));
@@ -255,6 +247,9 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     let swept = docker::sweep_run(&d, &run_id).await;
     if let Err(e) = swept {
         eprintln!("warning: removing pre-check objects of {run_id}: {e:#} (run `ekconform gc`)");
+    }
+    if let Err(e) = docker::remove_bridge_rules(&d, &run_id, case, &net.bridge, true).await {
+        eprintln!("warning: removing the pre-check network's firewall rules: {e:#} (run `ekconform gc`)");
     }
     let logs = outcome?;
     steps.push(Step { name: "node log (first 4 KiB)".into(), clause: String::new(), pass: true, detail: logs.chars().take(4096).collect() });

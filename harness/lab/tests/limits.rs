@@ -1,0 +1,33 @@
+//! Every container the lab starts is bounded beyond CPU, memory and processes: its logs are capped
+//! by the engine (a container that logs without end costs the host a bounded amount, and the lab
+//! reads back a bounded amount), and it runs with the lab's ulimits (open files, no core dumps).
+//! Needs Docker and the lab's images; fails with the reason otherwise.
+use ekc_lab::docker::{self, ContainerSpec};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_are_capped_and_ulimits_apply() {
+    let d = docker::connect().await.unwrap_or_else(|e| panic!("Docker is required for this test: {e:#}"));
+    assert!(docker::image_id(&d, docker::NETADMIN_IMAGE).await.unwrap().is_some(), "image {} missing: run `ekconform images`", docker::NETADMIN_IMAGE);
+    let run_id = format!("limits-{}", std::process::id());
+    // 48 MiB of output, three times what the log options keep; the limits are printed last.
+    let script = "head -c 50331648 /dev/zero | tr '\\0' 'x' | fold -w 1023; echo; echo nofile=$(ulimit -n) core=$(ulimit -c)";
+    let spec = ContainerSpec {
+        name: format!("{run_id}-logger"),
+        image: docker::NETADMIN_IMAGE.into(),
+        entrypoint: Some(vec!["bash".into(), "-c".into()]),
+        cmd: Some(vec![script.into()]),
+        read_only: true,
+        nano_cpus: 1_000_000_000,
+        memory: 64 << 20,
+        pids: 16,
+        ..Default::default()
+    };
+    let ran = docker::run_oneshot(&d, &run_id, "limits", &spec).await;
+    let _ = docker::sweep_run(&d, &run_id).await;
+    let (code, out) = ran.unwrap_or_else(|e| panic!("running the logging container: {e:#}"));
+    assert_eq!(code, 0, "the logging container failed: {}", &out[out.len().saturating_sub(300)..]);
+    let cap = 2 * docker::LOG_MAX_FILE_BYTES as usize;
+    assert!(out.len() <= cap + (1 << 20), "the engine kept {} bytes of logs, more than the cap of {cap}", out.len());
+    assert!(out.len() >= docker::LOG_MAX_FILE_BYTES as usize / 2, "only {} bytes of logs kept: is the test still logging?", out.len());
+    assert!(out.trim_end().ends_with("nofile=1024 core=0"), "ulimits not applied: {}", &out[out.len().saturating_sub(200)..]);
+}
