@@ -89,8 +89,10 @@ pub fn install_signal_handlers(cancel: CancellationToken, docker: Docker, run_id
         eprintln!("ekconform: interrupted; tearing down (signal again to force)");
         cancel.cancel();
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        eprintln!("ekconform: forced exit; sweeping run {run_id}");
+        eprintln!("ekconform: forced exit; sweeping run {run_id} (further signals are ignored until it is done)");
         let _ = docker::sweep_run(&docker, &run_id).await;
+        // The networks are gone now: their bridges' firewall rules go with them.
+        let _ = docker::gc_bridge_rules(&docker).await;
         std::process::exit(130);
     });
 }

@@ -2,7 +2,9 @@
 # Proves a conformance run leaves nothing behind when it is killed mid-way:
 #  1. SIGKILL of the runner while its nodes are up: leftovers exist, `ekconform gc` removes them all.
 #  2. SIGINT of the runner while its nodes are up: the runner itself tears everything down and
-#     exits 130.
+#     exits 130;
+#  3. SIGINT, twice, during `certify`'s pre-check (of an image that never answers): the vendor
+#     container, its network and its firewall rules are removed, exit 130.
 # Objects are found by the creating process id label (io.ekconform.pid), so concurrent runs of
 # other people are not touched. Fails loudly when Docker is unavailable.
 set -euo pipefail
@@ -17,6 +19,15 @@ objects() { # number of containers + networks created by pid $1
   c=$(docker ps -aq --filter "label=io.ekconform.pid=$1" | wc -l)
   n=$(docker network ls -q --filter "label=io.ekconform.pid=$1" | wc -l)
   echo $((c + n))
+}
+
+stale_rules() { # no firewall rule of a removed test bridge (multicast exception, host isolation)
+  command -v iptables >/dev/null && [ "$(id -u)" = 0 ] || return 0
+  # The lab's rules may live in the legacy tables, which `iptables-legacy` shows where it exists.
+  local stale
+  stale=$(for ipt in iptables iptables-legacy; do command -v "$ipt" >/dev/null || continue; for chain in DOCKER-USER INPUT; do "$ipt" -S "$chain" 2>/dev/null; done; done \
+    | { grep -oE -- "-i ekc[0-9a-f]{8} " || true; } | while read -r _ br; do ip link show "$br" >/dev/null 2>&1 || echo "$br"; done | wc -l)
+  [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale firewall rule(s) of removed test bridges" >&2; exit 1; }
 }
 
 wait_for_nodes() { # until the run of pid $1 has node containers (up to 60 s)
@@ -52,12 +63,19 @@ wait "$pid" || code=$?
 [ "$code" -eq 130 ] || { echo "interrupt test: runner exited $code after SIGINT (expected 130)" >&2; exit 1; }
 left=$(objects "$pid")
 [ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT" >&2; exit 1; }
-if command -v iptables >/dev/null && [ "$(id -u)" = 0 ]; then
-  # grep finds nothing on a clean host: that must not end the script (set -e, pipefail).
-  # Rules of test bridges (multicast exception, host isolation) whose bridge is gone; the lab's
-  # rules may live in the legacy tables, which `iptables-legacy` shows where it exists.
-  stale=$(for ipt in iptables iptables-legacy; do command -v "$ipt" >/dev/null || continue; for chain in DOCKER-USER INPUT; do "$ipt" -S "$chain" 2>/dev/null; done; done \
-    | { grep -oE -- "-i ekc[0-9a-f]{8} " || true; } | while read -r _ br; do ip link show "$br" >/dev/null 2>&1 || echo "$br"; done | wc -l)
-  [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale firewall rule(s) of removed test bridges" >&2; exit 1; }
-fi
+stale_rules
 echo "interrupt test: SIGINT: runner cleaned up and exited 130"
+
+# 3. Two SIGINTs during certify's pre-check.
+"$EKC" certify --image ekconform/netadmin:dev --precheck-only >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ "$(docker ps -q --filter "label=io.ekconform.pid=$pid" | wc -l)" -ge 1 ] && break; sleep 0.1; done
+[ "$(docker ps -q --filter "label=io.ekconform.pid=$pid" | wc -l)" -ge 1 ] || { echo "interrupt test: the pre-check started no container" >&2; exit 1; }
+kill -INT "$pid"; sleep 0.2; kill -INT "$pid" 2>/dev/null || true
+code=0
+wait "$pid" || code=$?
+[ "$code" -eq 130 ] || { echo "interrupt test: certify exited $code after SIGINT in the pre-check (expected 130)" >&2; exit 1; }
+left=$(objects "$pid")
+[ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT in the pre-check" >&2; exit 1; }
+stale_rules
+echo "interrupt test: SIGINT x2 in certify's pre-check: cleaned up and exited 130"

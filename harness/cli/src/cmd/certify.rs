@@ -83,7 +83,7 @@ pub fn run(args: Args) -> ExitCode {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("ekconform certify: {e:#}");
-                ExitCode::from(super::EXIT_UNJUDGEABLE)
+                ExitCode::from(if e.is::<Interrupted>() { 130 } else { super::EXIT_UNJUDGEABLE })
             }
         }
     })
@@ -205,7 +205,7 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     let spec = ekc_lab::cluster::node_container(format!("{run_id}-vendor-1"), image, env, (net.name.clone(), ip), &profile);
     let mut steps = Vec::new();
     let mut caps = Vec::new();
-    let outcome = async {
+    let body = async {
         docker::install_bridge_rules(&d, &run_id, case, &net.bridge, true).await?;
         let t0 = Instant::now();
         let started = docker::run_container(&d, &run_id, case, &spec).await;
@@ -242,8 +242,13 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
         record(&mut steps, discovery_step(mdns));
         let logs = docker::logs(&d, &id).await.unwrap_or_default();
         anyhow::Ok(logs)
-    }
-    .await;
+    };
+    // Ctrl-C (or SIGTERM) ends the pre-check, not the process: the container, its network and the
+    // firewall rules are removed below either way; further signals wait for that.
+    let outcome = tokio::select! {
+        r = body => r,
+        s = interrupted() => Err(Interrupted(format!("interrupted by {s} during the pre-check; its container, network and firewall rules are removed")).into()),
+    };
     let swept = docker::sweep_run(&d, &run_id).await;
     if let Err(e) = swept {
         eprintln!("warning: removing pre-check objects of {run_id}: {e:#} (run `ekconform gc`)");
@@ -277,6 +282,27 @@ async fn unsupported_claimed(ctl: SocketAddr, caps: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Certification stopped by a signal (exit 130, like `ekconform run`).
+#[derive(Debug)]
+struct Interrupted(String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The first SIGINT or SIGTERM.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! { _ = int.recv() => "SIGINT", _ = term.recv() => "SIGTERM" }
 }
 
 fn rand_u32() -> u32 {
@@ -388,7 +414,7 @@ async fn run_selected(args: &Args, d: &ekc_lab::docker::Docker, impls: Vec<Imple
     run::install_signal_handlers(cancel.clone(), d.clone(), run_id.clone());
     let (dir, _) = run::run(d.clone(), cfg, run_id, cancel.clone()).await?;
     if cancel.is_cancelled() {
-        anyhow::bail!("interrupted; the partial run is in {}", dir.display());
+        return Err(Interrupted(format!("interrupted; the partial run is in {}", dir.display())).into());
     }
     Ok(dir)
 }
