@@ -435,8 +435,31 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<(String, Ha
 /// Run a container to completion (create, start, wait, collect logs, remove); returns its exit
 /// code and output.
 pub async fn run_oneshot(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<(i64, String)> {
+    run_oneshot_within(docker, run_id, case, spec, ONESHOT_BUDGET).await
+}
+
+/// [`run_oneshot`] with its own deadline: past `budget` the container is removed by force.
+pub async fn run_oneshot_within(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec, budget: Duration) -> Result<(i64, String)> {
     let id = run_container(docker, run_id, case, spec).await?;
-    let mut wait = docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let waited = tokio::time::timeout(budget, wait_exit(docker, &id)).await;
+    let out = match &waited {
+        Ok(Ok(_)) => logs(docker, &id).await.unwrap_or_default(),
+        _ => String::new(),
+    };
+    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    let _ = docker.remove_container(&id, Some(opts)).await;
+    match waited {
+        Ok(code) => Ok((code?, out)),
+        Err(_) => bail!("one-shot container {} ({}) did not finish within {} s; removed", spec.name, spec.image, budget.as_secs()),
+    }
+}
+
+/// How long a one-shot helper (firewall rules, probes) may run before it is killed.
+pub const ONESHOT_BUDGET: Duration = Duration::from_secs(60);
+
+/// The container's exit status, once it has exited.
+async fn wait_exit(docker: &Docker, id: &str) -> Result<i64> {
+    let mut wait = docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     let mut code = 0;
     while let Some(r) = wait.next().await {
         match r {
@@ -445,10 +468,7 @@ pub async fn run_oneshot(docker: &Docker, run_id: &str, case: &str, spec: &Conta
             Err(e) => return Err(e.into()),
         }
     }
-    let out = logs(docker, &id).await.unwrap_or_default();
-    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-    let _ = docker.remove_container(&id, Some(opts)).await;
-    Ok((code, out))
+    Ok(code)
 }
 
 /// The image of the iptables sidecar (docker/images.toml).

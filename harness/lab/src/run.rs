@@ -348,12 +348,16 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     }
     // A not-applicable case never ran its workload: its end state is not judged (its capture is).
     let judge_state = !ctx.cancel.is_cancelled() && !step.as_ref().is_some_and(|o| o.verdict == Verdict::NotApplicable);
-    if judge_state {
-        settle(case, &mut cl, &mut rec).await;
-    }
-    let state_dir = if judge_state { cl.dump_state().await.ok() } else { None };
+    let (state_dir, collect_error) = if judge_state { collect(case, &mut cl, &mut rec).await } else { (None, None) };
     rec.phases.mark(ctx, case, "collect", Some("teardown"));
-    let complete = teardown(&mut cl, &mut rec).await;
+    let complete = match tokio::time::timeout(TEARDOWN_BUDGET, teardown(&mut cl, &mut rec)).await {
+        Ok(r) => r,
+        Err(_) => {
+            // Whatever did not stop in time is removed by force; the capture may be cut short.
+            let _ = cl.remove_all().await;
+            Err(format!("the teardown phase exceeded its {} s budget", TEARDOWN_BUDGET.as_secs()))
+        }
+    };
     rec.phases.mark(ctx, case, "teardown", Some("check"));
     let pcap = dir.join("capture.pcap");
     let fault_not_applied = case_faults.as_ref().filter(|_| pcap.exists()).and_then(|cf| record_faults(cf, dir, &pcap, &cl, &mut rec));
@@ -370,7 +374,7 @@ async fn run_case(ctx: &Ctx, case: &Case, dir: &Path, label: &str, salt: u64) ->
     };
     rec.phases.mark(ctx, case, "check", None);
     let _ = std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&rec.metrics).unwrap_or_default());
-    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed).or(teardown_error) })
+    (rec, Evidence { capture, step, not_tested: fault_not_applied.or(race_missed).or(teardown_error).or(collect_error) })
 }
 
 /// The case's network, capture and node plan.
@@ -426,6 +430,25 @@ async fn drive(ctx: &Ctx, case: &Case, cl: &mut Cluster, case_faults: &mut Optio
 
 /// Longest the end-of-run settle waits for what the end-of-run checks demand.
 pub const SETTLE_WITHIN_MS: u64 = 20_000;
+
+/// Deadlines of the phases after the scenario's own `timeout_s` (which bounds boot, discovery
+/// and the workload): a node that hangs in them makes its case an error naming the phase.
+const COLLECT_BUDGET: Duration = Duration::from_secs(SETTLE_WITHIN_MS / 1000 + 40);
+const TEARDOWN_BUDGET: Duration = Duration::from_secs(60);
+const CHECK_BUDGET: Duration = Duration::from_secs(300);
+
+/// The collect phase: the bounded wait for convergence, then the state dumps, within
+/// [`COLLECT_BUDGET`]. Returns the dumps' directory and, past the budget, why there is none.
+async fn collect(case: &Case, cl: &mut Cluster, rec: &mut CaseRecord) -> (Option<PathBuf>, Option<String>) {
+    let phase = async {
+        settle(case, cl, rec).await;
+        cl.dump_state().await.ok()
+    };
+    match tokio::time::timeout(COLLECT_BUDGET, phase).await {
+        Ok(dir) => (dir, None),
+        Err(_) => (None, Some(format!("the collect phase (convergence wait and state dumps) exceeded its {} s budget", COLLECT_BUDGET.as_secs()))),
+    }
+}
 
 /// Before the state is dumped for the convergence check (equal stores, version vectors, event
 /// logs and registers: ROJ-SAFE-2, KOR-AE-2, KOR-LWW-3), wait, bounded, until the running nodes
@@ -495,12 +518,13 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     let names = cl.node_names();
     let checks = s.checks.clone();
     let known = case_knowledge(cl, case_faults);
-    let judged = tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state_dir.as_deref(), &checks, names, &known)).await;
+    let judged = tokio::time::timeout(CHECK_BUDGET, tokio::task::spawn_blocking(move || crate::checks::judge(&pcap, state_dir.as_deref(), &checks, names, &known))).await;
     let not_judged = |why: String| CaptureJudgement::NotJudged(integrity.clone().err().unwrap_or(why));
     let j = match judged {
-        Err(e) => return not_judged(format!("the checkers crashed: {e}")),
-        Ok(Err(e)) => return not_judged(format!("the capture could not be judged: {e}")),
-        Ok(Ok(j)) => j,
+        Err(_) => return not_judged(format!("the check phase exceeded its {} s budget", CHECK_BUDGET.as_secs())),
+        Ok(Err(e)) => return not_judged(format!("the checkers crashed: {e}")),
+        Ok(Ok(Err(e))) => return not_judged(format!("the capture could not be judged: {e}")),
+        Ok(Ok(Ok(j))) => j,
     };
     let _ = std::fs::write(dir.join("check.txt"), &j.text);
     let _ = std::fs::write(dir.join("check.json"), &j.json);

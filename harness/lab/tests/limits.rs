@@ -1,6 +1,7 @@
 //! Every container the lab starts is bounded beyond CPU, memory and processes: its logs are capped
 //! by the engine (a container that logs without end costs the host a bounded amount, and the lab
 //! reads back a bounded amount), and it runs with the lab's ulimits (open files, no core dumps).
+//! A one-shot helper that hangs is removed at its deadline.
 //! Needs Docker and the lab's images; fails with the reason otherwise.
 use ekc_lab::docker::{self, ContainerSpec};
 
@@ -30,4 +31,28 @@ async fn logs_are_capped_and_ulimits_apply() {
     assert!(out.len() <= cap + (1 << 20), "the engine kept {} bytes of logs, more than the cap of {cap}", out.len());
     assert!(out.len() >= docker::LOG_MAX_FILE_BYTES as usize / 2, "only {} bytes of logs kept: is the test still logging?", out.len());
     assert!(out.trim_end().ends_with("nofile=1024 core=0"), "ulimits not applied: {}", &out[out.len().saturating_sub(200)..]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_one_shot_helper_is_removed_at_its_deadline() {
+    let d = docker::connect().await.unwrap_or_else(|e| panic!("Docker is required for this test: {e:#}"));
+    let run_id = format!("limits-hang-{}", std::process::id());
+    let spec = ContainerSpec {
+        name: format!("{run_id}-sleeper"),
+        image: docker::NETADMIN_IMAGE.into(),
+        entrypoint: Some(vec!["sleep".into()]),
+        cmd: Some(vec!["3600".into()]),
+        read_only: true,
+        memory: 16 << 20,
+        pids: 4,
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let r = docker::run_oneshot_within(&d, &run_id, "limits", &spec, std::time::Duration::from_secs(2)).await;
+    let took = t0.elapsed();
+    let (left, _) = docker::sweep_run(&d, &run_id).await.unwrap();
+    let e = r.expect_err("a helper sleeping for an hour returned");
+    assert!(format!("{e:#}").contains("did not finish within 2 s"), "{e:#}");
+    assert!(took < std::time::Duration::from_secs(20), "the deadline of 2 s took {took:?}");
+    assert_eq!(left, 0, "the hung helper's container was left behind");
 }
