@@ -119,6 +119,38 @@ enum Parser {
     PcapNg { parser: PcapNgParser, interfaces: Vec<Interface> },
 }
 
+/// How long [`RecordReader::open`] waits for a FIFO's writer to send its first bytes.
+pub const FIFO_WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A regular file opens as usual. A FIFO opens without waiting for a writer (a plain open would
+/// block until one appears, perhaps never), then waits at most `fifo_wait` for its first bytes
+/// and reads on in blocking mode.
+fn open_file(path: &Path, fifo_wait: std::time::Duration) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let is_fifo = std::fs::metadata(path).map(|m| m.file_type().is_fifo()).unwrap_or(false);
+    if !is_fifo {
+        return std::fs::File::open(path).map_err(|e| e.to_string());
+    }
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| e.to_string())?;
+    let fd = f.as_raw_fd();
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = i32::try_from(fifo_wait.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one pollfd for a descriptor this function owns. Linux reports no hang-up on a FIFO
+    // that has never had a writer, so this waits for the first writer's first bytes or its close.
+    match unsafe { libc::poll(&mut pfd, 1, ms) } {
+        0 => return Err(format!("it is a FIFO and no writer sent anything within {} s", fifo_wait.as_secs_f64())),
+        n if n < 0 => return Err(format!("waiting on the FIFO: {}", std::io::Error::last_os_error())),
+        _ => {}
+    }
+    // SAFETY: clearing O_NONBLOCK on the same descriptor; reads block again as for a pipe.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(format!("FIFO to blocking mode: {}", std::io::Error::last_os_error()));
+    }
+    Ok(f)
+}
+
 /// Streams the records of one capture. `next_record` lends each record until the next call.
 pub struct RecordReader {
     input: Input,
@@ -128,13 +160,19 @@ pub struct RecordReader {
 }
 
 impl RecordReader {
-    /// Opens `path`; `-` is standard input. FIFOs and pipes are read like files.
+    /// Opens `path`; `-` is standard input. FIFOs and pipes are read like files, but a FIFO whose
+    /// writer sends nothing within [`FIFO_WRITER_WAIT`] is an error, not a wait without end.
     pub fn open(path: &Path) -> Result<RecordReader, CaptureError> {
+        RecordReader::open_waiting(path, FIFO_WRITER_WAIT)
+    }
+
+    /// [`RecordReader::open`] with its own bound on the wait for a FIFO's first bytes.
+    pub fn open_waiting(path: &Path, fifo_wait: std::time::Duration) -> Result<RecordReader, CaptureError> {
         let name = path.display().to_string();
         let r: Box<dyn Read> = if path.as_os_str() == "-" {
             Box::new(std::io::stdin())
         } else {
-            Box::new(std::fs::File::open(path).map_err(|e| CaptureError::Io { path: name.clone(), reason: e.to_string() })?)
+            Box::new(open_file(path, fifo_wait).map_err(|reason| CaptureError::Io { path: name.clone(), reason })?)
         };
         RecordReader::new(r, &name)
     }

@@ -404,6 +404,20 @@ fn a_fifo_is_read_without_seeking() {
     assert_eq!((r.stats.frames, r.verdict, r.violations.len()), (6, Verdict::Fail, 5));
 }
 
+/// A FIFO nobody writes into is an error after a bounded wait, not a hang.
+#[test]
+fn a_fifo_without_a_writer_is_an_error_not_a_hang() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let t0 = std::time::Instant::now();
+    let r = ekc_capture::RecordReader::open_waiting(&fifo, std::time::Duration::from_millis(300));
+    let took = t0.elapsed();
+    let Err(CaptureError::Io { reason, .. }) = r else { panic!("expected an I/O error") };
+    assert!(reason.contains("no writer sent anything within 0.3 s"), "{reason}");
+    assert!(took < std::time::Duration::from_secs(5), "the 300 ms bound took {took:?}");
+}
+
 #[test]
 fn random_bytes_never_panic() {
     use proptest::prelude::*;
