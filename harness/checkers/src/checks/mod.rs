@@ -9,6 +9,7 @@ pub mod gossip;
 pub mod identity;
 pub mod locks;
 pub mod repair;
+pub mod restarts;
 pub mod schema;
 pub mod vote;
 
