@@ -64,6 +64,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether the harness says `ip`'s node ran without persisted state: it named the nodes that
+    /// persist and this node, known by name, is not one of them.
+    pub fn known_not_to_persist(&self, ip: std::net::Ipv4Addr) -> bool {
+        let name = self.nodes.by_ip.get(&ip).and_then(|i| i.node_id.as_deref());
+        match (&self.opts.persistent_nodes, name) {
+            (Some(set), Some(name)) => !set.contains(name),
+            _ => false,
+        }
+    }
+
     pub fn report(&mut self, checker: &'static str, clause: ClauseId, frames: &[u64], nodes: Vec<NodeRef>, explanation: String) {
         self.push(checker, clause, Severity::Failure, frames, nodes, explanation)
     }

@@ -168,7 +168,7 @@ impl Restarts {
     fn judge_caught_up(&mut self, cx: &mut Ctx, frame: u64, ts: u64, src: Ipv4Addr, s: u32) {
         let Some(i) = self.catching_up.iter().position(|c| c.node == src) else { return };
         let c = self.catching_up.swap_remove(i);
-        if cx.opts.persistent_nodes.is_none() || cx.persists(src) {
+        if !cx.known_not_to_persist(src) {
             return;
         }
         let slack = cx.opts.time_slack_ms * 1_000_000;
