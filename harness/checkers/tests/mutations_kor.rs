@@ -13,9 +13,12 @@ use ekc_oracle::clause::{self, ClauseId};
 const GOSSIP: &str = "gossip-order";
 
 fn judge_with(s: &Script, checks: Option<&[&str]>, lossless: bool) -> CheckReport {
+    judge_opts(s, CheckOptions { checks: checks.map(|c| c.iter().map(|x| x.to_string()).collect()), lossless, ..Default::default() })
+}
+
+fn judge_opts(s: &Script, opts: CheckOptions) -> CheckReport {
     let dir = tempfile::tempdir().unwrap();
     let path = common::write(&dir, "m.pcap", &s.c);
-    let opts = CheckOptions { checks: checks.map(|c| c.iter().map(|x| x.to_string()).collect()), lossless, ..Default::default() };
     check_capture(&path, &opts).expect("judgeable")
 }
 
@@ -29,12 +32,16 @@ fn assert_only(s: &Script, clause: ClauseId, frames: &[u64]) {
 }
 
 fn assert_only_with(s: &Script, clause: ClauseId, frames: &[u64], lossless: bool) {
-    let r = judge_with(s, None, lossless);
+    assert_only_opts(s, clause, frames, CheckOptions { lossless, ..Default::default() })
+}
+
+fn assert_only_opts(s: &Script, clause: ClauseId, frames: &[u64], opts: CheckOptions) {
+    let r = judge_opts(s, opts.clone());
     assert_eq!(r.violations.len(), 1, "expected exactly {clause} {frames:?}, got:\n{}", common::describe(&r));
     let f = &r.violations[0];
     assert_eq!((f.checker, f.clause, f.frames.as_slice()), (GOSSIP, clause, frames), "{}", common::describe(&r));
-    let others: Vec<&str> = ekc_checkers::CHECKERS.iter().copied().filter(|c| *c != GOSSIP).collect();
-    let without = judge_with(s, Some(&others), lossless);
+    let others: Vec<String> = ekc_checkers::CHECKERS.iter().filter(|c| **c != GOSSIP).map(|c| c.to_string()).collect();
+    let without = judge_opts(s, CheckOptions { checks: Some(others), ..opts });
     assert!(!without.violations.iter().any(|f| f.clause == clause), "{clause} reported without {GOSSIP}: {}", common::describe(&without));
 }
 
@@ -43,7 +50,11 @@ fn assert_clean(s: &Script) {
 }
 
 fn assert_clean_with(s: &Script, lossless: bool) {
-    let r = judge_with(s, None, lossless);
+    assert_clean_opts(s, CheckOptions { lossless, ..Default::default() })
+}
+
+fn assert_clean_opts(s: &Script, opts: CheckOptions) {
+    let r = judge_opts(s, opts);
     assert_eq!(r.verdict, Verdict::Pass, "the unmutated script must pass:\n{}", common::describe(&r));
 }
 
@@ -431,4 +442,239 @@ fn request_timestamps_going_backwards_do_not_panic() {
     s.request(2, 3, 1, 3, 4);
     let r = judge(&s, None);
     assert!(r.violations.iter().all(|v| v.clause == clause::KOR_GAP_1), "{:?}", r.violations);
+}
+
+// ------------------------------------------------------------------ BRIDGE-4
+
+#[test]
+fn emitting_consensus_start_bridge_4() {
+    let mut s = base();
+    let emitted = s.emit(3, 1, 1, 0x05, &OPAQUE);
+    assert_only(&s, clause::BRIDGE_4, &[emitted]);
+}
+
+#[test]
+fn emitting_consensus_vote_bridge_4() {
+    let mut s = base();
+    s.emit(3, 1, 1, 0x80, &OPAQUE);
+    let emitted = s.emit(3, 1, 2, 0x06, &OPAQUE);
+    assert_only(&s, clause::BRIDGE_4, &[emitted]);
+}
+
+#[test]
+fn forwarding_and_repairing_a_reserved_event_are_not_emitting_it() {
+    // n1's emission is the one violation; n2 forwards it (hop 1), n1 retransmits it with REPAIR.
+    let mut s = base();
+    let emitted = s.emit(3, 1, 1, 0x05, &OPAQUE);
+    s.gossip(2, 3, 1, 1, 1, 0, 0x05, &OPAQUE);
+    s.ack(3, 2, 1, 1);
+    s.at(800);
+    s.gossip(1, 2, 1, 1, 0, 1, 0x05, &OPAQUE);
+    assert_only(&s, clause::BRIDGE_4, &[emitted]);
+}
+
+// ------------------------------------------------------------------ KOR-AE-3
+
+/// n1 sends 1:1..1:40 to n2 only; n3 sends n2 `syncs` VV_SYNCs (at the given ms) stating it holds
+/// nothing, and n2 answers the last one with `repairs` repairs 1:1.. . Returns the last VV_SYNC's
+/// frame and the repair frames.
+fn repairs_for_syncs(syncs: &[u64], repairs: u32) -> (Script, u64, Vec<u64>) {
+    let mut s = base();
+    for seq in 1..=40 {
+        s.gossip(1, 2, 1, seq, 0, 0, 0x80, &OPAQUE);
+        s.ack(2, 1, 1, seq);
+    }
+    let mut sync = 0;
+    for &ms in syncs {
+        s.at(ms);
+        sync = s.vv_sync(3, 2, &[]);
+    }
+    let frames = (1..=repairs).map(|seq| s.gossip(2, 3, 1, seq, 0, 1, 0x80, &OPAQUE)).collect();
+    (s, sync, frames)
+}
+
+#[test]
+fn sync_answered_with_32_repairs_passes() {
+    let (s, _, _) = repairs_for_syncs(&[500], 32);
+    assert_clean_with(&s, true);
+}
+
+#[test]
+fn sync_answered_with_33_repairs_kor_ae_3() {
+    let (s, sync, f) = repairs_for_syncs(&[500], 33);
+    assert_only_with(&s, clause::KOR_AE_3, &[sync, f[32]], true);
+}
+
+#[test]
+fn unpaced_repairs_are_not_judged_under_loss() {
+    // Without `lossless`, one captured VV_SYNC may have reached n2 twice (ingress duplication).
+    let (s, _, _) = repairs_for_syncs(&[500], 33);
+    assert_clean_with(&s, false);
+}
+
+#[test]
+fn two_recent_syncs_allow_64_repairs() {
+    let (s, _, _) = repairs_for_syncs(&[500, 2500], 40);
+    assert_clean_with(&s, true);
+}
+
+#[test]
+fn budget_of_an_old_sync_has_expired_kor_ae_3() {
+    // The first VV_SYNC is more than 5 s older than the repairs: only the second one's 32 count.
+    let (s, sync, f) = repairs_for_syncs(&[500, 6000], 33);
+    assert_only_with(&s, clause::KOR_AE_3, &[sync, f[32]], true);
+}
+
+#[test]
+fn requested_repairs_are_not_charged_to_the_sync() {
+    // 32 repairs for the VV_SYNC; n2's own VV_SYNC tells n3 of 1:40, n3 requests 33..40 and gets
+    // those 8 too.
+    let (mut s, _, _) = repairs_for_syncs(&[500], 32);
+    s.vv_sync(2, 3, &[(1, 40)]);
+    s.request(3, 2, 1, 33, 40);
+    for seq in 33..=40 {
+        s.gossip(2, 3, 1, seq, 0, 1, 0x80, &OPAQUE);
+    }
+    assert_clean_with(&s, true);
+}
+
+#[test]
+fn possible_retransmissions_are_not_charged_to_the_sync() {
+    // n2 had forwarded 1:1 to n3 (unacknowledged): its repair of 1:1 may be a retransmission
+    // (KOR-ACK-2), so 33 repairs leave 32 for the VV_SYNC.
+    let mut s = base();
+    s.gossip(1, 2, 1, 1, 0, 0, 0x80, &OPAQUE);
+    s.ack(2, 1, 1, 1);
+    s.gossip(2, 3, 1, 1, 1, 0, 0x80, &OPAQUE);
+    for seq in 2..=40 {
+        s.gossip(1, 2, 1, seq, 0, 0, 0x80, &OPAQUE);
+        s.ack(2, 1, 1, seq);
+    }
+    s.at(500);
+    s.vv_sync(3, 2, &[]);
+    for seq in 1..=33 {
+        s.gossip(2, 3, 1, seq, 0, 1, 0x80, &OPAQUE);
+    }
+    assert_clean_with(&s, true);
+}
+
+// ------------------------------------------------------------------ CTL-PERSIST-1
+
+fn persistent(nodes: &[&str], lossless: bool) -> CheckOptions {
+    CheckOptions { persistent_nodes: Some(nodes.iter().map(|n| n.to_string()).collect()), lossless, ..Default::default() }
+}
+
+/// n1 announces a new incarnation (a restart the harness did not time).
+fn reannounce(s: &mut Script, node: usize) {
+    let m = ekc_checkers::testkit::script::members(3);
+    let refs: Vec<&str> = m.iter().map(|x| x.as_str()).collect();
+    for to in (1..=3).filter(|t| *t != node) {
+        s.roj(node, to, enc::announce(&format!("n{node}"), node as u8, 0x1234, 0, &refs, &["roj", "kor", "ctl", "abort", "persist"]));
+    }
+}
+
+/// n1 emits 1:1 and 1:3 (every frame of 1:2 was lost before the capture point; the receivers buffer
+/// 1:3 without acknowledging it), restarts and emits `seq`. Returns the first frame of 1:3 and of
+/// the new emission.
+fn persistent_restart(seq: u32) -> (Script, u64, u64) {
+    let mut s = base();
+    s.emit(3, 1, 1, 0x80, &OPAQUE);
+    let highest = s.gossip(1, 2, 1, 3, 0, 0, 0x80, &OPAQUE);
+    s.gossip(1, 3, 1, 3, 0, 0, 0x80, &OPAQUE);
+    s.at(2000);
+    reannounce(&mut s, 1);
+    let again = s.emit(3, 1, seq, 0x80, &[9; 20]);
+    (s, highest, again)
+}
+
+#[test]
+fn persistent_node_continues_after_its_restart() {
+    let (s, _, _) = persistent_restart(4);
+    assert_clean_opts(&s, persistent(&["n1"], false));
+}
+
+#[test]
+fn persistent_node_may_skip_what_it_made_durable_before_a_crash() {
+    let (s, _, _) = persistent_restart(6);
+    assert_clean_opts(&s, persistent(&["n1"], false));
+}
+
+#[test]
+fn persistent_node_goes_back_after_its_restart_ctl_persist_1() {
+    let (s, highest, again) = persistent_restart(2);
+    assert_only_opts(&s, clause::CTL_PERSIST_1, &[highest, again], persistent(&["n1"], false));
+}
+
+#[test]
+fn going_back_is_not_judged_unless_the_node_is_known_to_persist() {
+    let (s, _, _) = persistent_restart(2);
+    assert_clean_opts(&s, persistent(&[], false));
+    assert_clean_opts(&s, CheckOptions::default());
+}
+
+// ------------------------------------------------------------------ CTL-PERSIST-2
+
+const RESTART_MS: u64 = 2000;
+
+/// n1 (not persistent) restarted at 2 s by the harness's clock.
+fn restarted_without_state(lossless: bool) -> CheckOptions {
+    CheckOptions { known_restarts: vec![(ekc_checkers::testkit::script::ip(1), RESTART_MS * 1_000_000)], ..persistent(&[], lossless) }
+}
+
+/// n1 restarts at 2 s, sends its start-up VV_SYNC at 2.1 s; n2 answers at `answer` ms (if any)
+/// stating VV[1] = 3; n1 emits `seq` at `emit_at` ms. Returns the answer and the emission frames.
+fn catch_up(answer: Option<u64>, emit_at: u64, seq: u32) -> (Script, u64, u64) {
+    let mut s = base();
+    s.at(RESTART_MS + 100);
+    s.vv_sync(1, 2, &[]);
+    s.vv_sync(1, 3, &[]);
+    let answered = answer.map(|ms| s.at(ms).vv_sync(2, 1, &[(1, 3)])).unwrap_or(0);
+    s.at(emit_at);
+    let emitted = s.emit(3, 1, seq, 0x80, &OPAQUE);
+    (s, answered, emitted)
+}
+
+#[test]
+fn restarted_node_emits_after_the_answer_passes() {
+    let (s, _, _) = catch_up(Some(2120), 2150, 4);
+    assert_clean_opts(&s, restarted_without_state(true));
+}
+
+#[test]
+fn restarted_node_emits_300_ms_after_its_restart_passes() {
+    let (s, _, _) = catch_up(None, RESTART_MS + 300, 1);
+    assert_clean_opts(&s, restarted_without_state(true));
+}
+
+#[test]
+fn restarted_node_emits_before_waiting_ctl_persist_2() {
+    let (s, _, emitted) = catch_up(None, RESTART_MS + 250, 1);
+    assert_only_opts(&s, clause::CTL_PERSIST_2, &[emitted], restarted_without_state(false));
+}
+
+#[test]
+fn restarted_node_emits_before_catching_up_ctl_persist_2() {
+    // n2 told n1 its own sequence reached 3; n1 emits 3 again.
+    let (s, answered, emitted) = catch_up(Some(2120), 2400, 3);
+    assert_only_opts(&s, clause::CTL_PERSIST_2, &[answered, emitted], restarted_without_state(true));
+}
+
+#[test]
+fn catching_up_is_judged_only_on_lossless_captures() {
+    // Under loss the answer may have been dropped on n1's ingress, after the capture point.
+    let (s, _, _) = catch_up(Some(2120), 2400, 3);
+    assert_clean_opts(&s, restarted_without_state(false));
+}
+
+#[test]
+fn a_frame_captured_just_before_the_emission_may_not_have_been_read() {
+    let (s, _, _) = catch_up(Some(2350), 2400, 3);
+    assert_clean_opts(&s, restarted_without_state(true));
+}
+
+#[test]
+fn waiting_is_not_judged_without_the_harness_restart_time_or_its_word_on_persistence() {
+    let (s, _, _) = catch_up(None, RESTART_MS + 250, 1);
+    assert_clean_opts(&s, persistent(&[], false));
+    assert_clean_opts(&s, CheckOptions { persistent_nodes: None, ..restarted_without_state(false) });
 }

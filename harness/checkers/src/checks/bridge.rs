@@ -17,6 +17,11 @@
 //! - BRIDGE-2: when the commit's event is missing but the proposer emitted, within the window
 //!   around the COMMIT, a CONSENSUS_RESULT for the same key whose entry it never proposed or
 //!   committed, that event is the commit's with wrong fields (key/value/version layout).
+//! - BRIDGE-4: no node emits CONSENSUS_START (0x05) or CONSENSUS_VOTE (0x06) in v1. Emitting is
+//!   judged from the origin's own hop-0 frames without REPAIR (KOR-GOS-3: only the emitter sends
+//!   those); a forward (hop > 0) or a repair of such an event is the storing and forwarding the
+//!   clause asks for. Both types are valid event types (KOR-EVT-2), so the frame itself is not
+//!   malformed and every node must still accept it. One finding per event, on its first frame.
 //!
 //! Entries are compared as their 20-byte BRIDGE-2 payloads (the oracle's encoder), so a COMMIT
 //! and an event are matched without allocation. State grows with commits and 0x07 events only.
@@ -27,11 +32,11 @@ use crate::fasthash::{FastMap, FastSet};
 use crate::trace::Event;
 use crate::wire::{Commit, KorEvent, Propose};
 use ekc_oracle::clause::{self, ClauseId};
-use ekc_oracle::kor::event_type::CONSENSUS_RESULT;
+use ekc_oracle::kor::event_type::{CONSENSUS_RESULT, CONSENSUS_START, CONSENSUS_VOTE};
 use std::net::Ipv4Addr;
 
 /// The clauses this part of `gossip-order` judges.
-pub const CLAUSES: [ClauseId; 2] = [clause::BRIDGE_1, clause::BRIDGE_2];
+pub const CLAUSES: [ClauseId; 3] = [clause::BRIDGE_1, clause::BRIDGE_2, clause::BRIDGE_4];
 
 /// How long after the first COMMIT datagram the proposer's hop-0 frame of the event may come:
 /// "the same tick" (EKC_TICK_MS, default 10 ms) plus egress queueing and the delays the fault
@@ -75,6 +80,8 @@ pub struct Bridge {
     results: FastMap<Entry, Vec<ResultSeen>>,
     /// Commits still waiting for a VV_SYNC of their proposer: (entry, index).
     awaiting: Vec<(Entry, usize)>,
+    /// Events of a reserved type (BRIDGE-4) already reported: one finding per event.
+    reserved_emitted: FastSet<(u8, u32)>,
 }
 
 impl Bridge {
@@ -94,8 +101,11 @@ impl Bridge {
         self.awaiting.push((e, list.len() - 1));
     }
 
-    /// A valid EVENT_GOSSIP frame; only CONSENSUS_RESULT events matter here.
-    pub fn gossip(&mut self, ev: &Event, src_module: Option<u8>, e: &KorEvent) {
+    /// A valid EVENT_GOSSIP frame; only CONSENSUS_* events matter here.
+    pub fn gossip(&mut self, cx: &mut Ctx, ev: &Event, src_module: Option<u8>, e: &KorEvent) {
+        if matches!(e.event_type, CONSENSUS_START | CONSENSUS_VOTE) {
+            self.reserved(cx, ev, src_module, e);
+        }
         if e.event_type != CONSENSUS_RESULT {
             return;
         }
@@ -111,6 +121,25 @@ impl Bridge {
         if original && list[i].original.is_none() {
             list[i].original = Some((ev.frame, ev.ts_ns));
         }
+    }
+
+    /// BRIDGE-4: an event of a reserved type sent by its origin at hop 0 without REPAIR was
+    /// emitted by it; forwarding or repairing one is allowed.
+    fn reserved(&mut self, cx: &mut Ctx, ev: &Event, src_module: Option<u8>, e: &KorEvent) {
+        let emitted = e.hop_count == 0 && !e.is_repair() && src_module == Some(e.origin_id);
+        if !emitted || !self.reserved_emitted.insert((e.origin_id, e.origin_seq)) {
+            return;
+        }
+        let name = if e.event_type == CONSENSUS_START { "CONSENSUS_START" } else { "CONSENSUS_VOTE" };
+        let who = cx.name(*ev.src.ip());
+        let (o, s) = (e.origin_id, e.origin_seq);
+        cx.report(
+            GOSSIP_ORDER,
+            clause::BRIDGE_4,
+            &[ev.frame],
+            vec![NodeRef::Ip(*ev.src.ip())],
+            format!("{who} emitted event {o}:{s} of type 0x{:02x} {name}, reserved in v1: nodes store and forward it but never emit it.", e.event_type),
+        );
     }
 
     /// A valid VV_SYNC from `src` (module `module`): the proof for its commits past the window.

@@ -10,9 +10,10 @@
 //! - KOR-VV-2: the vectors a node advertises (vv_summary, VV_SYNC) never go backwards (a restart
 //!   not known to run with persisted state starts a new baseline, CheckOptions::persistent_nodes).
 //!
-//! The same checker also judges the commit/gossip bridge ([`super::bridge`]: BRIDGE-1/2), event
-//! identity and sequencing ([`super::identity`]: KOR-EVT-8, KOR-EMIT-2) and repair obligations
-//! ([`super::repair`]: KOR-GAP-1 ranges and rate, KOR-REQ-2, KOR-ACK-2, KOR-AE-4).
+//! The same checker also judges the commit/gossip bridge ([`super::bridge`]: BRIDGE-1/2/4), event
+//! identity and sequencing ([`super::identity`]: KOR-EVT-8, KOR-EMIT-2), repair obligations
+//! ([`super::repair`]: KOR-GAP-1 ranges and rate, KOR-REQ-2, KOR-ACK-2, KOR-AE-3, KOR-AE-4) and a
+//! node's own sequence across restarts ([`super::restarts`]: CTL-PERSIST-1/2).
 //!
 //! Per node and origin the checker keeps the contiguous prefix received plus the out-of-order
 //! sequences above it, and for recent events the first receipt; entries older than a horizon
@@ -21,6 +22,7 @@
 use super::bridge::Bridge;
 use super::identity::Identity;
 use super::repair::{Repair, RequesterView};
+use super::restarts::Restarts;
 use super::{Checker, Ctx, NodeRef, GOSSIP_ORDER};
 use crate::trace::{Body, Event};
 use crate::wire::RojBody;
@@ -188,6 +190,7 @@ pub struct GossipOrder {
     bridge: Bridge,
     identity: Identity,
     repair: Repair,
+    restarts: Restarts,
 }
 
 /// Reports a KOR-VV-2 regression now (a node whose state persists never goes back) or holds it
@@ -202,7 +205,7 @@ fn regression(pending: &mut Vec<PendingRegression>, cx: &mut Ctx, src: Ipv4Addr,
 
 impl GossipOrder {
     pub fn new(opts: &crate::CheckOptions) -> Self {
-        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new(), bridge: Bridge::default(), identity: Identity::default(), repair: Repair::default() }
+        GossipOrder { tolerance_ns: opts.gap_request_tolerance_ms * 1_000_000, reorder_ns: opts.reorder_tolerance_ms * 1_000_000, nodes: FastMap::default(), gaps: Vec::new(), now: 0, last_prune: 0, pending_regressions: Vec::new(), restarts_seen: Vec::new(), bridge: Bridge::default(), identity: Identity::default(), repair: Repair::default(), restarts: Restarts::default() }
     }
 
     fn gossip(&mut self, ev: &Event, cx: &mut Ctx, e: &KorEvent, vv: VvSummary, valid: bool) {
@@ -318,8 +321,9 @@ impl GossipOrder {
         if !valid {
             return; // the receiver drops it (KOR-WIRE-4): it is not a receipt
         }
+        self.restarts.gossip(cx, &self.identity, ev, src_module, e);
         self.identity.gossip(cx, ev.frame, ev.ts_ns, src, src_module, e);
-        self.bridge.gossip(ev, src_module, e);
+        self.bridge.gossip(cx, ev, src_module, e);
         if e.hop_count == 0 && !e.is_repair() && src_module == Some(o) {
             self.repair.own_sent(src, s);
         }
@@ -477,6 +481,7 @@ impl Checker for GossipOrder {
         c.extend(super::identity::CLAUSES);
         c.extend(super::bridge::CLAUSES);
         c.extend(super::repair::CLAUSES);
+        c.extend(super::restarts::CLAUSES);
         c
     }
 
@@ -507,6 +512,7 @@ impl Checker for GossipOrder {
             }
         }
         let Body::Kor(k) = &ev.body else { return };
+        self.restarts.kor_sent(*ev.src.ip());
         let valid = k.violations.is_empty();
         match &k.frame {
             Kor::Gossip { event, vv, .. } => self.gossip(ev, cx, event, *vv, valid),
@@ -532,6 +538,7 @@ impl Checker for GossipOrder {
                 let tol = self.reorder_ns;
                 let dst_had = module.and_then(|m| self.nodes.get(ev.dst.ip()).and_then(|st| st.vv_sync.get(&m)).and_then(|x| x.floor(ev.ts_ns, tol))).map(|(v, _)| v);
                 self.repair.vv_sync(ev.ts_ns, ev.frame, *ev.src.ip(), module, *ev.dst.ip(), dst_had, *lo, *hi, entries);
+                self.restarts.vv_sync(ev, cx.nodes.module_of(*ev.dst.ip()), *lo, *hi, entries);
                 self.vv_sync(ev, cx, *lo, *hi, entries)
             }
             _ => {}
@@ -541,6 +548,8 @@ impl Checker for GossipOrder {
     fn restarted(&mut self, ip: Ipv4Addr, cx: &mut Ctx) {
         let persists = cx.persists(ip);
         if let Some(st) = self.nodes.get_mut(&ip) {
+            let originals = st.receipts.iter().flat_map(|(&(o, s), l)| l.iter().filter(|r| !r.repair).map(move |r| (r.from, o, s, r.ts, r.frame)));
+            self.repair.receipts_lost(ip, originals);
             st.forwarded.clear();
             st.receipts.clear();
             // Across a restart only the node's own entry must survive (CTL-PERSIST-1, KOR-VV-2):
@@ -558,6 +567,7 @@ impl Checker for GossipOrder {
         self.gaps.retain(|g| g.node != ip);
         self.bridge.restarted(ip);
         self.repair.restarted(ip);
+        self.restarts.restarted(cx, ip);
         // Held regressions are settled against this event's time in `event`.
         self.restarts_seen.push(ip);
     }

@@ -109,6 +109,11 @@ impl Identity {
         self.per_origin[o as usize]
     }
 
+    /// Whether the capture showed the origin itself sending `(o, s)` at hop 0.
+    pub fn sent_by_origin(&self, o: u8, s: u32) -> bool {
+        self.seen.get(&(o, s)).is_some_and(|x| x.from_origin.is_some())
+    }
+
     /// When the capture first showed `(o, s)`, if it did.
     pub fn first_seen(&self, o: u8, s: u32) -> Option<u64> {
         self.seen.get(&(o, s)).map(|x| x.first_ts)

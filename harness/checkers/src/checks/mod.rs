@@ -9,6 +9,7 @@ pub mod gossip;
 pub mod identity;
 pub mod locks;
 pub mod repair;
+pub mod restarts;
 pub mod schema;
 pub mod vote;
 
@@ -59,6 +60,16 @@ impl Ctx<'_> {
         let name = self.nodes.by_ip.get(&ip).and_then(|i| i.node_id.as_deref());
         match (&self.opts.persistent_nodes, name) {
             (Some(set), Some(name)) => set.contains(name),
+            _ => false,
+        }
+    }
+
+    /// Whether the harness says `ip`'s node ran without persisted state: it named the nodes that
+    /// persist and this node, known by name, is not one of them.
+    pub fn known_not_to_persist(&self, ip: std::net::Ipv4Addr) -> bool {
+        let name = self.nodes.by_ip.get(&ip).and_then(|i| i.node_id.as_deref());
+        match (&self.opts.persistent_nodes, name) {
+            (Some(set), Some(name)) => !set.contains(name),
             _ => false,
         }
     }

@@ -26,6 +26,18 @@
 //!   own VV_SYNC covering `m` comes first (a VV_SYNC within the reorder tolerance after the repair
 //!   counts, since the capture may swap two frames).
 //!
+//! - KOR-AE-3 (only with `CheckOptions::lossless`): per (sender `p`, receiver `q`), the repair
+//!   frames `p` sends `q` that no request of `q` asked for and that cannot be retransmissions are
+//!   answers to `q`'s VV_SYNCs, at most [`REPAIRS_PER_SYNC`] per VV_SYNC `p` received from `q`
+//!   within the last [`SYNC_ANSWER_NS`]. The accounting errs toward passing: a repair frame is
+//!   first charged to a request of `q` covering its event that no earlier frame was charged to
+//!   (each request asks for each event of its range once), then to the two retransmissions
+//!   KOR-ACK-2 allows per event `p` had sent `q` without REPAIR (whatever their spacing), and only
+//!   then to the VV_SYNC credit, oldest first. Without `lossless` it is not judged: a VV_SYNC or
+//!   request duplicated on `p`'s ingress (after the capture point) is answered twice but captured
+//!   once. A repair frame when `q` sent `p` no VV_SYNC within the window is not attributed to
+//!   any exchange and not judged.
+//!
 //! Requests are kept until [`ANSWER_HORIZON_NS`] after they were sent (answers of a paused node
 //! come late) and then judged; state follows the requests and retransmissions in flight.
 
@@ -36,7 +48,7 @@ use ekc_oracle::clause::{self, ClauseId};
 use std::net::Ipv4Addr;
 
 /// The clauses this part of `gossip-order` judges.
-pub const CLAUSES: [ClauseId; 3] = [clause::KOR_REQ_2, clause::KOR_ACK_2, clause::KOR_AE_4];
+pub const CLAUSES: [ClauseId; 4] = [clause::KOR_REQ_2, clause::KOR_ACK_2, clause::KOR_AE_3, clause::KOR_AE_4];
 
 /// KOR-GAP-1 and KOR-ACK-2: 500 ms between two sends.
 const MIN_INTERVAL_NS: u64 = 500_000_000;
@@ -53,6 +65,15 @@ pub const ANSWER_HORIZON_NS: u64 = 30_000_000_000;
 const STORE_MIN: u64 = 256;
 /// Identical frames closer than this are one frame duplicated by the network.
 const NETWORK_DUP_WINDOW_NS: u64 = 2_000_000;
+/// KOR-AE-3: repair frames per received VV_SYNC.
+pub const REPAIRS_PER_SYNC: u32 = 32;
+/// How long a VV_SYNC's repair budget lasts. A node repairs when it receives the VV_SYNC
+/// (KOR-AE-2; the reference nodes send all repairs of one VV_SYNC at once), so its answers come
+/// within a tick; five times the margin [`AE_ANSWER_NS`] gives a request answering one covers a
+/// loaded node. Longer would let the unused budget of periodic VV_SYNCs hide an unpaced burst.
+pub const SYNC_ANSWER_NS: u64 = 5_000_000_000;
+/// KOR-ACK-2: retransmissions allowed per event and peer.
+const MAX_RETRANSMISSIONS: u32 = 2;
 
 /// One EVENT_REQUEST the capture shows.
 struct Request {
@@ -69,6 +90,8 @@ struct Request {
     own_after: Option<u32>,
     /// Bit i: `from + i` was sent back as REPAIR.
     answered: u64,
+    /// Bit i: a repair frame of `from + i` was charged to this request (KOR-AE-3 accounting).
+    charged: u64,
     first_answer: Option<u64>,
 }
 
@@ -93,6 +116,34 @@ struct SyncSeen {
     entries: FastMap<u8, u32>,
     lo: u8,
     hi: u8,
+    /// KOR-AE-3: per VV_SYNC within [`SYNC_ANSWER_NS`], oldest first: (ts, frame, repairs left).
+    credit: std::collections::VecDeque<(u64, u64, u32)>,
+    /// A pacing violation was reported since the last VV_SYNC (one finding per exhaustion).
+    over_reported: bool,
+}
+
+impl SyncSeen {
+    /// Charges one repair frame sent at `ts` to the oldest live VV_SYNC budget. `Err(Some(f))`:
+    /// every budget is spent (`f`: the latest VV_SYNC); `Err(None)`: no VV_SYNC to charge.
+    fn charge(&mut self, ts: u64) -> Result<(), Option<u64>> {
+        while self.credit.front().is_some_and(|(t, _, _)| t + SYNC_ANSWER_NS < ts) {
+            self.credit.pop_front();
+        }
+        let latest = self.credit.back().map(|(_, f, _)| *f).ok_or(None)?;
+        let slot = self.credit.iter_mut().find(|(_, _, left)| *left > 0).ok_or(Some(latest))?;
+        slot.2 -= 1;
+        Ok(())
+    }
+}
+
+/// Copies of one event a node sent a peer beyond what requests asked for.
+struct Resent {
+    /// KOR-ACK-2 retransmissions judged so far (copies no request or VV_SYNC explains).
+    judged: u32,
+    /// The previous send the next retransmission is spaced from: (ts, frame).
+    last: (u64, u64),
+    /// Copies charged to no request (KOR-AE-3: the first two may be retransmissions).
+    unrequested: u32,
 }
 
 #[derive(Default)]
@@ -103,8 +154,11 @@ pub struct Repair {
     last_request: FastMap<(Ipv4Addr, u8), (u64, u64, u32, Ipv4Addr, u32)>,
     /// Last VV_SYNC per (sender, receiver).
     syncs: FastMap<(Ipv4Addr, Ipv4Addr), SyncSeen>,
-    /// Retransmissions per (sender, receiver, origin, seq): (count, last send ts, last frame).
-    resent: FastMap<(Ipv4Addr, Ipv4Addr, u8, u32), (u32, u64, u64)>,
+    /// Copies beyond the original per (sender, receiver, origin, seq).
+    resent: FastMap<(Ipv4Addr, Ipv4Addr, u8, u32), Resent>,
+    /// Originals (sender, receiver, origin, seq) -> (ts, frame) a receiver got before it
+    /// restarted: its sender may still retransmit them to the new process (KOR-AE-3 accounting).
+    originals_before_restart: FastMap<(Ipv4Addr, Ipv4Addr, u8, u32), (u64, u64)>,
     /// Highest entry per (receiver, origin) of the VV_SYNCs a node received.
     synced: FastMap<(Ipv4Addr, u8), u32>,
     /// Lowest and highest own event each node emitted (sent at hop 0 without REPAIR) since its
@@ -158,6 +212,11 @@ impl Repair {
             }
         }
         let s = self.syncs.entry((src, dst)).or_default();
+        while s.credit.front().is_some_and(|(t, _, _)| t + SYNC_ANSWER_NS < ts) {
+            s.credit.pop_front();
+        }
+        s.credit.push_back((ts, frame, REPAIRS_PER_SYNC));
+        s.over_reported = false;
         s.last_ts = ts;
         s.lo = lo;
         s.hi = hi;
@@ -215,7 +274,7 @@ impl Repair {
             }
             self.last_request.insert((q, o), (ts, frame, to, p, from));
         }
-        self.requests.entry((p, q)).or_default().push(Request { requester: q, target: p, origin: o, from, to, ts, frame, held, own_after: None, answered: 0, first_answer: None });
+        self.requests.entry((p, q)).or_default().push(Request { requester: q, target: p, origin: o, from, to, ts, frame, held, own_after: None, answered: 0, charged: 0, first_answer: None });
     }
 
     fn judge_range(&self, cx: &mut Ctx, frame: u64, q: Ipv4Addr, o: u8, from: u32, to: u32, view: &RequesterView) {
@@ -242,32 +301,88 @@ impl Repair {
     /// sending `q` this event without REPAIR before, at that time.
     #[allow(clippy::too_many_arguments)]
     pub fn repair(&mut self, cx: &mut Ctx, frame: u64, ts: u64, p: Ipv4Addr, q: Ipv4Addr, o: u8, s: u32, original: Option<(u64, u64)>) {
-        let mut asked = false;
-        let pending = self.requests.get_mut(&(p, q)).map(|l| l.as_mut_slice()).unwrap_or(&mut []);
-        for r in pending.iter_mut().filter(|r| r.origin == o && (r.from..=r.to).contains(&s)) {
-            r.answered |= 1 << (s - r.from);
-            r.first_answer.get_or_insert(frame);
-            asked = true;
-        }
+        let (asked, charged) = self.answer_requests(frame, p, q, o, s);
         if !asked {
             for h in self.lost_history.iter_mut().filter(|h| h.p == p && h.q == q && h.m == o && s > h.entry && h.repaired.is_none()) {
                 h.repaired = Some((frame, ts));
             }
         }
+        // A receiver's restart forgets its receipts, not its senders' unacknowledged events.
+        let sent_before = original.or_else(|| self.originals_before_restart.get(&(p, q, o, s)).copied());
+        let may_be_retransmission = !charged && sent_before.is_some_and(|first| self.count_unrequested(p, q, o, s, first) <= MAX_RETRANSMISSIONS);
+        if !charged && !may_be_retransmission {
+            self.charge_sync(cx, frame, ts, p, q);
+        }
         let synced = self.syncs.get(&(q, p)).is_some_and(|x| (x.lo..=x.hi).contains(&o) && x.entries.get(&o).copied().unwrap_or(0) < s);
-        let Some((orig_ts, orig_frame)) = original.filter(|_| !asked && !synced) else { return };
-        let e = self.resent.entry((p, q, o, s)).or_insert((0, orig_ts, orig_frame));
-        if e.0 > 0 && ts < e.1 + NETWORK_DUP_WINDOW_NS {
+        if original.is_some() && !asked && !synced {
+            self.judge_retransmission(cx, frame, ts, p, q, o, s);
+        }
+    }
+
+    /// Marks `(o, s)` answered in `q`'s requests to `p`. Returns whether any request covers it and
+    /// whether one of them had not been charged with a copy of it yet (now it is, the oldest).
+    fn answer_requests(&mut self, frame: u64, p: Ipv4Addr, q: Ipv4Addr, o: u8, s: u32) -> (bool, bool) {
+        let (mut asked, mut charged) = (false, false);
+        let pending = self.requests.get_mut(&(p, q)).map(|l| l.as_mut_slice()).unwrap_or(&mut []);
+        for r in pending.iter_mut().filter(|r| r.origin == o && (r.from..=r.to).contains(&s)) {
+            let bit = 1 << (s - r.from);
+            r.answered |= bit;
+            r.first_answer.get_or_insert(frame);
+            if !charged && r.charged & bit == 0 {
+                r.charged |= bit;
+                charged = true;
+            }
+            asked = true;
+        }
+        (asked, charged)
+    }
+
+    /// Counts one more copy of `(o, s)` from `p` to `q` that no request asked for; returns the count.
+    fn count_unrequested(&mut self, p: Ipv4Addr, q: Ipv4Addr, o: u8, s: u32, original: (u64, u64)) -> u32 {
+        let e = self.resent.entry((p, q, o, s)).or_insert(Resent { judged: 0, last: original, unrequested: 0 });
+        e.unrequested += 1;
+        e.unrequested
+    }
+
+    /// KOR-AE-3: charges a repair frame no request or retransmission explains to `q`'s VV_SYNCs.
+    fn charge_sync(&mut self, cx: &mut Ctx, frame: u64, ts: u64, p: Ipv4Addr, q: Ipv4Addr) {
+        if !cx.opts.lossless {
+            return; // an ingress duplicate of a VV_SYNC is answered twice but captured once
+        }
+        let Some(sync) = self.syncs.get_mut(&(q, p)) else { return };
+        let Err(Some(latest)) = sync.charge(ts) else { return };
+        if std::mem::replace(&mut sync.over_reported, true) {
+            return;
+        }
+        let syncs = sync.credit.len();
+        let (who, to) = (cx.name(p), cx.name(q));
+        cx.report(
+            GOSSIP_ORDER,
+            clause::KOR_AE_3,
+            &[latest, frame],
+            vec![NodeRef::Ip(p)],
+            format!(
+                "{who} sent {to} more repair frames than {REPAIRS_PER_SYNC} per VV_SYNC: {syncs} VV_SYNC(s) of {to} in the last {} s allowed {} repairs beyond what requests asked for and retransmissions.",
+                SYNC_ANSWER_NS / 1_000_000_000,
+                syncs as u32 * REPAIRS_PER_SYNC
+            ),
+        );
+    }
+
+    /// KOR-ACK-2: an unasked REPAIR copy of an event `p` had sent `q` is a retransmission.
+    #[allow(clippy::too_many_arguments)]
+    fn judge_retransmission(&mut self, cx: &mut Ctx, frame: u64, ts: u64, p: Ipv4Addr, q: Ipv4Addr, o: u8, s: u32) {
+        let Some(e) = self.resent.get_mut(&(p, q, o, s)) else { return };
+        if e.judged > 0 && ts < e.last.0 + NETWORK_DUP_WINDOW_NS {
             return; // the network's copy of the previous retransmission
         }
-        let (prev_ts, prev_frame) = (e.1, e.2);
-        e.0 += 1;
-        e.1 = ts;
-        e.2 = frame;
-        let count = e.0;
+        let (prev_ts, prev_frame) = e.last;
+        e.judged += 1;
+        e.last = (ts, frame);
+        let count = e.judged;
         let who = cx.name(p);
         let to = cx.name(q);
-        if count > 2 {
+        if count > MAX_RETRANSMISSIONS {
             cx.report(GOSSIP_ORDER, clause::KOR_ACK_2, &[prev_frame, frame], vec![NodeRef::Ip(p)], format!("{who} retransmitted event {o}:{s} to {to} a {count}rd time unasked: at most twice."));
         } else if ts + RATE_SLACK_NS + cx.opts.time_slack_ms * 1_000_000 < prev_ts + MIN_INTERVAL_NS {
             cx.report(
@@ -277,6 +392,13 @@ impl Repair {
                 vec![NodeRef::Ip(p)],
                 format!("{who} retransmitted event {o}:{s} to {to} {} ms after its previous send: at least 500 ms apart.", ts.saturating_sub(prev_ts) / 1_000_000),
             );
+        }
+    }
+
+    /// `q` restarted: the originals it had received, which their senders may still retransmit.
+    pub fn receipts_lost(&mut self, q: Ipv4Addr, originals: impl Iterator<Item = (Ipv4Addr, u8, u32, u64, u64)>) {
+        for (p, o, s, ts, frame) in originals {
+            self.originals_before_restart.entry((p, q, o, s)).or_insert((ts, frame));
         }
     }
 
@@ -311,7 +433,8 @@ impl Repair {
         for r in &due {
             Self::judge_answer(cx, identity, r);
         }
-        self.resent.retain(|_, (_, ts, _)| *ts + ANSWER_HORIZON_NS > now);
+        self.resent.retain(|_, r| r.last.0 + ANSWER_HORIZON_NS > now);
+        self.originals_before_restart.retain(|_, (ts, _)| *ts + ANSWER_HORIZON_NS > now);
     }
 
     /// KOR-AE-4: judges the obligations whose first repair is older than the reorder tolerance.
