@@ -26,7 +26,7 @@ pub use metrics::Metrics;
 pub use report::{render_json, render_junit, render_text};
 
 /// Names of the checkers, in the order they run and report.
-pub const CHECKERS: [&str; 4] = [checks::SCHEMA, checks::COMMIT_SAFETY, checks::GOSSIP_ORDER, checks::CONVERGENCE];
+pub const CHECKERS: [&str; 5] = [checks::SCHEMA, checks::COMMIT_SAFETY, checks::GOSSIP_ORDER, checks::DISCOVERY, checks::CONVERGENCE];
 
 /// What to judge and how. `CheckOptions::default()` uses the spec's default ports and runs every
 /// checker; construct with `..Default::default()` so new fields do not break callers.
@@ -65,6 +65,22 @@ pub struct CheckOptions {
     /// which KOR-REQ-2 (a stored event left out of an answer) and the numbering rule of
     /// KOR-EMIT-2 need. `false` (the default): those two are not judged.
     pub lossless: bool,
+    /// The ANNOUNCE period the nodes ran with (`EKC_ANNOUNCE_MS`, control.md CTL-ENV-7), judged as
+    /// ROJ-ANN-3.
+    pub announce_period_ms: u64,
+    /// The nodes under test, by address, as the harness configured them. Only these owe periodic
+    /// traffic (ROJ-ANN-3, ROJ-DISC-2): a fake peer or the harness itself does not. `None`: not
+    /// known, and neither rule is judged.
+    pub node_setup: Option<BTreeMap<Ipv4Addr, NodeSetup>>,
+}
+
+/// How the harness configured one node under test (control.md CTL-ENV-5, CTL-ENV-6).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSetup {
+    /// `EKC_MDNS=1`: the node runs the mDNS responder and browser (ROJ-DISC-2).
+    pub mdns: bool,
+    /// `EKC_PEERS`: addresses announced to from start-up on (ROJ-DISC-4, ROJ-ANN-3).
+    pub static_peers: Vec<Ipv4Addr>,
 }
 
 impl Default for CheckOptions {
@@ -82,6 +98,8 @@ impl Default for CheckOptions {
             persistent_nodes: None,
             known_restarts: Vec::new(),
             lossless: false,
+            announce_period_ms: 1000,
+            node_setup: None,
         }
     }
 }
@@ -168,7 +186,7 @@ pub enum InputError {
     NothingToJudge { frames: u64, udp_datagrams: u64, truncated: u64, roj_port: u16, kor_port: u16 },
     #[error("state dump {path}: {reason}")]
     BadStateDump { path: String, reason: String },
-    #[error("unknown checker {0:?} (known: schema, commit-safety, gossip-order, convergence)")]
+    #[error("unknown checker {0:?} (known: schema, commit-safety, gossip-order, discovery, convergence)")]
     UnknownChecker(String),
 }
 

@@ -15,7 +15,7 @@ pub enum Body {
     RojBad(Bad),
     Kor(KorDecoded),
     KorBad(Bad),
-    Mdns(Vec<MdnsInstance>),
+    Mdns(Mdns),
     /// A control-protocol request or response (the harness's own traffic, not judged).
     Ctl(CtlMsg),
     /// UDP on a port none of the protocols use.
@@ -33,12 +33,37 @@ pub struct Event {
     pub body: Body,
 }
 
+/// What an mDNS message says about `_roj._udp.local` (ek-roj.md ROJ-DISC-1/2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mdns {
+    /// QR bit set.
+    pub response: bool,
+    /// Instances a response resolves (TXT records of `_roj._udp.local` instances).
+    pub instances: Vec<MdnsInstance>,
+    /// Instance labels (lowercase, before `._roj._udp.local`) of every `_roj._udp.local` record a
+    /// response carries: PTR targets, SRV and TXT owners.
+    pub answered: Vec<String>,
+    /// A query (QR bit clear) with a question for the `_roj._udp.local` PTR records (type PTR or ANY).
+    pub roj_query: Option<RojQuery>,
+}
+
+/// A query browsing for `_roj._udp.local` (ROJ-DISC-2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RojQuery {
+    /// TC bit: further known answers follow in other packets (RFC 6762 section 7.2).
+    pub truncated: bool,
+    /// Instance labels (lowercase) of the PTR known answers it lists (RFC 6762 section 7.1).
+    pub known: Vec<String>,
+}
+
 /// One `_roj._udp.local` instance resolved from an mDNS response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MdnsInstance {
     pub node_id: String,
     pub module_id: Option<u8>,
     pub addr: Option<Ipv4Addr>,
+    /// TXT `caps`, split at commas (CTL-CAP-4); `None` without the key.
+    pub caps: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +73,9 @@ pub struct CtlMsg {
     pub cmd: Option<String>,
     pub ok: Option<bool>,
     pub valid_json: bool,
+    /// `result.caps` of a response: only the `caps` command's result (CTL-CAP-1) has that member
+    /// among the commands of control.md, so a response carrying it is a `caps` reply (CTL-CAP-4).
+    pub caps: Option<Vec<String>>,
 }
 
 /// Ports of the three protocols (control.md CTL-ENV-4).
@@ -87,15 +115,53 @@ fn parse_ctl(b: &[u8]) -> CtlMsg {
             cmd: v.get("cmd").and_then(|x| x.as_str()).map(str::to_string),
             ok: v.get("ok").and_then(|x| x.as_bool()),
             valid_json: v.is_object(),
+            caps: v.pointer("/result/caps").and_then(|c| c.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
         },
-        Err(_) => CtlMsg { id: None, cmd: None, ok: None, valid_json: false },
+        Err(_) => CtlMsg { id: None, cmd: None, ok: None, valid_json: false, caps: None },
     }
 }
 
-/// Extracts `_roj._udp.local` instances (TXT `node`/`mod`, A record) from an mDNS response.
-fn parse_mdns(b: &[u8], src: Ipv4Addr) -> Vec<MdnsInstance> {
+const ROJ_SERVICE: &str = "_roj._udp.local";
+
+/// A name in lowercase without its trailing dot.
+fn dns_name(n: &simple_dns::Name) -> String {
+    n.to_string().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The instance label of `<label>._roj._udp.local`, lowercase.
+fn roj_instance(name: &str) -> Option<String> {
+    name.strip_suffix(ROJ_SERVICE)?.strip_suffix('.').filter(|l| !l.is_empty()).map(str::to_string)
+}
+
+/// Parses an mDNS message: the `_roj._udp.local` instances and records of a response, or the
+/// browse question and known answers of a query.
+fn parse_mdns(b: &[u8], src: Ipv4Addr) -> Mdns {
+    use simple_dns::{PacketFlag, QTYPE, TYPE};
+    let Ok(packet) = simple_dns::Packet::parse(b) else { return Mdns::default() };
+    let records = || packet.answers.iter().chain(packet.additional_records.iter());
+    let ptr_targets = |rr: &simple_dns::ResourceRecord| match &rr.rdata {
+        simple_dns::rdata::RData::PTR(p) if dns_name(&rr.name) == ROJ_SERVICE => roj_instance(&dns_name(&p.0)),
+        _ => None,
+    };
+    if !packet.has_flags(PacketFlag::RESPONSE) {
+        let browses = packet.questions.iter().any(|q| dns_name(&q.qname) == ROJ_SERVICE && matches!(q.qtype, QTYPE::ANY | QTYPE::TYPE(TYPE::PTR)));
+        let roj_query = browses.then(|| RojQuery { truncated: packet.has_flags(PacketFlag::TRUNCATION), known: packet.answers.iter().filter_map(ptr_targets).collect() });
+        return Mdns { response: false, roj_query, ..Default::default() };
+    }
+    let mut answered: Vec<String> = records().filter_map(ptr_targets).collect();
+    for rr in records() {
+        if let Some(label) = roj_instance(&dns_name(&rr.name)) {
+            answered.push(label);
+        }
+    }
+    answered.sort();
+    answered.dedup();
+    Mdns { response: true, instances: mdns_instances(&packet, src), answered, roj_query: None }
+}
+
+/// Extracts `_roj._udp.local` instances (TXT `node`/`mod`/`caps`, A record) from an mDNS response.
+fn mdns_instances(packet: &simple_dns::Packet, src: Ipv4Addr) -> Vec<MdnsInstance> {
     use simple_dns::rdata::RData;
-    let Ok(packet) = simple_dns::Packet::parse(b) else { return vec![] };
     let mut out = Vec::new();
     let mut a_records: HashMap<String, Ipv4Addr> = HashMap::new();
     let mut srv_target: HashMap<String, String> = HashMap::new();
@@ -114,7 +180,7 @@ fn parse_mdns(b: &[u8], src: Ipv4Addr) -> Vec<MdnsInstance> {
     for rr in records {
         if let RData::TXT(txt) = &rr.rdata {
             let name = rr.name.to_string();
-            if !name.to_ascii_lowercase().contains("_roj._udp.local") {
+            if !name.to_ascii_lowercase().contains(ROJ_SERVICE) {
                 continue;
             }
             let attrs = txt.attributes();
@@ -124,8 +190,9 @@ fn parse_mdns(b: &[u8], src: Ipv4Addr) -> Vec<MdnsInstance> {
                 .flatten()
                 .unwrap_or_else(|| name.split('.').next().unwrap_or("").to_string());
             let module_id = attrs.get("mod").cloned().flatten().and_then(|m| m.parse().ok());
+            let caps = attrs.get("caps").map(|c| c.as_deref().unwrap_or("").split(',').filter(|x| !x.is_empty()).map(str::to_string).collect());
             let addr = srv_target.get(&name.to_ascii_lowercase()).and_then(|t| a_records.get(t)).copied().or(Some(src));
-            out.push(MdnsInstance { node_id, module_id, addr });
+            out.push(MdnsInstance { node_id, module_id, addr, caps });
         }
     }
     out
@@ -192,8 +259,8 @@ impl Nodes {
                 }
                 false
             }
-            Body::Mdns(instances) => {
-                for i in instances {
+            Body::Mdns(m) => {
+                for i in &m.instances {
                     if let Some(addr) = i.addr {
                         self.set_id(addr, &i.node_id);
                         if let Some(m) = i.module_id {
@@ -359,11 +426,11 @@ impl Normalizer {
             Body::KorBad(b) => {
                 let _ = write!(line, "KOR INVALID {} ({} bytes)", b.clause, ev.len);
             }
-            Body::Mdns(inst) => {
-                if inst.is_empty() {
+            Body::Mdns(m) => {
+                if m.instances.is_empty() {
                     let _ = write!(line, "MDNS");
                 } else {
-                    let _ = write!(line, "MDNS {}", inst.iter().map(|i| i.node_id.as_str()).collect::<Vec<_>>().join(","));
+                    let _ = write!(line, "MDNS {}", m.instances.iter().map(|i| i.node_id.as_str()).collect::<Vec<_>>().join(","));
                 }
             }
             Body::Ctl(c) => {

@@ -316,7 +316,7 @@ fn a_capture_without_protocol_datagrams_cannot_be_judged() {
     assert!(matches!(e, InputError::NothingToJudge { frames: 0, .. }), "{e}");
     assert!(e.to_string().starts_with("nothing to judge: no complete EK-ROJ (UDP port 9990) or EK-KOR (UDP port 9991) datagram in 0 frame(s)"), "{e}");
     let (_d2, other) = write_with(CaptureKind::PcapNgEthernet, |w| {
-        w.udp(1, a(2, 5353), SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353), &enc::mdns_response("rust-1", 3, Ipv4Addr::new(10, 0, 0, 2)));
+        w.udp(1, a(2, 5353), SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353), &enc::mdns_response("rust-1", 3, Ipv4Addr::new(10, 0, 0, 2), &[]));
         w.udp(2, a(9, 40000), a(2, 9992), b"{\"id\":1,\"cmd\":\"state\"}");
     });
     assert!(matches!(check_capture(&other, &CheckOptions::default()), Err(InputError::NothingToJudge { frames: 2, udp_datagrams: 2, .. })));
@@ -438,7 +438,7 @@ fn random_bytes_never_panic() {
 #[test]
 fn mdns_and_announce_name_the_nodes_in_the_trace() {
     let (_d, p) = write_with(CaptureKind::PcapEthernet, |w| {
-        w.udp(1_000_000, a(2, 5353), SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353), &enc::mdns_response("rust-1", 3, Ipv4Addr::new(10, 0, 0, 2)));
+        w.udp(1_000_000, a(2, 5353), SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353), &enc::mdns_response("rust-1", 3, Ipv4Addr::new(10, 0, 0, 2), &[]));
         w.udp(2_000_000, a(2, 9990), a(3, 9990), &enc::propose("rust-1", "rust-1:5f3a09c2:7", "bay3", "11000", 4, &["c-1".into(), "rust-1".into()], 10000));
         w.udp(150_000_000, a(3, 9990), a(2, 9990), &enc::vote("c-1", "rust-1:5f3a09c2:7", true, "ok"));
     });

@@ -472,7 +472,7 @@ fn a_second_source_port_roj_wire_6() {
     let mut s = base(3);
     let first = 1; // n1's first ANNOUNCE in announce_all
     s.at(1100);
-    let f = s.send_raw(SocketAddrV4::new(ip(1), 40000), SocketAddrV4::new(ip(2), ROJ), enc::announce("n1", 1, INCARNATION, 1, &["n1", "n2", "n3"], &["roj"]));
+    let f = s.send_raw(SocketAddrV4::new(ip(1), 40000), SocketAddrV4::new(ip(2), ROJ), enc::announce("n1", 1, INCARNATION, 1, &["n1", "n2", "n3"], &["roj", "kor", "ctl", "abort"]));
     assert_only(&s, &[(CS, clause::ROJ_WIRE_6, vec![first, f])]);
 }
 

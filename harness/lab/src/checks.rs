@@ -20,6 +20,34 @@ pub struct CaseKnowledge {
     /// No fault touched the case's traffic: the capture shows every datagram sent
     /// (CheckOptions::lossless).
     pub lossless: bool,
+    /// The nodes' `EKC_ANNOUNCE_MS` (control.md CTL-ENV-7; every node of a case gets the same).
+    pub announce_period_ms: u64,
+    /// The nodes under test by address: whether each runs mDNS (`EKC_MDNS=1`) and its static
+    /// peers (`EKC_PEERS`), as started (CheckOptions::node_setup).
+    pub nodes: Vec<NodeConfig>,
+}
+
+/// How the lab started one node under test.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub ip: Ipv4Addr,
+    pub mdns: bool,
+    pub static_peers: Vec<Ipv4Addr>,
+}
+
+impl NodeConfig {
+    /// Read from the node's environment: `EKC_MDNS` (default 1) and `EKC_PEERS` (`ip` or
+    /// `ip:port`, comma-separated).
+    pub fn from_env(ip: Ipv4Addr, env: &[(String, String)]) -> Self {
+        let get = |k: &str| env.iter().rev().find(|(ek, _)| ek == k).map(|(_, v)| v.as_str());
+        let static_peers = get("EKC_PEERS").unwrap_or("").split(',').filter_map(|p| p.split(':').next()?.trim().parse().ok()).collect();
+        NodeConfig { ip, mdns: get("EKC_MDNS").unwrap_or("1") == "1", static_peers }
+    }
+}
+
+/// The announce period the nodes run with: `EKC_ANNOUNCE_MS` of their environment, default 1000.
+pub fn announce_period_ms<'a>(envs: impl IntoIterator<Item = &'a [(String, String)]>) -> u64 {
+    envs.into_iter().filter_map(|env| env.iter().rev().find(|(k, _)| k == "EKC_ANNOUNCE_MS").and_then(|(_, v)| v.parse().ok())).max().unwrap_or(1000)
 }
 
 pub struct Judgement {
@@ -51,6 +79,8 @@ pub fn judge(pcap: &Path, state_dir: Option<&Path>, checks: &[String], names: BT
         checks: if checks.is_empty() { None } else { Some(checks.to_vec()) },
         node_names: names,
         lossless: known.lossless,
+        announce_period_ms: known.announce_period_ms,
+        node_setup: Some(known.nodes.iter().map(|n| (n.ip, ekc_checkers::NodeSetup { mdns: n.mdns, static_peers: n.static_peers.clone() })).collect()),
     };
     let report = check_capture(pcap, &opts).map_err(|e| e.to_string())?;
     let conv = |f: &ekc_checkers::Finding| Finding {
@@ -131,6 +161,20 @@ fn log_line_problem(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_config_and_announce_period_come_from_the_environment() {
+        let env = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        let static_node = NodeConfig::from_env(ip, &env(&[("EKC_MDNS", "1"), ("EKC_MDNS", "0"), ("EKC_PEERS", "10.0.0.3:9990,10.0.0.4")]));
+        assert!(!static_node.mdns);
+        assert_eq!(static_node.static_peers, vec![Ipv4Addr::new(10, 0, 0, 3), Ipv4Addr::new(10, 0, 0, 4)]);
+        let mdns_node = NodeConfig::from_env(ip, &env(&[]));
+        assert!(mdns_node.mdns && mdns_node.static_peers.is_empty());
+        let a = env(&[("EKC_ANNOUNCE_MS", "500")]);
+        assert_eq!(announce_period_ms([a.as_slice()]), 500);
+        assert_eq!(announce_period_ms([env(&[]).as_slice()]), 1000);
+    }
 
     #[test]
     fn a_log_line_that_is_not_a_json_record_breaks_log_1() {

@@ -575,7 +575,7 @@ async fn races_missed(case: &Case, pcap: &Path, rec: &mut CaseRecord) -> Option<
 }
 
 /// What the checkers must know beyond the capture: which nodes persist, the largest delay a
-/// fault added, when the lab restarted a node.
+/// fault added, when the lab restarted a node, the announce period and how each node discovers.
 fn case_knowledge(cl: &Cluster, case_faults: Option<&crate::faults::CaseFaults>) -> crate::checks::CaseKnowledge {
     crate::checks::CaseKnowledge {
         persistent_nodes: Some(
@@ -589,5 +589,7 @@ fn case_knowledge(cl: &Cluster, case_faults: Option<&crate::faults::CaseFaults>)
         fault_delay_ms: case_faults.map(|cf| cf.max_added_delay_ms()).unwrap_or(0),
         known_restarts: cl.nodes.iter().flat_map(|n| n.restarted_at.iter().map(move |t| (n.ip, *t))).collect(),
         lossless: case_faults.is_none(),
+        announce_period_ms: crate::checks::announce_period_ms(cl.nodes.iter().map(|n| n.env.as_slice())),
+        nodes: cl.nodes.iter().map(|n| crate::checks::NodeConfig::from_env(n.ip, &n.env)).collect(),
     }
 }

@@ -65,7 +65,7 @@ fn label(ev: &Event) -> (String, &'static str) {
             (l, if k.violations.is_empty() { "kor" } else { "bad" })
         }
         Body::KorBad(b) => (format!("KOR invalid {}", b.clause), "bad"),
-        Body::Mdns(i) => (if i.is_empty() { "mDNS".into() } else { format!("mDNS {}", i.iter().map(|x| x.node_id.as_str()).collect::<Vec<_>>().join(",")) }, "mdns"),
+        Body::Mdns(m) => (if m.instances.is_empty() { "mDNS".into() } else { format!("mDNS {}", m.instances.iter().map(|x| x.node_id.as_str()).collect::<Vec<_>>().join(",")) }, "mdns"),
         Body::Ctl(c) => (
             match &c.cmd {
                 Some(cmd) => format!("ctl {cmd}"),

@@ -4,7 +4,7 @@ use ekc_report::contract::{judge_announcement, parse_roj_instances, roj_query};
 
 #[test]
 fn testkit_announcement_is_parsed_and_judged() {
-    let pkt = mdns_response("vendor-1", 7, "10.0.0.9".parse().unwrap());
+    let pkt = mdns_response("vendor-1", 7, "10.0.0.9".parse().unwrap(), &[]);
     let inst = parse_roj_instances(&pkt);
     assert_eq!(inst.len(), 1, "{inst:?}");
     let a = &inst[0];
@@ -23,7 +23,7 @@ fn testkit_announcement_is_parsed_and_judged() {
 #[test]
 fn a_wrong_announcement_fails_the_discovery_step_roj_disc_1() {
     use ekc_report::contract::discovery_step;
-    let pkt = mdns_response("vendor-1", 7, "10.0.0.9".parse().unwrap());
+    let pkt = mdns_response("vendor-1", 7, "10.0.0.9".parse().unwrap(), &[]);
     let a = &parse_roj_instances(&pkt)[0];
     let wrong_module = discovery_step(Ok(judge_announcement(a, "vendor-1", 8, 9990, 9991)));
     assert_eq!((wrong_module.clause.as_str(), wrong_module.pass), ("ROJ-DISC-1", false));

@@ -4,10 +4,13 @@
 pub mod addressees;
 pub mod announce;
 pub mod bridge;
+pub mod caps;
 pub mod commit;
+pub mod discovery;
 pub mod gossip;
 pub mod identity;
 pub mod locks;
+pub mod mdns;
 pub mod repair;
 pub mod restarts;
 pub mod schema;
@@ -26,6 +29,7 @@ use std::path::Path;
 pub const SCHEMA: &str = "schema";
 pub const COMMIT_SAFETY: &str = "commit-safety";
 pub const GOSSIP_ORDER: &str = "gossip-order";
+pub const DISCOVERY: &str = "discovery";
 pub const CONVERGENCE: &str = "convergence";
 
 /// A node named in a finding, resolved to a name when the report is assembled (identities may be
@@ -128,6 +132,9 @@ impl<'o> Run<'o> {
         }
         if opts.runs(GOSSIP_ORDER) {
             checkers.push(Box::new(gossip::GossipOrder::new(opts)));
+        }
+        if opts.runs(DISCOVERY) {
+            checkers.push(Box::new(discovery::Discovery::new(opts)));
         }
         Run {
             opts,

@@ -105,8 +105,9 @@ pub fn vv_sync(source: u8, lo: u8, hi: u8, entries: &[(u8, u32)]) -> Vec<u8> {
     f
 }
 
-/// An mDNS response announcing `_roj._udp.local` instance `node` with TXT `node`/`mod`.
-pub fn mdns_response(node: &str, module: u8, ip: std::net::Ipv4Addr) -> Vec<u8> {
+/// An mDNS response announcing `_roj._udp.local` instance `node` with TXT `node`/`mod`, and `caps`
+/// unless it is empty.
+pub fn mdns_response(node: &str, module: u8, ip: std::net::Ipv4Addr, caps: &[&str]) -> Vec<u8> {
     use simple_dns::rdata::{RData, A, PTR, SRV, TXT};
     use simple_dns::{Name, Packet, ResourceRecord, CLASS};
     let instance = format!("{node}._roj._udp.local");
@@ -116,8 +117,12 @@ pub fn mdns_response(node: &str, module: u8, ip: std::net::Ipv4Addr) -> Vec<u8> 
     let mut txt = TXT::new();
     let node_attr = format!("node={node}");
     let mod_attr = format!("mod={module}");
+    let caps_attr = format!("caps={}", caps.join(","));
     txt.add_string(&node_attr).unwrap();
     txt.add_string(&mod_attr).unwrap();
+    if !caps.is_empty() {
+        txt.add_string(&caps_attr).unwrap();
+    }
     p.additional_records.push(ResourceRecord::new(Name::new_unchecked(&instance), CLASS::IN, 120, RData::TXT(txt)));
     p.additional_records.push(ResourceRecord::new(
         Name::new_unchecked(&instance),
@@ -127,4 +132,31 @@ pub fn mdns_response(node: &str, module: u8, ip: std::net::Ipv4Addr) -> Vec<u8> 
     ));
     p.additional_records.push(ResourceRecord::new(Name::new_unchecked(&host), CLASS::IN, 120, RData::A(A { address: u32::from(ip) })));
     p.build_bytes_vec().unwrap()
+}
+
+/// An mDNS query for the `_roj._udp.local` PTR records (ROJ-DISC-2), listing the instances of
+/// `known` as known answers; `truncated` sets the TC bit.
+pub fn mdns_query(known: &[&str], truncated: bool) -> Vec<u8> {
+    use simple_dns::rdata::{RData, PTR};
+    use simple_dns::{Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, QCLASS, QTYPE, TYPE};
+    let mut p = Packet::new_query(0);
+    p.questions.push(Question::new(Name::new_unchecked("_roj._udp.local"), QTYPE::TYPE(TYPE::PTR), QCLASS::CLASS(CLASS::IN), false));
+    let instances: Vec<String> = known.iter().map(|k| format!("{k}._roj._udp.local")).collect();
+    for i in &instances {
+        p.answers.push(ResourceRecord::new(Name::new_unchecked("_roj._udp.local"), CLASS::IN, 120, RData::PTR(PTR(Name::new_unchecked(i)))));
+    }
+    if truncated {
+        p.set_flags(PacketFlag::TRUNCATION);
+    }
+    p.build_bytes_vec().unwrap()
+}
+
+/// A control `caps` response (control.md CTL-CAP-1) for request `id`.
+pub fn ctl_caps_reply(id: u64, node: &str, caps: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&json!({"id":id,"ok":true,"result":{"node_id":node,"lang":"model","impl":"model","version":"0.1.0","spec":"1.0","caps":caps,"limits":{}}})).unwrap()
+}
+
+/// A control request `cmd` with `id` and no arguments.
+pub fn ctl_request(id: u64, cmd: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"id":id,"cmd":cmd})).unwrap()
 }

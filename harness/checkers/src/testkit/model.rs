@@ -589,7 +589,7 @@ pub fn run(cfg: &ModelConfig) -> Execution {
             ts_ns: (i as u64) * 100_000,
             src: SocketAddrV4::new(ip, 5353),
             dst: SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353),
-            payload: encode::mdns_response(&id, module, ip),
+            payload: encode::mdns_response(&id, module, ip, &caps),
         });
         for j in 0..n {
             if i != j {

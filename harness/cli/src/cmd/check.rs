@@ -24,7 +24,7 @@ pub struct Args {
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Run only these checkers (comma-separated: schema, commit-safety, gossip-order, convergence).
+    /// Run only these checkers (comma-separated: schema, commit-safety, gossip-order, discovery, convergence).
     #[arg(long, value_delimiter = ',')]
     pub checks: Option<Vec<String>>,
     /// EK-ROJ UDP port.
@@ -43,9 +43,26 @@ pub struct Args {
     /// enables the rules that judge a frame's absence (KOR-REQ-2, KOR-EMIT-2 numbering, KOR-AE-4).
     #[arg(long)]
     pub lossless: bool,
+    /// The nodes' ANNOUNCE period (`EKC_ANNOUNCE_MS`), judged as ROJ-ANN-3 for `--under-test` nodes.
+    #[arg(long, default_value_t = 1000)]
+    pub announce_ms: u64,
+    /// A node under test, which owes periodic ANNOUNCEs (ROJ-ANN-3) on a `--lossless` capture:
+    /// `10.0.0.2`, or `10.0.0.2=mdns` when it also runs mDNS (ROJ-DISC-2) (repeatable). Without
+    /// any, neither rule is judged (a fake peer owes nothing).
+    #[arg(long = "under-test", value_parser = parse_under_test)]
+    pub under_test: Vec<(std::net::Ipv4Addr, bool)>,
     /// Name an address: `10.0.0.2=rust-1` (repeatable); identities from the capture win.
     #[arg(long = "node", value_parser = parse_node)]
     pub nodes: Vec<(std::net::Ipv4Addr, String)>,
+}
+
+fn parse_under_test(s: &str) -> Result<(std::net::Ipv4Addr, bool), String> {
+    let (ip, mdns) = match s.split_once('=') {
+        Some((ip, "mdns")) => (ip, true),
+        Some((_, other)) => return Err(format!("expected ADDRESS or ADDRESS=mdns, not ={other}")),
+        None => (s, false),
+    };
+    Ok((ip.parse().map_err(|e| format!("{ip}: {e}"))?, mdns))
 }
 
 fn parse_node(s: &str) -> Result<(std::net::Ipv4Addr, String), String> {
@@ -63,6 +80,8 @@ pub fn run(args: Args) -> ExitCode {
         node_names: args.nodes.into_iter().collect(),
         time_slack_ms: args.time_slack_ms,
         lossless: args.lossless,
+        announce_period_ms: args.announce_ms,
+        node_setup: (!args.under_test.is_empty()).then(|| args.under_test.iter().map(|(ip, mdns)| (*ip, ekc_checkers::NodeSetup { mdns: *mdns, static_peers: vec![] })).collect()),
         ..Default::default()
     };
     match check_capture(&args.capture, &opts) {
