@@ -54,6 +54,8 @@ pub struct Workload<'a> {
 pub fn ctl_outcome(node: &str, caps: &[String], cmd: &str, clause: &str, e: CtlError) -> Outcome {
     if e.is_unsupported() {
         crate::control::unsupported_outcome(node, caps, cmd)
+    } else if matches!(e, CtlError::NotOneDatagram(_)) {
+        Outcome::fail(crate::control::datagram_clause(cmd), format!("node {node}: `{cmd}`: {e}"))
     } else {
         Outcome::fail(clause, format!("node {node}: `{cmd}`: {e}"))
     }
