@@ -66,6 +66,9 @@ impl Workload<'_> {
         if self.crowd.is_empty() {
             return Err(Outcome::error("fake_crowd_commit needs fake_crowd first"));
         }
+        // Members' ANNOUNCEs to the crowd pile up at the fake peer while nobody reads them: a
+        // full queue would drop the PROPOSE the crowd must answer.
+        self.cluster.fake.as_ref().ok_or_else(|| Outcome::error("no fake peer"))?.drain().await?;
         let t0 = Instant::now();
         self.propose_step(node, key, Some(value), "ok").await?;
         let targets = self.targets(&crate::scenario::Target::default())?;
