@@ -373,6 +373,7 @@ impl Cluster {
         }
         match ctl.call("caps", Value::Null).await {
             Ok(c) => {
+                crate::control::judge_caps(&self.nodes[i].name, &c)?;
                 self.nodes[i].caps = c.get("caps").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
                 Ok(())
             }

@@ -18,6 +18,8 @@ pub enum CtlError {
     Node { code: String, detail: String },
     /// The node answered something that is not a CTL-WIRE-2 response.
     Malformed(String),
+    /// The response did not fit one datagram of at most 1400 bytes (CTL-WIRE-1).
+    NotOneDatagram(String),
     /// Local socket failure.
     Io(String),
 }
@@ -28,6 +30,7 @@ impl std::fmt::Display for CtlError {
             CtlError::Timeout => write!(f, "no control response (timeout)"),
             CtlError::Node { code, detail } => write!(f, "node answered error `{code}`: {detail}"),
             CtlError::Malformed(m) => write!(f, "malformed control response: {m}"),
+            CtlError::NotOneDatagram(m) => write!(f, "response does not fit one datagram: {m}"),
             CtlError::Io(e) => write!(f, "control socket: {e}"),
         }
     }
@@ -47,16 +50,45 @@ impl CtlError {
     }
 }
 
+/// Largest control datagram in either direction (CTL-WIRE-1).
+pub const MAX_DATAGRAM: usize = 1400;
+
+/// Largest `max_origins` a node may claim: the version vector of a `state` result must fit one
+/// datagram (CTL-STATE-1).
+pub const MAX_ORIGINS: u64 = 64;
+
+fn encode(id: u32, cmd: &str, args: &Value) -> Result<Vec<u8>, CtlError> {
+    let body = if args.is_null() { json!({"id": id, "cmd": cmd}) } else { json!({"id": id, "cmd": cmd, "args": args}) };
+    serde_json::to_vec(&body).map_err(|e| CtlError::Io(e.to_string()))
+}
+
 /// Send `cmd` with `args` to `addr`; `attempts` datagrams 200 ms apart (so the budget is
 /// `attempts * 200 ms`).
 pub async fn request(addr: SocketAddr, cmd: &str, args: Value, attempts: u32) -> Result<Value, CtlError> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let body = if args.is_null() { json!({"id": id, "cmd": cmd}) } else { json!({"id": id, "cmd": cmd, "args": args}) };
-    let bytes = serde_json::to_vec(&body).map_err(|e| CtlError::Io(e.to_string()))?;
+    let bytes = encode(id, cmd, &args)?;
     let sock = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| CtlError::Io(e.to_string()))?;
-    let mut buf = vec![0u8; 2048];
+    result_of(exchange(&sock, addr, id, &bytes, attempts).await?)
+}
+
+/// `cmd` sent, answered, and sent again with the same id from the same socket, as a client
+/// retries (CTL-WIRE-4): both whole responses, in order.
+pub async fn request_twice(addr: SocketAddr, cmd: &str, args: Value, attempts: u32) -> Result<[Value; 2], CtlError> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let bytes = encode(id, cmd, &args)?;
+    let sock = UdpSocket::bind("0.0.0.0:0").await.map_err(|e| CtlError::Io(e.to_string()))?;
+    let first = exchange(&sock, addr, id, &bytes, attempts).await?;
+    let again = exchange(&sock, addr, id, &bytes, attempts).await?;
+    Ok([first, again])
+}
+
+/// Sends `bytes` (a request with `id`) from `sock` until a response with that id arrives from
+/// `addr`, at most `attempts` times 200 ms apart; returns the whole response.
+async fn exchange(sock: &UdpSocket, addr: SocketAddr, id: u32, bytes: &[u8], attempts: u32) -> Result<Value, CtlError> {
+    // Larger than any datagram, so an oversized response is seen whole, never cut to the buffer.
+    let mut buf = vec![0u8; 65536];
     for _ in 0..attempts.max(1) {
-        sock.send_to(&bytes, addr).await.map_err(|e| CtlError::Io(e.to_string()))?;
+        sock.send_to(bytes, addr).await.map_err(|e| CtlError::Io(e.to_string()))?;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
         loop {
             let r = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await;
@@ -65,24 +97,60 @@ pub async fn request(addr: SocketAddr, cmd: &str, args: Value, attempts: u32) ->
             if from != addr {
                 continue;
             }
-            let v: Value = match serde_json::from_slice(&buf[..n]) {
-                Ok(v) => v,
-                Err(e) => return Err(CtlError::Malformed(format!("not JSON: {e}"))),
-            };
-            if v.get("id").and_then(Value::as_u64) != Some(id as u64) {
-                continue; // a late answer to an earlier request
+            match read_response(&buf[..n], id) {
+                Some(response) => return response,
+                None => continue, // a late answer to an earlier request
             }
-            return match v.get("ok").and_then(Value::as_bool) {
-                Some(true) => Ok(v.get("result").cloned().unwrap_or(json!({}))),
-                Some(false) => Err(CtlError::Node {
-                    code: v.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
-                    detail: v.get("detail").and_then(Value::as_str).unwrap_or("").to_string(),
-                }),
-                None => Err(CtlError::Malformed(format!("no boolean `ok` in {v}"))),
-            };
         }
     }
     Err(CtlError::Timeout)
+}
+
+/// One datagram from the node: its response to `id`, `None` for an answer to another id, or why
+/// it is no response. A response must be one JSON object in one datagram of at most 1400 bytes
+/// (CTL-WIRE-1): a longer datagram, or one that ends inside the object (the rest cut off or sent
+/// in another datagram), is `NotOneDatagram`.
+fn read_response(datagram: &[u8], id: u32) -> Option<Result<Value, CtlError>> {
+    if datagram.len() > MAX_DATAGRAM {
+        return Some(Err(CtlError::NotOneDatagram(format!("a {}-byte response datagram, over the {MAX_DATAGRAM} bytes allowed", datagram.len()))));
+    }
+    let v: Value = match serde_json::from_slice(datagram) {
+        Ok(v) => v,
+        Err(e) if e.is_eof() => return Some(Err(CtlError::NotOneDatagram(format!("a {}-byte datagram that ends inside its JSON object ({e})", datagram.len())))),
+        Err(e) => return Some(Err(CtlError::Malformed(format!("not JSON: {e}")))),
+    };
+    (v.get("id").and_then(Value::as_u64) == Some(id as u64)).then_some(Ok(v))
+}
+
+/// The result of a whole response, or the node's error (CTL-WIRE-2).
+fn result_of(v: Value) -> Result<Value, CtlError> {
+    match v.get("ok").and_then(Value::as_bool) {
+        Some(true) => Ok(v.get("result").cloned().unwrap_or(json!({}))),
+        Some(false) => Err(CtlError::Node {
+            code: v.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
+            detail: v.get("detail").and_then(Value::as_str).unwrap_or("").to_string(),
+        }),
+        None => Err(CtlError::Malformed(format!("no boolean `ok` in {v}"))),
+    }
+}
+
+/// The clause a response that does not fit one datagram breaks: CTL-STATE-1 for `state` (its
+/// result must fit one datagram, whatever the node holds), CTL-WIRE-1 for any other command.
+pub fn datagram_clause(cmd: &str) -> &'static str {
+    if cmd == "state" {
+        "CTL-STATE-1"
+    } else {
+        "CTL-WIRE-1"
+    }
+}
+
+/// A `caps` result's `limits.max_origins` is at most 64, so that every `state` result fits one
+/// datagram (CTL-STATE-1). A statement without the limit claims nothing to judge.
+pub fn judge_caps(node: &str, caps: &Value) -> Result<(), crate::verdict::Outcome> {
+    match caps.pointer("/limits/max_origins").and_then(Value::as_u64) {
+        Some(m) if m > MAX_ORIGINS => Err(crate::verdict::Outcome::fail("CTL-STATE-1", format!("node {node} claims `max_origins` {m} in `caps`: a `state` result must fit one datagram, so at most {MAX_ORIGINS}"))),
+        _ => Ok(()),
+    }
 }
 
 /// A handle on one node's control port.
@@ -157,5 +225,46 @@ mod tests {
         assert_eq!(o.verdict, Verdict::NotApplicable, "clock-skew is not claimed");
         let o = unsupported_outcome("v-1", &["ctl".to_string()], "propose");
         assert_eq!(o.verdict, Verdict::NotApplicable, "roj is not claimed");
+    }
+
+    /// A `state` response of `len` bytes for request 7, padded in one of its string members.
+    fn state_response(len: usize) -> Vec<u8> {
+        let head = br#"{"id":7,"ok":true,"result":{"kv_count":0,"kv_digest":"cbf29ce484222325","vv":{},"log_digest":""#;
+        let tail = br#""}}"#;
+        let mut d = head.to_vec();
+        d.resize(len - tail.len(), b'a');
+        d.extend_from_slice(tail);
+        d
+    }
+
+    fn clause_of(cmd: &str, r: Option<Result<Value, CtlError>>) -> String {
+        let e = r.expect("an answer to our id").expect_err("not one datagram");
+        crate::workload::ctl_outcome("v-1", &[], cmd, "CTL-CMD-6", e).clause.expect("a clause")
+    }
+
+    #[test]
+    fn a_state_result_over_one_datagram_fails_ctl_state_1() {
+        let over = state_response(MAX_DATAGRAM + 1);
+        assert_eq!(clause_of("state", read_response(&over, 7)), "CTL-STATE-1");
+        assert_eq!(clause_of("kv", read_response(&over, 7)), "CTL-WIRE-1", "any other command's response");
+        // Split over two datagrams (or cut short): the first ends inside its JSON object.
+        let whole = state_response(900);
+        assert_eq!(clause_of("state", read_response(&whole[..700], 7)), "CTL-STATE-1");
+    }
+
+    #[test]
+    fn a_state_result_of_exactly_one_full_datagram_is_read() {
+        let v = read_response(&state_response(MAX_DATAGRAM), 7).expect("ours").expect("fits");
+        assert_eq!(result_of(v).unwrap()["kv_count"], 0);
+        assert!(read_response(&state_response(MAX_DATAGRAM), 8).is_none(), "an answer to another id is skipped");
+        assert!(matches!(read_response(b"]", 7), Some(Err(CtlError::Malformed(_)))), "garbage is malformed, not cut");
+    }
+
+    #[test]
+    fn claiming_more_than_64_origins_fails_ctl_state_1() {
+        let caps = |m: u64| json!({"caps": ["roj", "kor", "ctl"], "limits": {"max_members": 32, "max_origins": m}});
+        assert_eq!(judge_caps("v-1", &caps(65)).unwrap_err().clause.as_deref(), Some("CTL-STATE-1"));
+        assert!(judge_caps("v-1", &caps(64)).is_ok());
+        assert!(judge_caps("v-1", &json!({"caps": ["roj"]})).is_ok(), "no limit claimed, nothing to judge");
     }
 }

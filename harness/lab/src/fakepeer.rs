@@ -64,6 +64,16 @@ impl FakePeer {
         }
     }
 
+    /// Discards what the fake peer received and nobody read yet (returns how many): a step that
+    /// waits for an answer starts from an empty queue, so the answer is not lost to a full one.
+    pub async fn drain(&self) -> Result<usize> {
+        let mut n = 0;
+        while self.recv(Duration::from_millis(2)).await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every datagram from `from_ip` arriving within `wait` (collects until the window closes).
     pub async fn collect_from(&self, from_ip: Ipv4Addr, wait: Duration) -> Result<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + wait;

@@ -157,6 +157,24 @@ pub enum Step {
     /// With `late_ms`, the VOTEs are sent only when the PROPOSE's `timeout_ms` plus `late_ms` have
     /// passed since it reached the fake peer: after the proposer's deadline (ROJ-TIME-1).
     FakeVoteFlood { node: usize, key: String, #[serde(default = "hundred")] copies: usize, #[serde(default)] ghosts: usize, late_ms: Option<u64> },
+    /// The fake peer announces `count` members `<prefix>00`, `<prefix>01`, ... (modules from
+    /// `module_from` on) to every node, all from its one address (a node keys members by
+    /// node_id, ROJ-MEMB-1), until every node holds 32 members or 10 s have passed. No node's
+    /// `peers` may ever list more than 32 members counting itself (ROJ-MEMB-3) or lose a cluster
+    /// node (ROJ-MEMB-2), and each must reach 32 when cluster and crowd are more (ROJ-MEMB-1).
+    FakeCrowd { count: usize, prefix: String, module_from: u8 },
+    /// `node` proposes `key` = `value`, and the crowd of `fake_crowd` accepts every PROPOSE of it
+    /// that reaches the fake peer, once per crowd member the PROPOSE lists; every running node
+    /// must store the entry within `within_ms` (ROJ-KV-1): a full membership still commits.
+    FakeCrowdCommit { node: usize, key: String, value: String, #[serde(default = "default_within")] within_ms: u64 },
+    /// `emit` (a seeded USER_DEFINED event) or `propose` (of `key`, a seeded value) on `node`,
+    /// answered, then sent again with the same request id from the same socket, as a client
+    /// retries (CTL-WIRE-4). A node SHOULD answer the repeat from its response cache: both
+    /// answers equal, one event (one pid). Acting twice is a warning
+    /// (`metrics.workload.warnings`), never a failure. For `emit` the node's own `vv` entry is
+    /// compared before and after: no proposal of the node may commit meanwhile (its
+    /// CONSENSUS_RESULT event would count).
+    RepeatId { node: usize, cmd: String, key: Option<String> },
 }
 
 /// A proposal of the fake peer (`do = "fake_propose"`). Every addressed voter must answer each
@@ -330,7 +348,7 @@ impl Scenario {
         for (k, s) in self.steps.iter().enumerate() {
             self.validate_step(s, min).map_err(|e| anyhow::anyhow!("step {} ({}): {e}", k + 1, crate::workload::step_name(s)))?;
             let idx = match s {
-                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } | Step::FakeRequest { node, .. } => vec![*node],
+                Step::Propose { node, .. } | Step::Kill { node } | Step::Stop { node } | Step::Start { node } | Step::SetNeighbours { node, .. } | Step::ReplayVectors { node } | Step::FakeVoteFlood { node, .. } | Step::FakeRequest { node, .. } | Step::FakeCrowdCommit { node, .. } | Step::RepeatId { node, .. } => vec![*node],
                 Step::FakePropose(p) => p.omit.clone(),
                 Step::Race { nodes, .. } => nodes.clone(),
                 _ => vec![],
@@ -345,7 +363,7 @@ impl Scenario {
                     Some(_) => {}
                 }
             }
-            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeCommit { .. } | Step::FakeAbort { .. } | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. }) && !self.fake_peer {
+            if matches!(s, Step::FakeJoin { .. } | Step::FakePropose(_) | Step::FakeCommit { .. } | Step::FakeAbort { .. } | Step::FakeRequest { .. } | Step::FakeEvent(_) | Step::Inject { .. } | Step::ReplayVectors { .. } | Step::FakeVoteFlood { .. } | Step::FakeCrowd { .. } | Step::FakeCrowdCommit { .. }) && !self.fake_peer {
                 bail!("step {s:?} needs `fake_peer = true`");
             }
         }
@@ -520,6 +538,25 @@ impl Scenario {
                 }
             }
             Step::FakeJoin { node_id, .. } if node_id.is_empty() => bail!("empty `node_id`"),
+            Step::FakeCrowd { count, prefix, module_from } => {
+                // Node ids `<prefix>NN` match ROJ-ENV-4; modules above every cluster node's (1..=32).
+                let id_ok = prefix.len() <= 14 && prefix.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !id_ok {
+                    bail!("`prefix` = `{prefix}`: `<prefix>NN` must be a node_id (ROJ-ENV-4: 1..=14 characters of a-z, 0-9, '-', not starting with '-')");
+                }
+                if !(1..=64).contains(count) || *module_from <= 32 || *module_from as usize + count - 1 > 255 {
+                    bail!("`count` must be 1..=64 and the modules `module_from`.. within 33..=255 (count {count}, module_from {module_from})");
+                }
+            }
+            Step::FakeCrowdCommit { key, within_ms, .. } => {
+                key_set(key)?;
+                wait("within_ms", *within_ms)?;
+            }
+            Step::RepeatId { cmd, key, .. } => match (cmd.as_str(), key) {
+                ("emit", None) => {}
+                ("propose", Some(k)) => key_set(k)?,
+                _ => bail!("`cmd` = `{cmd}` with `key` = {key:?} (`emit` without a key, or `propose` with one)"),
+            },
             Step::Inject { node, port, hex: h, text, then_hex, expect_reply_prefix, listen_ms, max_replies, .. } => {
                 for t in then_hex {
                     hex::decode(t).map_err(|e| anyhow::anyhow!("`then_hex` does not decode: {e}"))?;
@@ -709,6 +746,14 @@ mod tests {
             (fake("do = 'fake_request'\nnode = 0\nvia = 'gossip'"), "`via` = `gossip`"),
             (fake("do = 'fake_abort'\nkey = 'k'\nreason = 'bored'"), "`reason` = `bored`"),
             (fake("do = 'fake_request'\nnode = 3"), "smallest cluster has 3"),
+            (fake("do = 'fake_crowd'\ncount = 32\nprefix = 'Crowd'\nmodule_from = 200"), "`prefix` = `Crowd`"),
+            (fake("do = 'fake_crowd'\ncount = 32\nprefix = 'c'\nmodule_from = 240"), "within 33..=255"),
+            (fake("do = 'fake_crowd'\ncount = 0\nprefix = 'c'\nmodule_from = 200"), "`count` must be 1..=64"),
+            (fake("do = 'fake_crowd_commit'\nnode = 0\nkey = 'k'\nvalue = 'v'\nwithin_ms = 0"), "`within_ms` = 0"),
+            (step("do = 'fake_crowd'\ncount = 32\nprefix = 'c'\nmodule_from = 200"), "needs `fake_peer = true`"),
+            (step("do = 'repeat_id'\nnode = 0\ncmd = 'state'"), "`cmd` = `state`"),
+            (step("do = 'repeat_id'\nnode = 0\ncmd = 'propose'"), "`cmd` = `propose`"),
+            (step("do = 'repeat_id'\nnode = 5\ncmd = 'emit'"), "smallest cluster has 3"),
             (fake("do = 'fake_event'\norigin_id = 0\norigin_seq = 1\ntimestamp_us = 1"), "`origin_id` 1..=255"),
             (fake("do = 'fake_event'\norigin_id = 9\norigin_seq = 1\ntimestamp_us = 1\nhop_count = 4"), "`hop_count` <= 3"),
             (step("do = 'await_field'\nfield_id = 1\norigin_id = 2\norigin_seq = 1\nwithin_ms = 0"), "`within_ms` = 0"),

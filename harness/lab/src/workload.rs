@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
+mod crowd;
 mod fake;
+mod repeat;
 pub use fake::FAKE_PROPOSE_EXPECT;
 
 /// Measurements a workload produces (reported per case).
@@ -27,6 +29,10 @@ pub struct WorkloadMetrics {
     pub vectors_replayed: u64,
     /// Datagrams the fake peer flooded a node with (`fake_vote_flood`).
     pub flood_datagrams: u64,
+    /// What a node SHOULD have done and did not (a SHOULD clause, e.g. CTL-WIRE-4): reported,
+    /// never a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::verdict::Finding>,
 }
 
 pub struct Workload<'a> {
@@ -47,6 +53,8 @@ pub struct Workload<'a> {
     fake_incarnation: u32,
     /// The fake peer's latest pid per key (what `fake_abort` gives up).
     fake_pids: BTreeMap<String, String>,
+    /// The node ids the fake peer announced as a crowd of members (`fake_crowd`).
+    crowd: Vec<String>,
 }
 
 /// A control error as a verdict: `unsupported` is not-applicable only for a command of a
@@ -54,6 +62,8 @@ pub struct Workload<'a> {
 pub fn ctl_outcome(node: &str, caps: &[String], cmd: &str, clause: &str, e: CtlError) -> Outcome {
     if e.is_unsupported() {
         crate::control::unsupported_outcome(node, caps, cmd)
+    } else if matches!(e, CtlError::NotOneDatagram(_)) {
+        Outcome::fail(crate::control::datagram_clause(cmd), format!("node {node}: `{cmd}`: {e}"))
     } else {
         Outcome::fail(clause, format!("node {node}: `{cmd}`: {e}"))
     }
@@ -71,7 +81,7 @@ impl<'a> Workload<'a> {
             let mut r = rng.clone();
             r.gen()
         };
-        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_module: None, fake_vv: Default::default(), fake_counter: 0, fake_incarnation, fake_pids: BTreeMap::new() }
+        Workload { cluster, rng, metrics: WorkloadMetrics::default(), vectors_dir: None, faults: None, emitted: BTreeMap::new(), fake_node_id: None, fake_module: None, fake_vv: Default::default(), fake_counter: 0, fake_incarnation, fake_pids: BTreeMap::new(), crowd: Vec::new() }
     }
 
     fn targets(&self, t: &Target) -> Result<Vec<usize>, Outcome> {
@@ -184,16 +194,7 @@ impl<'a> Workload<'a> {
                 let targets = self.targets(nodes)?;
                 let key = key.clone();
                 let value = value.clone();
-                self.await_all("await_kv", &targets, *within_ms, "ROJ-KV-1", move |kv: &Value, _| {
-                    let entries = kv.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-                    let found = entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key.as_str()));
-                    match (found, &value) {
-                        (Some(e), Some(v)) => e.get("value").and_then(Value::as_str) == Some(v.as_str()),
-                        (Some(_), None) => true,
-                        (None, _) => false,
-                    }
-                }, Src::Kv)
-                .await
+                self.await_all("await_kv", &targets, *within_ms, "ROJ-KV-1", move |kv: &Value, _| kv_holds(kv, &key, value.as_deref()), Src::Kv).await
             }
             Step::AwaitKvCount { count, nodes, within_ms } => {
                 let targets = self.targets(nodes)?;
@@ -370,6 +371,9 @@ impl<'a> Workload<'a> {
                 faults.step(self.cluster, id, action).await
             }
             Step::FakeVoteFlood { node, key, copies, ghosts, late_ms } => self.fake_vote_flood(*node, key, *copies, *ghosts, *late_ms).await,
+            Step::FakeCrowd { count, prefix, module_from } => self.fake_crowd(*count, prefix, *module_from).await,
+            Step::FakeCrowdCommit { node, key, value, within_ms } => self.fake_crowd_commit(*node, key, value, *within_ms).await,
+            Step::RepeatId { node, cmd, key } => self.repeat_id(*node, cmd, key.as_deref()).await,
         }
     }
 
@@ -453,6 +457,15 @@ impl<'a> Workload<'a> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Whether a node's whole `kv` dump stores `key` (with `value`, when given).
+fn kv_holds(kv: &Value, key: &str, value: Option<&str>) -> bool {
+    let entries = kv.get("entries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    match entries.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key)) {
+        Some(e) => value.is_none_or(|v| e.get("value").and_then(Value::as_str) == Some(v)),
+        None => false,
     }
 }
 

@@ -35,7 +35,7 @@ fn expect_clause(expect: &str) -> &'static str {
 }
 
 impl Workload<'_> {
-    fn announce_json(&self, node_id: &str, module_id: u8, seq: u32, members: &[String]) -> Value {
+    pub(super) fn announce_json(&self, node_id: &str, module_id: u8, seq: u32, members: &[String]) -> Value {
         json!({"proto":1,"type":"ANNOUNCE","node_id":node_id,"payload":{
             "module_id":module_id,"lang":"fake","version":"0.1.0","caps":["roj","kor","abort"],
             "incarnation":self.fake_incarnation,"seq":seq,"members":members,"kor_port":KOR_PORT,"ctl_port":crate::cluster::CTL_PORT}})
