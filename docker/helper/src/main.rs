@@ -49,8 +49,9 @@ fn main() {
     }
 }
 
-fn capture(iface: &str, out: &str, max_bytes: u64) -> Result<(), String> {
-    install_signal_handlers();
+/// The packet socket on bridge `iface`: bound to it alone, promiscuous, with kernel receive
+/// timestamps, a 50 ms read timeout (so a stop request is noticed) and a deep queue.
+fn open_bridge_socket(iface: &str) -> Result<libc::c_int, String> {
     let cname = std::ffi::CString::new(iface).map_err(|_| "bad interface name")?;
     let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
     if ifindex == 0 {
@@ -98,6 +99,12 @@ fn capture(iface: &str, out: &str, max_bytes: u64) -> Result<(), String> {
         libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
     }
     set_receive_buffer(fd, 16 << 20);
+    Ok(fd)
+}
+
+fn capture(iface: &str, out: &str, max_bytes: u64) -> Result<(), String> {
+    install_signal_handlers();
+    let fd = open_bridge_socket(iface)?;
     let file = std::fs::File::create(out).map_err(|e| format!("create {out}: {e}"))?;
     let header = pcap_file::pcap::PcapHeader { snaplen: 65535, datalink: pcap_file::DataLink::ETHERNET, ..Default::default() };
     let sink = SharedSink(std::rc::Rc::new(std::cell::RefCell::new(std::io::BufWriter::new(file))));

@@ -211,32 +211,7 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
         let started = docker::run_container(&d, &run_id, case, &spec).await;
         step(&mut steps, "container starts", "CTL-ENV-1", started.is_ok(), started.as_ref().map(|_| "started".to_string()).unwrap_or_else(|e| format!("{e:#}")));
         let id = started?;
-        let ctl = SocketAddr::from((ip, 9992));
-        let ping = control::request(ctl, "ping", Value::Null, 50).await;
-        step(&mut steps, "answers control ping", "CTL-CMD-1", ping.is_ok(), match &ping {
-            Ok(_) => format!("after {} ms", t0.elapsed().as_millis()),
-            Err(e) => e.to_string(),
-        });
-        if ping.is_ok() {
-            let unknown = control::request(ctl, "ekconform_unknown_cmd", Value::Null, 10).await;
-            step(&mut steps, "unknown command is `unsupported`", "CTL-CMD-13", matches!(&unknown, Err(e) if e.is_unsupported()), match &unknown {
-                Ok(v) => format!("answered ok: {v}"),
-                Err(e) => e.to_string(),
-            });
-            match control::request(ctl, "caps", Value::Null, 10).await {
-                Ok(v) => {
-                    let list = v.get("caps").unwrap_or(&v);
-                    caps = list.as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
-                    step(&mut steps, "claims capabilities", "CTL-CMD-2", !caps.is_empty(), caps.join(","));
-                }
-                Err(e) => step(&mut steps, "claims capabilities", "CTL-CMD-2", false, e.to_string()),
-            }
-            let unsupported = unsupported_claimed(ctl, &caps).await;
-            step(&mut steps, "claimed capabilities answer their commands", "CTL-CAP-3", unsupported.is_empty(), if unsupported.is_empty() { "no command of a claimed capability is `unsupported`".into() } else { format!("answered `unsupported` although its capability is claimed: {}", unsupported.join(", ")) });
-            if let Some(st) = statement {
-                record(&mut steps, statement_step(st, &caps));
-            }
-        }
+        caps = control_steps(SocketAddr::from((ip, 9992)), t0, statement, &mut steps).await;
         let gw = net.gateway();
         let mdns = tokio::task::spawn_blocking(move || mdns_probe(gw, ip, Duration::from_secs(8))).await?;
         record(&mut steps, discovery_step(mdns));
@@ -259,6 +234,38 @@ async fn precheck(image: &str, statement: Option<&[String]>) -> anyhow::Result<(
     let logs = outcome?;
     steps.push(Step { name: "node log (first 4 KiB)".into(), clause: String::new(), pass: true, detail: logs.chars().take(4096).collect() });
     Ok((steps, caps))
+}
+
+/// The pre-check's control steps (CTL-CMD-1/2/13, CTL-CAP-3, the capability statement); returns
+/// the capabilities the node claims.
+async fn control_steps(ctl: SocketAddr, t0: Instant, statement: Option<&[String]>, steps: &mut Vec<Step>) -> Vec<String> {
+    let mut caps = Vec::new();
+    let ping = control::request(ctl, "ping", Value::Null, 50).await;
+    step(steps, "answers control ping", "CTL-CMD-1", ping.is_ok(), match &ping {
+        Ok(_) => format!("after {} ms", t0.elapsed().as_millis()),
+        Err(e) => e.to_string(),
+    });
+    if ping.is_ok() {
+        let unknown = control::request(ctl, "ekconform_unknown_cmd", Value::Null, 10).await;
+        step(steps, "unknown command is `unsupported`", "CTL-CMD-13", matches!(&unknown, Err(e) if e.is_unsupported()), match &unknown {
+            Ok(v) => format!("answered ok: {v}"),
+            Err(e) => e.to_string(),
+        });
+        match control::request(ctl, "caps", Value::Null, 10).await {
+            Ok(v) => {
+                let list = v.get("caps").unwrap_or(&v);
+                caps = list.as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                step(steps, "claims capabilities", "CTL-CMD-2", !caps.is_empty(), caps.join(","));
+            }
+            Err(e) => step(steps, "claims capabilities", "CTL-CMD-2", false, e.to_string()),
+        }
+        let unsupported = unsupported_claimed(ctl, &caps).await;
+        step(steps, "claimed capabilities answer their commands", "CTL-CAP-3", unsupported.is_empty(), if unsupported.is_empty() { "no command of a claimed capability is `unsupported`".into() } else { format!("answered `unsupported` although its capability is claimed: {}", unsupported.join(", ")) });
+        if let Some(st) = statement {
+            record(steps, statement_step(st, &caps));
+        }
+    }
+    caps
 }
 
 /// Commands (with harmless arguments: the pre-check node is thrown away) of every claimed
