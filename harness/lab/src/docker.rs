@@ -503,9 +503,10 @@ fn netadmin_spec(name: String, script: String) -> ContainerSpec {
 ///   listens on. The capture reads the bridge below the firewall and the fault helpers live in
 ///   the nodes' own namespaces: neither passes through INPUT.
 ///
-/// With `mdns_probe` (certify's pre-check, whose mDNS probe runs on the host), mDNS multicast
-/// from the bridge to the host is let through as well: a node's answer goes to 224.0.0.251:5353,
-/// which is no reply conntrack can match to the probe's query.
+/// With `mdns_probe` (certify's pre-check, whose mDNS probe runs on the host), mDNS from the bridge
+/// to the host's port 5353 is let through as well: a node answers to 224.0.0.251:5353 or, as some
+/// responders do, to the querier's address and port, and neither is a reply conntrack can match
+/// to the probe's multicast query.
 ///
 /// Each rule is written as iptables takes it after `-I`/`-C`/`-D`; the first is inserted last so
 /// it is evaluated first.
@@ -515,7 +516,7 @@ fn bridge_rules(bridge: &str, mdns_probe: bool) -> Vec<String> {
         format!("INPUT -i {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
     ];
     if mdns_probe {
-        rules.push(format!("INPUT -i {bridge} -d 224.0.0.251/32 -p udp -m udp --dport 5353 -j ACCEPT"));
+        rules.push(format!("INPUT -i {bridge} -p udp -m udp --dport 5353 -j ACCEPT"));
     }
     rules.push(format!("INPUT -i {bridge} -j DROP"));
     rules
