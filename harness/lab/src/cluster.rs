@@ -118,6 +118,9 @@ pub struct Cluster {
     /// Size cap of the capture file (capture::DEFAULT_MAX_BYTES unless the run says otherwise).
     pub capture_max_bytes: u64,
     pub relay: Option<String>,
+    /// The container that holds every node's `/state` volume mounted from boot to teardown, so a
+    /// node's state outlives its container's restarts ([`docker::create_state_volume`]).
+    pub state_keeper: Option<String>,
     pub fake: Option<FakePeer>,
     pub helper_image: String,
 }
@@ -140,6 +143,7 @@ impl Cluster {
             capture_complete: false,
             capture_max_bytes,
             relay: None,
+            state_keeper: None,
             fake: None,
             helper_image: helper_image.into(),
         };
@@ -248,16 +252,37 @@ impl Cluster {
         }
     }
 
-    fn node_spec(&self, i: usize) -> Result<ContainerSpec> {
+    fn node_spec(&self, i: usize) -> ContainerSpec {
         let n = &self.nodes[i];
-        let state_dir = self.dir.join("persist").join(&n.name);
-        std::fs::create_dir_all(&state_dir)?;
-        // The node runs as whatever user its image says, with no capabilities: let it write here.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o777))?;
         let mut spec = node_container(format!("{}-{}", self.tag(), n.name), &n.image, n.env.clone(), (self.net.name.clone(), n.ip), &n.profile);
-        spec.binds = vec![(abs(&state_dir)?, "/state".into())];
-        Ok(spec)
+        spec.volumes = vec![(self.state_volume(i), "/state".into())];
+        spec
+    }
+
+    fn state_volume(&self, i: usize) -> String {
+        format!("{}-{}-state", self.tag(), self.nodes[i].name)
+    }
+
+    /// Every node's `/state` volume, held by the state keeper (no network, no capability, asleep).
+    async fn create_state(&mut self) -> Result<()> {
+        for i in 0..self.nodes.len() {
+            docker::create_state_volume(&self.docker, &self.run_id, &self.case_label, &self.state_volume(i)).await?;
+        }
+        let spec = ContainerSpec {
+            name: format!("{}-state", self.tag()),
+            image: docker::NETADMIN_IMAGE.into(),
+            entrypoint: Some(vec!["sleep".into()]),
+            cmd: Some(vec!["infinity".into()]),
+            network: Some((docker::NO_NETWORK.into(), Ipv4Addr::UNSPECIFIED)),
+            volumes: (0..self.nodes.len()).map(|i| (self.state_volume(i), format!("/keep/{}", self.nodes[i].name))).collect(),
+            read_only: true,
+            nano_cpus: 100_000_000,
+            memory: 16 << 20,
+            pids: 4,
+            ..Default::default()
+        };
+        self.state_keeper = Some(docker::run_container(&self.docker, &self.run_id, &self.case_label, &spec).await.context("starting the state keeper")?);
+        Ok(())
     }
 
     /// What each node's image asks for (CTL-IMG-2), from its labels: refused before anything
@@ -292,7 +317,8 @@ impl Cluster {
         self.resolve_profiles().await?;
         // Containers are created and started concurrently: the engine serialises little, and a
         // node's readiness clock starts when its own start call returns.
-        let specs: Vec<ContainerSpec> = (0..self.nodes.len()).map(|i| self.node_spec(i)).collect::<Result<_>>()?;
+        self.create_state().await.map_err(Outcome::from)?;
+        let specs: Vec<ContainerSpec> = (0..self.nodes.len()).map(|i| self.node_spec(i)).collect();
         let futs = specs.iter().map(|spec| {
             let docker = self.docker.clone();
             let (run_id, label) = (self.run_id.clone(), self.case_label.clone());
@@ -456,17 +482,23 @@ impl Cluster {
         Ok(())
     }
 
-    /// Empty the node's persisted state directory (fault `restart` with `keep_state = false`).
-    pub fn wipe_state(&self, i: usize) -> Result<()> {
-        let dir = self.dir.join("persist").join(&self.nodes[i].name);
-        for e in std::fs::read_dir(&dir)? {
-            let p = e?.path();
-            if p.is_dir() {
-                std::fs::remove_dir_all(&p)?;
-            } else {
-                std::fs::remove_file(&p)?;
-            }
-        }
+    /// Empty the node's `/state` (fault `restart` with `keep_state = false`), through a one-shot
+    /// container that mounts its volume while the node is down.
+    pub async fn wipe_state(&self, i: usize) -> Result<()> {
+        let spec = ContainerSpec {
+            name: format!("{}-wipe-{}", self.tag(), self.nodes[i].name),
+            image: docker::NETADMIN_IMAGE.into(),
+            entrypoint: Some(vec!["find".into()]),
+            cmd: Some(vec!["/state".into(), "-mindepth".into(), "1".into(), "-delete".into()]),
+            network: Some((docker::NO_NETWORK.into(), Ipv4Addr::UNSPECIFIED)),
+            volumes: vec![(self.state_volume(i), "/state".into())],
+            read_only: true,
+            memory: 16 << 20,
+            pids: 4,
+            ..Default::default()
+        };
+        let (code, out) = docker::run_oneshot(&self.docker, &self.run_id, &self.case_label, &spec).await?;
+        anyhow::ensure!(code == 0, "emptying /state of {} failed ({code}): {}", self.nodes[i].name, out.trim());
         Ok(())
     }
 

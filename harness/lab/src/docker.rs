@@ -4,10 +4,10 @@
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::{
     ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig, HostConfigLogConfig, Ipam, IpamConfig, Mount,
-    MountType, NetworkCreateRequest, NetworkingConfig, ResourcesUlimits,
+    MountType, NetworkCreateRequest, NetworkingConfig, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 // Re-exported so callers of this module need no bollard dependency of their own.
@@ -136,6 +136,8 @@ pub struct ContainerSpec {
     pub devices: Vec<String>,
     /// (host path, container path) bind mounts, read-write.
     pub binds: Vec<(String, String)>,
+    /// (volume name, container path) mounts of named volumes ([`create_state_volume`]).
+    pub volumes: Vec<(String, String)>,
     /// tmpfs mounts (container path).
     pub tmpfs: Vec<String>,
     pub read_only: bool,
@@ -163,11 +165,35 @@ fn ulimits() -> Vec<ResourcesUlimits> {
     [("nofile", 1024), ("core", 0), ("nproc", 1024)].into_iter().map(|(name, n)| ResourcesUlimits { name: Some(name.into()), soft: Some(n), hard: Some(n) }).collect()
 }
 
+/// `ContainerSpec::network` name for a container with no network at all (loopback only).
+pub const NO_NETWORK: &str = "none";
+
+/// Size of a node's `/state` ([`create_state_volume`]): far more than a node's persisted
+/// sequence, version vector and event store, little enough that a node cannot fill the host.
+pub const STATE_MAX_BYTES: u64 = 16 << 20;
+
+/// Create a node's `/state`: a named volume of the local driver backed by a size-limited tmpfs
+/// ([`STATE_MAX_BYTES`], writable by any user as the node runs as its image says). A tmpfs volume
+/// lives while some container mounts it, so the case's state keeper (cluster.rs) holds every
+/// node's volume from boot to teardown and a node's state survives its restarts; the volume goes
+/// with the case's other objects (labelled like them, removed by `sweep`).
+pub async fn create_state_volume(docker: &Docker, run_id: &str, case: &str, name: &str) -> Result<()> {
+    let opts = HashMap::from([
+        ("type".to_string(), "tmpfs".to_string()),
+        ("device".to_string(), "tmpfs".to_string()),
+        ("o".to_string(), format!("size={}k,mode=1777", STATE_MAX_BYTES >> 10)),
+    ]);
+    let req = VolumeCreateRequest { name: Some(name.to_string()), driver: Some("local".into()), driver_opts: Some(opts), labels: Some(labels(run_id, case)), ..Default::default() };
+    docker.create_volume(req).await.with_context(|| format!("creating the state volume {name}"))?;
+    Ok(())
+}
+
 /// Create and start a container (labelled, all capabilities dropped except `cap_add`, no device
 /// except `devices`, no-new-privileges, resource limits, ulimits, size-capped logs). Returns its id.
 pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &ContainerSpec) -> Result<String> {
     let mut endpoints = HashMap::new();
     let network_mode = match &spec.network {
+        Some((net, _)) if net == NO_NETWORK => NO_NETWORK.to_string(),
         Some((net, ip)) => {
             endpoints.insert(
                 net.clone(),
@@ -180,11 +206,9 @@ pub async fn run_container(docker: &Docker, run_id: &str, case: &str, spec: &Con
         }
         None => "host".to_string(),
     };
-    let mounts: Vec<Mount> = spec
-        .binds
-        .iter()
-        .map(|(src, dst)| Mount { target: Some(dst.clone()), source: Some(src.clone()), typ: Some(MountType::BIND), ..Default::default() })
-        .collect();
+    let binds = spec.binds.iter().map(|(src, dst)| Mount { target: Some(dst.clone()), source: Some(src.clone()), typ: Some(MountType::BIND), ..Default::default() });
+    let volumes = spec.volumes.iter().map(|(vol, dst)| Mount { target: Some(dst.clone()), source: Some(vol.clone()), typ: Some(MountType::VOLUME), ..Default::default() });
+    let mounts: Vec<Mount> = binds.chain(volumes).collect();
     let tmpfs: HashMap<String, String> = spec.tmpfs.iter().map(|p| (p.clone(), "rw,size=16m".to_string())).collect();
     let host_config = HostConfig {
         network_mode: Some(network_mode),
@@ -339,9 +363,17 @@ pub async fn save_logs(docker: &Docker, id: &str, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove containers and networks carrying all `label_filters` (`key=value` or `key`).
-/// Returns (containers removed, networks removed).
-pub async fn sweep(docker: &Docker, label_filters: &[String], keep: impl Fn(&HashMap<String, String>) -> bool) -> Result<(usize, usize)> {
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+/// Remove containers, networks and volumes carrying all `label_filters` (`key=value` or `key`),
+/// except those whose labels `keep` accepts.
+pub async fn sweep(docker: &Docker, label_filters: &[String], keep: impl Fn(&HashMap<String, String>) -> bool) -> Result<Swept> {
     let filters = HashMap::from([("label".to_string(), label_filters.to_vec())]);
     let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
     let containers = docker.list_containers(Some(opts)).await?;
@@ -397,14 +429,24 @@ pub async fn sweep(docker: &Docker, label_filters: &[String], keep: impl Fn(&Has
             }
         }
     }
+    // Volumes last: a volume is in use until its containers are gone.
+    let vopts = ListVolumesOptionsBuilder::default().filters(&filters).build();
+    let volumes = docker.list_volumes(Some(vopts)).await?.volumes.unwrap_or_default();
+    let mut removed_v = 0;
+    for v in volumes.into_iter().filter(|v| !keep(&v.labels)) {
+        match docker.remove_volume(&v.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => removed_v += 1,
+            Err(e) => errors.push(format!("volume {}: {e}", v.name)),
+        }
+    }
     if !errors.is_empty() {
         bail!("could not remove: {}", errors.join("; "));
     }
-    Ok((removed_c, removed_n))
+    Ok(Swept { containers: removed_c, networks: removed_n, volumes: removed_v })
 }
 
 /// Remove every object of run `run_id`.
-pub async fn sweep_run(docker: &Docker, run_id: &str) -> Result<(usize, usize)> {
+pub async fn sweep_run(docker: &Docker, run_id: &str) -> Result<Swept> {
     sweep(docker, &[format!("{LABEL_MANAGED}=true"), format!("{LABEL_RUN}={run_id}")], |_| false).await
 }
 

@@ -517,7 +517,7 @@ impl CaseFaults {
             (Fault::Restart { keep_state, .. }, Action::Apply) => ("docker", async {
                 cl.kill_node(i).await.map_err(Outcome::from)?;
                 if !keep_state {
-                    cl.wipe_state(i).map_err(|e| Outcome::error(format!("wiping {node}'s state: {e:#}")))?;
+                    cl.wipe_state(i).await.map_err(|e| Outcome::error(format!("wiping {node}'s state: {e:#}")))?;
                 }
                 restart_and_rediscover(cl, i).await
             }

@@ -14,11 +14,12 @@ docker info >/dev/null 2>&1 || { echo "interrupt test: Docker is not available" 
 [ -x "$EKC" ] || { echo "interrupt test: $EKC is not built" >&2; exit 1; }
 IMPL_ARGS=(--impls "${LAB_IMPLS:-rust}" -s single-commit --reports "$(mktemp -d)")
 
-objects() { # number of containers + networks created by pid $1
-  local c n
+objects() { # number of containers + networks + volumes created by pid $1
+  local c n v
   c=$(docker ps -aq --filter "label=io.ekconform.pid=$1" | wc -l)
   n=$(docker network ls -q --filter "label=io.ekconform.pid=$1" | wc -l)
-  echo $((c + n))
+  v=$(docker volume ls -q --filter "label=io.ekconform.pid=$1" | wc -l)
+  echo $((c + n + v))
 }
 
 stale_rules() { # no firewall rule of a removed test bridge (multicast exception, host isolation)

@@ -1,7 +1,8 @@
 //! Every container the lab starts is bounded beyond CPU, memory and processes: its logs are capped
 //! by the engine (a container that logs without end costs the host a bounded amount, and the lab
 //! reads back a bounded amount), and it runs with the lab's ulimits (open files, no core dumps).
-//! A one-shot helper that hangs is removed at its deadline.
+//! A one-shot helper that hangs is removed at its deadline. A node's `/state` is bounded in size and
+//! outlives the container that wrote it while the case holds it.
 //! Needs Docker and the lab's images; fails with the reason otherwise.
 use ekc_lab::docker::{self, ContainerSpec};
 
@@ -50,9 +51,45 @@ async fn a_hung_one_shot_helper_is_removed_at_its_deadline() {
     let t0 = std::time::Instant::now();
     let r = docker::run_oneshot_within(&d, &run_id, "limits", &spec, std::time::Duration::from_secs(2)).await;
     let took = t0.elapsed();
-    let (left, _) = docker::sweep_run(&d, &run_id).await.unwrap();
+    let left = docker::sweep_run(&d, &run_id).await.unwrap().containers;
     let e = r.expect_err("a helper sleeping for an hour returned");
     assert!(format!("{e:#}").contains("did not finish within 2 s"), "{e:#}");
     assert!(took < std::time::Duration::from_secs(20), "the deadline of 2 s took {took:?}");
     assert_eq!(left, 0, "the hung helper's container was left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_is_bounded_and_survives_its_writer() {
+    let d = docker::connect().await.unwrap_or_else(|e| panic!("Docker is required for this test: {e:#}"));
+    let run_id = format!("limits-state-{}", std::process::id());
+    let vol = format!("{run_id}-state");
+    let container = |name: &str, cmd: &str, mounts: Vec<(String, String)>| ContainerSpec {
+        name: format!("{run_id}-{name}"),
+        image: docker::NETADMIN_IMAGE.into(),
+        entrypoint: Some(vec!["bash".into(), "-c".into()]),
+        cmd: Some(vec![cmd.into()]),
+        network: Some((docker::NO_NETWORK.into(), std::net::Ipv4Addr::UNSPECIFIED)),
+        volumes: mounts,
+        read_only: true,
+        memory: 64 << 20,
+        pids: 8,
+        ..Default::default()
+    };
+    let at_state = vec![(vol.clone(), "/state".to_string())];
+    let result = async {
+        docker::create_state_volume(&d, &run_id, "limits", &vol).await?;
+        // The keeper holds the volume as the lab's state keeper does for a case.
+        docker::run_container(&d, &run_id, "limits", &container("keeper", "sleep infinity", vec![(vol.clone(), "/keep".into())])).await?;
+        let fill = docker::run_oneshot(&d, &run_id, "limits", &container("fill", "echo kept > /state/seq; dd if=/dev/zero of=/state/fill bs=1M count=64 2>&1; du -k /state/fill", at_state.clone())).await?;
+        let read = docker::run_oneshot(&d, &run_id, "limits", &container("read", "cat /state/seq", at_state.clone())).await?;
+        anyhow::Ok((fill, read))
+    }
+    .await;
+    let swept = docker::sweep_run(&d, &run_id).await.unwrap();
+    let ((_, fill), (_, read)) = result.unwrap_or_else(|e| panic!("{e:#}"));
+    let kib: u64 = fill.lines().last().and_then(|l| l.split_whitespace().next()).and_then(|k| k.parse().ok()).unwrap_or(u64::MAX);
+    assert!(fill.contains("No space left on device"), "64 MiB fitted into /state: {fill}");
+    assert!(kib <= docker::STATE_MAX_BYTES >> 10, "/state held {kib} KiB, more than its {} KiB", docker::STATE_MAX_BYTES >> 10);
+    assert_eq!(read.trim(), "kept", "the state written by one container was gone for the next");
+    assert_eq!(swept.volumes, 1, "the sweep removes the case's state volume: {swept:?}");
 }

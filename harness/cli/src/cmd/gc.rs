@@ -35,7 +35,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         let all = args.all || args.run.is_some();
         match docker::sweep(&d, &filters, |labels| !all && docker::owner_alive(labels)).await {
-            Ok((c, n)) => {
+            Ok(swept) => {
                 let rules = match docker::gc_bridge_rules(&d).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> ExitCode {
                         return ExitCode::from(1);
                     }
                 };
-                eprintln!("ekconform gc: removed {c} container(s), {n} network(s), {rules} firewall rule(s)");
+                eprintln!("ekconform gc: removed {} container(s), {} network(s), {} volume(s), {rules} firewall rule(s)", swept.containers, swept.networks, swept.volumes);
                 ExitCode::SUCCESS
             }
             Err(e) => {
