@@ -159,11 +159,11 @@ impl LockTable {
     }
 
     pub fn get(&self, node: &str, key: &str, pid: &str) -> Option<&Lock> {
-        self.locks.get(node)?.get(key)?.iter().find(|l| l.pid == pid)
+        self.locks.get(node)?.get(key)?.iter().find(|l| same_pid(&l.pid, pid))
     }
 
     fn get_mut(&mut self, node: &str, key: &str, pid: &str) -> Option<&mut Lock> {
-        self.locks.get_mut(node)?.get_mut(key)?.iter_mut().find(|l| l.pid == pid)
+        self.locks.get_mut(node)?.get_mut(key)?.iter_mut().find(|l| same_pid(&l.pid, pid))
     }
 
     /// Records `lock` for `node` unless it has one for that pid already; returns whether it is new.
@@ -175,7 +175,7 @@ impl LockTable {
             keys.insert(lock.key.clone(), self.spare.pop().unwrap_or_default());
         }
         let table = keys.get_mut(&lock.key).expect("just inserted");
-        if table.iter().any(|l| l.pid == lock.pid) {
+        if table.iter().any(|l| same_pid(&l.pid, &lock.pid)) {
             return false;
         }
         let due = lock.decided() + DEFER_NS;
@@ -272,7 +272,7 @@ impl LockTable {
     /// must not be sent).
     fn judge_capacity(&self, cx: &mut Ctx, node: &str, pid: &str) {
         let Some(keys) = self.locks.get(node) else { return };
-        let Some(new) = keys.values().flat_map(|t| t.iter()).find(|l| l.pid == pid) else { return };
+        let Some(new) = keys.values().flat_map(|t| t.iter()).find(|l| same_pid(&l.pid, pid)) else { return };
         let jitter = self.jitter_ns;
         // Taken before the new decision: for an accept, decided before the PROPOSE reached the
         // node; for an own PROPOSE, sent at least the link jitter earlier to one of its destinations.
@@ -283,7 +283,15 @@ impl LockTable {
                 l.decided() < new.from
             }
         };
-        let held: Vec<&Lock> = keys.values().flat_map(|t| t.iter()).filter(|l| l.pid != pid && before(l) && l.held_at(&new.sends, jitter)).collect();
+        // Judged for every lock taken while the node's tables hold more than 16 (ended locks stay
+        // there for the pending judgements): the timing tests come first and nothing is collected
+        // unless the capacity is reached, which a correct node never does.
+        let decided = new.decided();
+        let counted = |l: &&Lock| l.release_after(decided) && before(l) && l.held_at(&new.sends, jitter) && !same_pid(&l.pid, pid);
+        if keys.values().flat_map(|t| t.iter()).filter(counted).count() < MAX_LOCKS {
+            return;
+        }
+        let held: Vec<&Lock> = keys.values().flat_map(|t| t.iter()).filter(counted).collect();
         let own: Vec<&Lock> = held.iter().copied().filter(|l| l.own).collect();
         let (clause, evidence, what) = if new.own && own.len() >= MAX_LOCKS {
             (clause::ROJ_PROP_8, own, format!("{node} sent PROPOSE {pid} while {} proposals of its own were provably pending (at most {MAX_LOCKS}).", MAX_LOCKS))
@@ -323,6 +331,12 @@ impl LockTable {
         self.locks.retain(|_, k| !k.is_empty());
         counts.retain(|_, n| *n > 0);
     }
+}
+
+/// Pid equality, testing first the last byte: pids of one node share everything up to their
+/// counter, so the lock tables' searches would otherwise compare most of each pid in full.
+fn same_pid(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
 
 /// `map[k]`, inserted empty if missing; allocates the key only when it is new.
