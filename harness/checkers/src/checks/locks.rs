@@ -45,6 +45,7 @@ use super::{Ctx, NodeRef, COMMIT_SAFETY};
 use crate::fasthash::{FastMap, FastSet};
 use ekc_oracle::clause;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 /// Nodes measure ROJ-TIME-2 on a millisecond clock (see the module doc).
 pub const CLOCK_RESOLUTION_NS: u64 = 1_000_000;
@@ -117,10 +118,11 @@ pub fn overlap(a: &Lock, b: &Lock, jitter: u64) -> bool {
     a.held_at(&b.sends, jitter) && b.held_at(&a.sends, jitter)
 }
 
-/// A check waiting for [`DEFER_NS`].
+/// A check waiting for [`DEFER_NS`]. The names are shared by all the checks one new lock queues
+/// (a few pairs and a capacity check for most locks).
 enum Pending {
-    Pair { node: String, key: String, a: String, b: String, due: u64 },
-    Capacity { node: String, pid: String, due: u64 },
+    Pair { node: Rc<str>, key: Rc<str>, a: String, b: Rc<str>, due: u64 },
+    Capacity { node: Rc<str>, pid: Rc<str>, due: u64 },
 }
 
 impl Pending {
@@ -179,20 +181,20 @@ impl LockTable {
             return false;
         }
         let due = lock.decided() + DEFER_NS;
+        let (node, key, pid): (Rc<str>, Rc<str>, Rc<str>) = (node.into(), lock.key.as_str().into(), lock.pid.as_str().into());
         for l in table.iter() {
             // An own lock gains sends (its PROPOSE to further members) after it is taken: judged
             // at the due time with all of them.
             if overlap(l, &lock, jitter) || ((l.own || lock.own) && l.decided() + DEFER_NS > lock.decided()) {
                 let due = due.max(l.decided() + DEFER_NS);
-                self.pending.push(Pending::Pair { node: node.to_string(), key: lock.key.clone(), a: l.pid.clone(), b: lock.pid.clone(), due });
+                self.pending.push(Pending::Pair { node: node.clone(), key: key.clone(), a: l.pid.clone(), b: pid.clone(), due });
             }
         }
-        let pid = lock.pid.clone();
         table.push(lock);
-        let count = slot(&mut self.counts, node);
+        let count = slot(&mut self.counts, &node);
         *count += 1;
         if *count > MAX_LOCKS {
-            self.pending.push(Pending::Capacity { node: node.to_string(), pid, due });
+            self.pending.push(Pending::Capacity { node, pid, due });
         }
         true
     }
