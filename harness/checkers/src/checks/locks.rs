@@ -246,7 +246,10 @@ impl LockTable {
     }
 
     fn judge_pair(&mut self, cx: &mut Ctx, node: &str, key: &str, a: &str, b: &str) {
-        let (Some(la), Some(lb)) = (self.get(node, key, a), self.get(node, key, b)) else { return };
+        // Both locks are in one table: looked up once, not once per lock.
+        let Some(table) = self.locks.get(node).and_then(|keys| keys.get(key)) else { return };
+        let find = |pid: &str| table.iter().find(|l| same_pid(&l.pid, pid));
+        let (Some(la), Some(lb)) = (find(a), find(b)) else { return };
         if !overlap(la, lb, self.jitter_ns) || self.broken.contains(&(node.to_string(), a.to_string(), b.to_string())) {
             return;
         }
