@@ -2,6 +2,7 @@
 //! frame number and timestamp), the node identities learned along the way (ANNOUNCE, mDNS,
 //! EK-KOR source modules, caller hints), and the normalized text form two runs can be diffed on.
 
+use crate::fasthash::FastMap;
 use crate::ingest::Datagram;
 use crate::wire::{self, Bad, Kor, KorDecoded, Roj, RojBody};
 use std::collections::{BTreeMap, HashMap};
@@ -210,7 +211,10 @@ pub struct NodeInfo {
 /// Node identities learned from the capture, keyed by IPv4 address.
 #[derive(Debug, Clone, Default)]
 pub struct Nodes {
-    pub by_ip: BTreeMap<Ipv4Addr, NodeInfo>,
+    /// Looked up several times per datagram, so hashed: a tree of the hundreds of nodes of a long
+    /// capture compared four bytes at a time on every lookup. Unordered: sort by address where the
+    /// order shows.
+    pub by_ip: FastMap<Ipv4Addr, NodeInfo>,
     by_module: HashMap<u8, Ipv4Addr>,
     by_id: HashMap<String, Ipv4Addr>,
 }

@@ -467,6 +467,14 @@ impl GossipOrder {
         for st in self.nodes.values_mut() {
             st.receipts.retain(|_, r| r.iter().any(|r| r.ts + HORIZON_NS > now));
             st.forwarded.retain(|_, (_, ts)| *ts + HORIZON_NS > now);
+            // A node gone quiet (a capture of many clusters in turn) would otherwise keep the
+            // capacity of its busiest moment for good, and every prune would sweep it.
+            if st.receipts.is_empty() {
+                st.receipts.shrink_to_fit();
+            }
+            if st.forwarded.is_empty() {
+                st.forwarded.shrink_to_fit();
+            }
         }
     }
 }

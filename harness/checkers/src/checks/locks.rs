@@ -45,6 +45,7 @@ use super::{Ctx, NodeRef, COMMIT_SAFETY};
 use crate::fasthash::{FastMap, FastSet};
 use ekc_oracle::clause;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 /// Nodes measure ROJ-TIME-2 on a millisecond clock (see the module doc).
 pub const CLOCK_RESOLUTION_NS: u64 = 1_000_000;
@@ -117,10 +118,11 @@ pub fn overlap(a: &Lock, b: &Lock, jitter: u64) -> bool {
     a.held_at(&b.sends, jitter) && b.held_at(&a.sends, jitter)
 }
 
-/// A check waiting for [`DEFER_NS`].
+/// A check waiting for [`DEFER_NS`]. The names are shared by all the checks one new lock queues
+/// (a few pairs and a capacity check for most locks).
 enum Pending {
-    Pair { node: String, key: String, a: String, b: String, due: u64 },
-    Capacity { node: String, pid: String, due: u64 },
+    Pair { node: Rc<str>, key: Rc<str>, a: String, b: Rc<str>, due: u64 },
+    Capacity { node: Rc<str>, pid: Rc<str>, due: u64 },
 }
 
 impl Pending {
@@ -159,11 +161,11 @@ impl LockTable {
     }
 
     pub fn get(&self, node: &str, key: &str, pid: &str) -> Option<&Lock> {
-        self.locks.get(node)?.get(key)?.iter().find(|l| l.pid == pid)
+        self.locks.get(node)?.get(key)?.iter().find(|l| same_pid(&l.pid, pid))
     }
 
     fn get_mut(&mut self, node: &str, key: &str, pid: &str) -> Option<&mut Lock> {
-        self.locks.get_mut(node)?.get_mut(key)?.iter_mut().find(|l| l.pid == pid)
+        self.locks.get_mut(node)?.get_mut(key)?.iter_mut().find(|l| same_pid(&l.pid, pid))
     }
 
     /// Records `lock` for `node` unless it has one for that pid already; returns whether it is new.
@@ -175,24 +177,24 @@ impl LockTable {
             keys.insert(lock.key.clone(), self.spare.pop().unwrap_or_default());
         }
         let table = keys.get_mut(&lock.key).expect("just inserted");
-        if table.iter().any(|l| l.pid == lock.pid) {
+        if table.iter().any(|l| same_pid(&l.pid, &lock.pid)) {
             return false;
         }
         let due = lock.decided() + DEFER_NS;
+        let (node, key, pid): (Rc<str>, Rc<str>, Rc<str>) = (node.into(), lock.key.as_str().into(), lock.pid.as_str().into());
         for l in table.iter() {
             // An own lock gains sends (its PROPOSE to further members) after it is taken: judged
             // at the due time with all of them.
             if overlap(l, &lock, jitter) || ((l.own || lock.own) && l.decided() + DEFER_NS > lock.decided()) {
                 let due = due.max(l.decided() + DEFER_NS);
-                self.pending.push(Pending::Pair { node: node.to_string(), key: lock.key.clone(), a: l.pid.clone(), b: lock.pid.clone(), due });
+                self.pending.push(Pending::Pair { node: node.clone(), key: key.clone(), a: l.pid.clone(), b: pid.clone(), due });
             }
         }
-        let pid = lock.pid.clone();
         table.push(lock);
-        let count = slot(&mut self.counts, node);
+        let count = slot(&mut self.counts, &node);
         *count += 1;
         if *count > MAX_LOCKS {
-            self.pending.push(Pending::Capacity { node: node.to_string(), pid, due });
+            self.pending.push(Pending::Capacity { node, pid, due });
         }
         true
     }
@@ -244,7 +246,10 @@ impl LockTable {
     }
 
     fn judge_pair(&mut self, cx: &mut Ctx, node: &str, key: &str, a: &str, b: &str) {
-        let (Some(la), Some(lb)) = (self.get(node, key, a), self.get(node, key, b)) else { return };
+        // Both locks are in one table: looked up once, not once per lock.
+        let Some(table) = self.locks.get(node).and_then(|keys| keys.get(key)) else { return };
+        let find = |pid: &str| table.iter().find(|l| same_pid(&l.pid, pid));
+        let (Some(la), Some(lb)) = (find(a), find(b)) else { return };
         if !overlap(la, lb, self.jitter_ns) || self.broken.contains(&(node.to_string(), a.to_string(), b.to_string())) {
             return;
         }
@@ -272,7 +277,7 @@ impl LockTable {
     /// must not be sent).
     fn judge_capacity(&self, cx: &mut Ctx, node: &str, pid: &str) {
         let Some(keys) = self.locks.get(node) else { return };
-        let Some(new) = keys.values().flat_map(|t| t.iter()).find(|l| l.pid == pid) else { return };
+        let Some(new) = keys.values().flat_map(|t| t.iter()).find(|l| same_pid(&l.pid, pid)) else { return };
         let jitter = self.jitter_ns;
         // Taken before the new decision: for an accept, decided before the PROPOSE reached the
         // node; for an own PROPOSE, sent at least the link jitter earlier to one of its destinations.
@@ -283,7 +288,15 @@ impl LockTable {
                 l.decided() < new.from
             }
         };
-        let held: Vec<&Lock> = keys.values().flat_map(|t| t.iter()).filter(|l| l.pid != pid && before(l) && l.held_at(&new.sends, jitter)).collect();
+        // Judged for every lock taken while the node's tables hold more than 16 (ended locks stay
+        // there for the pending judgements): the timing tests come first and nothing is collected
+        // unless the capacity is reached, which a correct node never does.
+        let decided = new.decided();
+        let counted = |l: &&Lock| l.release_after(decided) && before(l) && l.held_at(&new.sends, jitter) && !same_pid(&l.pid, pid);
+        if keys.values().flat_map(|t| t.iter()).filter(counted).count() < MAX_LOCKS {
+            return;
+        }
+        let held: Vec<&Lock> = keys.values().flat_map(|t| t.iter()).filter(counted).collect();
         let own: Vec<&Lock> = held.iter().copied().filter(|l| l.own).collect();
         let (clause, evidence, what) = if new.own && own.len() >= MAX_LOCKS {
             (clause::ROJ_PROP_8, own, format!("{node} sent PROPOSE {pid} while {} proposals of its own were provably pending (at most {MAX_LOCKS}).", MAX_LOCKS))
@@ -323,6 +336,12 @@ impl LockTable {
         self.locks.retain(|_, k| !k.is_empty());
         counts.retain(|_, n| *n > 0);
     }
+}
+
+/// Pid equality, testing first the last byte: pids of one node share everything up to their
+/// counter, so the lock tables' searches would otherwise compare most of each pid in full.
+fn same_pid(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
 
 /// `map[k]`, inserted empty if missing; allocates the key only when it is new.

@@ -242,10 +242,11 @@ impl<'o> Run<'o> {
             })
             .collect();
         let bad_messages = self.bad.iter().map(|(ip, m)| (self.nodes.name(*ip), m.clone())).collect();
-        let nodes = self
-            .nodes
-            .by_ip
-            .iter()
+        let mut by_address: Vec<_> = self.nodes.by_ip.iter().collect();
+        // In address order: of two addresses with one node_id, the higher one is reported.
+        by_address.sort_unstable_by_key(|(ip, _)| **ip);
+        let nodes = by_address
+            .into_iter()
             .filter_map(|(ip, i)| i.node_id.clone().map(|id| (id, NodeSummary { address: ip.to_string(), module_id: i.module_id })))
             .collect();
         let mut input_notes = Vec::new();
