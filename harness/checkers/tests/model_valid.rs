@@ -55,3 +55,13 @@ fn a_busy_run_exercises_every_message_kind() {
     assert!(m.gossip_reach.count > 0);
     assert_eq!(report.nodes.len(), 5, "identities learned from ANNOUNCE/mDNS");
 }
+
+/// Found by the property above: a lossy run where both of n2's EVENT_REQUESTs for a gap were lost
+/// before the capture point. The missing request is an absence, judged on lossless captures only.
+#[test]
+fn a_gap_whose_requests_were_all_lost_passes() {
+    let cfg = ModelConfig { nodes: 2, seed: 17420702214148120192, proposals: 7, emissions: 11, loss: 0.19, dup: 0.0, max_delay_us: 500, timeout_ms: 150, abort: false, span_ms: 1500, cluster: 0 };
+    let exec = common::model(cfg.clone());
+    let report = common::judge_with_state_as(&exec, false);
+    assert!(report.verdict == Verdict::Pass, "{}", common::describe(&report));
+}
