@@ -31,20 +31,29 @@ stale_rules() { # no firewall rule of a removed test bridge (multicast exception
   [ "$stale" -eq 0 ] || { echo "interrupt test: $stale stale firewall rule(s) of removed test bridges" >&2; exit 1; }
 }
 
-wait_for_nodes() { # until the run of pid $1 has node containers (up to 60 s)
+wait_for_containers() { # until pid $1 has at least $2 running containers (up to 60 s)
   for _ in $(seq 1 600); do
-    if [ "$(docker ps -q --filter "label=io.ekconform.pid=$1" | wc -l)" -ge 3 ]; then return 0; fi
-    kill -0 "$1" 2>/dev/null || { echo "interrupt test: runner $1 exited before its nodes started" >&2; return 1; }
+    if [ "$(docker ps -q --filter "label=io.ekconform.pid=$1" | wc -l)" -ge "$2" ]; then return 0; fi
+    kill -0 "$1" 2>/dev/null || { echo "interrupt test: process $1 exited before it had $2 containers" >&2; return 1; }
     sleep 0.1
   done
-  echo "interrupt test: no containers of runner $1 after 60 s" >&2
+  echo "interrupt test: fewer than $2 containers of process $1 after 60 s" >&2
   return 1
+}
+
+expect_clean_130() { # process $1, interrupted during $2, exits 130 and leaves nothing behind
+  local code=0 left
+  wait "$1" || code=$?
+  [ "$code" -eq 130 ] || { echo "interrupt test: exit $code after SIGINT $2 (expected 130)" >&2; exit 1; }
+  left=$(objects "$1")
+  [ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT $2" >&2; exit 1; }
+  stale_rules
 }
 
 # 1. SIGKILL, then gc.
 "$EKC" run "${IMPL_ARGS[@]}" >/dev/null 2>&1 &
 pid=$!
-wait_for_nodes "$pid"
+wait_for_containers "$pid" 3
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 left=$(objects "$pid")
@@ -57,26 +66,15 @@ echo "interrupt test: SIGKILL + gc: leftovers removed"
 # 2. SIGINT: the runner cleans up by itself.
 "$EKC" run "${IMPL_ARGS[@]}" >/dev/null 2>&1 &
 pid=$!
-wait_for_nodes "$pid"
+wait_for_containers "$pid" 3
 kill -INT "$pid"
-code=0
-wait "$pid" || code=$?
-[ "$code" -eq 130 ] || { echo "interrupt test: runner exited $code after SIGINT (expected 130)" >&2; exit 1; }
-left=$(objects "$pid")
-[ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT" >&2; exit 1; }
-stale_rules
+expect_clean_130 "$pid" "of the runner"
 echo "interrupt test: SIGINT: runner cleaned up and exited 130"
 
 # 3. Two SIGINTs during certify's pre-check.
 "$EKC" certify --image ekconform/netadmin:dev --precheck-only >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do [ "$(docker ps -q --filter "label=io.ekconform.pid=$pid" | wc -l)" -ge 1 ] && break; sleep 0.1; done
-[ "$(docker ps -q --filter "label=io.ekconform.pid=$pid" | wc -l)" -ge 1 ] || { echo "interrupt test: the pre-check started no container" >&2; exit 1; }
+wait_for_containers "$pid" 1
 kill -INT "$pid"; sleep 0.2; kill -INT "$pid" 2>/dev/null || true
-code=0
-wait "$pid" || code=$?
-[ "$code" -eq 130 ] || { echo "interrupt test: certify exited $code after SIGINT in the pre-check (expected 130)" >&2; exit 1; }
-left=$(objects "$pid")
-[ "$left" -eq 0 ] || { echo "interrupt test: $left object(s) left after SIGINT in the pre-check" >&2; exit 1; }
-stale_rules
+expect_clean_130 "$pid" "in certify's pre-check"
 echo "interrupt test: SIGINT x2 in certify's pre-check: cleaned up and exited 130"
