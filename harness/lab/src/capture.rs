@@ -40,9 +40,9 @@ impl CaptureStats {
     }
 }
 
-/// Whether the capture in `log` (the helper's saved output) can be judged: `Err` says why not.
-pub fn check_complete(log: &str, max_bytes: u64) -> Result<CaptureStats, String> {
-    let stats = CaptureStats::from_log(log).ok_or_else(|| "the capture helper did not report its statistics (it was killed, or is not this suite's helper): whether frames were lost is unknown".to_string())?;
+/// Whether a capture whose helper reported `stats` (None: nothing) can be judged: `Err` says why not.
+pub fn check_complete(stats: Option<CaptureStats>, max_bytes: u64) -> Result<CaptureStats, String> {
+    let stats = stats.ok_or_else(|| "the capture helper did not report its statistics (it was killed, or is not this suite's helper): whether frames were lost is unknown".to_string())?;
     match stats.incomplete(max_bytes) {
         Some(why) => Err(why),
         None => Ok(stats),
@@ -55,24 +55,24 @@ mod tests {
 
     #[test]
     fn a_whole_capture_is_judged() {
-        let s = check_complete("ready\nstopped frames=812 kernel_drops=0 capped_frames=0\n", DEFAULT_MAX_BYTES).unwrap();
+        let s = check_complete(CaptureStats::from_log("ready\nstopped frames=812 kernel_drops=0 capped_frames=0\n"), DEFAULT_MAX_BYTES).unwrap();
         assert_eq!(s, CaptureStats { frames: 812, kernel_drops: 0, capped_frames: 0 });
     }
 
     #[test]
     fn dropped_or_capped_frames_are_never_judged() {
-        let e = check_complete("ready\nstopped frames=5 kernel_drops=3 capped_frames=0\n", DEFAULT_MAX_BYTES).unwrap_err();
+        let e = check_complete(CaptureStats::from_log("ready\nstopped frames=5 kernel_drops=3 capped_frames=0\n"), DEFAULT_MAX_BYTES).unwrap_err();
         assert!(e.contains("kernel dropped 3 frame(s)"), "{e}");
-        let e = check_complete("ready\nstopped frames=5 kernel_drops=0 capped_frames=9\n", 1 << 20).unwrap_err();
+        let e = check_complete(CaptureStats::from_log("ready\nstopped frames=5 kernel_drops=0 capped_frames=9\n"), 1 << 20).unwrap_err();
         assert!(e.contains("9 frame(s) past the capture's size cap of 1 MiB"), "{e}");
-        let e = check_complete("stopped frames=5 kernel_drops=2 capped_frames=9", 1 << 20).unwrap_err();
+        let e = check_complete(CaptureStats::from_log("stopped frames=5 kernel_drops=2 capped_frames=9"), 1 << 20).unwrap_err();
         assert!(e.contains("dropped 2") && e.contains("9 past"), "{e}");
     }
 
     #[test]
     fn a_helper_that_reported_nothing_leaves_the_capture_unjudged() {
         for log in ["ready\n", "", "ready\nstopped frames=5\n", "stopped frames=x kernel_drops=0 capped_frames=0"] {
-            assert!(check_complete(log, DEFAULT_MAX_BYTES).unwrap_err().contains("did not report"), "{log:?}");
+            assert!(check_complete(CaptureStats::from_log(log), DEFAULT_MAX_BYTES).unwrap_err().contains("did not report"), "{log:?}");
         }
     }
 }

@@ -27,7 +27,8 @@ pub struct CaseKnowledge {
     pub nodes: Vec<NodeConfig>,
 }
 
-/// How the lab started one node under test.
+/// How the lab started one node under test. Mirrors `ekc_checkers::NodeSetup` (plus the address)
+/// because the lab also builds without the `checkers` feature.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub ip: Ipv4Addr,

@@ -513,8 +513,9 @@ async fn judge_capture(case: &Case, dir: &Path, cl: &Cluster, case_faults: Optio
     // skipped): it is judged for the record (check.txt) but never passed, and what it lost is the
     // first reason given.
     let capture_log = std::fs::read_to_string(dir.join("logs").join("capture.log")).unwrap_or_default();
-    let integrity = crate::capture::check_complete(&capture_log, cl.capture_max_bytes);
-    rec.metric("capture_integrity", json!(crate::capture::CaptureStats::from_log(&capture_log)));
+    let stats = crate::capture::CaptureStats::from_log(&capture_log);
+    rec.metric("capture_integrity", json!(stats));
+    let integrity = crate::capture::check_complete(stats, cl.capture_max_bytes);
     let names = cl.node_names();
     let checks = s.checks.clone();
     let known = case_knowledge(cl, case_faults);
