@@ -321,20 +321,26 @@ pub const STDERR_MARK: &str = "[stderr] ";
 pub async fn logs(docker: &Docker, id: &str) -> Result<String> {
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
     let mut stream = docker.logs(id, Some(opts));
-    let mut out = String::new();
+    let mut out = Vec::new();
     while let Some(item) = stream.next().await {
-        match item? {
-            bollard::container::LogOutput::StdErr { message } => {
-                for line in String::from_utf8_lossy(&message).lines() {
-                    out.push_str(STDERR_MARK);
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
-            other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
-        }
+        render_log_output(item?, &mut out);
     }
-    Ok(out)
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// One chunk of a container's output as the lab keeps it: stdout as is, each stderr line marked
+/// with [`STDERR_MARK`].
+fn render_log_output(item: bollard::container::LogOutput, out: &mut Vec<u8>) {
+    match item {
+        bollard::container::LogOutput::StdErr { message } => {
+            for line in String::from_utf8_lossy(&message).lines() {
+                out.extend_from_slice(STDERR_MARK.as_bytes());
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        other => out.extend_from_slice(&other.into_bytes()),
+    }
 }
 
 /// Write a container's logs to `path` as they stream from the engine (stderr lines marked with
@@ -345,14 +351,14 @@ pub async fn save_logs(docker: &Docker, id: &str, path: &Path) -> Result<()> {
     let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
     let mut stream = docker.logs(id, Some(opts));
+    let mut chunk = Vec::new();
     while let Some(item) = stream.next().await {
         match item {
-            Ok(bollard::container::LogOutput::StdErr { message }) => {
-                for line in String::from_utf8_lossy(&message).lines() {
-                    file.write_all(format!("{STDERR_MARK}{line}\n").as_bytes()).await?;
-                }
+            Ok(o) => {
+                chunk.clear();
+                render_log_output(o, &mut chunk);
+                file.write_all(&chunk).await?;
             }
-            Ok(other) => file.write_all(&other.into_bytes()).await?,
             Err(e) => {
                 file.write_all(format!("(logs cut short: {e})\n").as_bytes()).await?;
                 break;
